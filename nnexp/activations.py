@@ -1,0 +1,134 @@
+"""Activation functions, each a value and its backward pass side by side, chosen by name.
+
+Notation (per layer): weighted input ``z``, activation ``a = f(z)``, and the gradient of the
+loss with respect to the activation, ``g = dL/da``. ``backward(z, a, g)`` returns ``dL/dz``.
+All functions work on arrays of shape ``(N, n)``: one row per sample.
+"""
+
+import numpy as np
+from scipy.special import expit, logit
+
+from .errors import ConfigError
+
+LEAKY_SLOPE = 0.01
+"""Slope of leaky relu for z < 0 (the value the classic convolutional network used)."""
+
+
+class Sigmoid:
+    """a = 1 / (1 + exp(-z));  da/dz = a (1 - a);  inverse: z = log(a / (1 - a)) (logit)."""
+
+    name = "sigmoid"
+
+    @staticmethod
+    def fn(z):
+        return expit(z)
+
+    @staticmethod
+    def backward(z, a, g):
+        return g * a * (1 - a)
+
+    @staticmethod
+    def inverse(a):
+        return logit(a)
+
+
+class Tanh:
+    """a = tanh(z);  da/dz = 1 - a^2;  inverse: z = artanh(a)."""
+
+    name = "tanh"
+
+    @staticmethod
+    def fn(z):
+        return np.tanh(z)
+
+    @staticmethod
+    def backward(z, a, g):
+        return g * (1 - a * a)
+
+    @staticmethod
+    def inverse(a):
+        return np.arctanh(a)
+
+
+class Relu:
+    """a = max(z, 0);  da/dz = [z > 0]. Not invertible (every z < 0 maps to 0)."""
+
+    name = "relu"
+    inverse = None
+
+    @staticmethod
+    def fn(z):
+        return np.maximum(z, 0)
+
+    @staticmethod
+    def backward(z, a, g):
+        return g * (z > 0)
+
+
+class LeakyRelu:
+    """a = z for z > 0 else s z (s = LEAKY_SLOPE);  da/dz = 1 or s;  inverse: z = a or a / s."""
+
+    name = "leaky_relu"
+
+    @staticmethod
+    def fn(z):
+        return np.where(z > 0, z, LEAKY_SLOPE * z)
+
+    @staticmethod
+    def backward(z, a, g):
+        return g * np.where(z > 0, 1, LEAKY_SLOPE).astype(z.dtype)
+
+    @staticmethod
+    def inverse(a):
+        return np.where(a > 0, a, a / LEAKY_SLOPE)
+
+
+class Identity:
+    """a = z;  da/dz = 1 (a linear output, for regression)."""
+
+    name = "identity"
+
+    @staticmethod
+    def fn(z):
+        return z
+
+    @staticmethod
+    def backward(z, a, g):
+        return g
+
+    @staticmethod
+    def inverse(a):
+        return a
+
+
+class Softmax:
+    """a_k = exp(z_k - max z) / sum_j exp(z_j - max z) (max-shifted, so it never overflows).
+
+    Backward is the Jacobian-vector product: dL/dz_k = a_k (g_k - sum_j g_j a_j).
+    Not invertible (adding a constant to z gives the same a).
+    """
+
+    name = "softmax"
+    inverse = None
+
+    @staticmethod
+    def fn(z):
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    @staticmethod
+    def backward(z, a, g):
+        return a * (g - (g * a).sum(axis=-1, keepdims=True))
+
+
+ACTIVATIONS = {f.name: f for f in (Sigmoid, Tanh, Relu, LeakyRelu, Identity, Softmax)}
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+
+
+def get_activation(name, hidden=False):
+    """The activation called ``name``; softmax is only allowed as the output activation."""
+    allowed = HIDDEN_ACTIVATIONS if hidden else tuple(ACTIVATIONS)
+    if name not in allowed:
+        where = "hidden" if hidden else "output"
+        raise ConfigError(f"unknown {where} activation {name!r}; choose one of {', '.join(allowed)}")
+    return ACTIVATIONS[name]
