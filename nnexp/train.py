@@ -1,0 +1,97 @@
+"""The training loop: epochs of mini-batch (or per-sample) SGD, scored after every epoch."""
+
+import logging
+import math
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from .metrics import evaluate
+
+log = logging.getLogger(__name__)
+
+BATCH_LOG_POINTS = 100
+"""At most this many points per epoch in the per-batch loss log (batches are averaged in chunks)."""
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite during ``epoch``."""
+
+    def __init__(self, epoch, history, batch_log):
+        super().__init__(f"training diverged in epoch {epoch}: the loss is not finite")
+        self.epoch = epoch
+        self.history = history      # rows of the epochs completed before it
+        self.batch_log = batch_log
+
+
+def epoch_rng(seed, epoch):
+    """The random generator of one epoch (shuffling, dropout): depends only on (seed, epoch), so
+    training can continue from a saved epoch exactly as if it had never stopped."""
+    return np.random.default_rng([seed, epoch])
+
+
+def epoch_order(n, shuffle, rng):
+    """Order in which the n training samples are presented: a fresh permutation, or file order."""
+    return rng.permutation(n) if shuffle else np.arange(n)
+
+
+def train_epoch(model, optimizer, x, y, order, batch_size, mean, rng, progress):
+    """One pass over ``x[order]`` in batches; returns the mean loss of each batch (n_batches,)."""
+    n_batches = math.ceil(len(order) / batch_size)
+    losses = np.empty(n_batches)
+    for i in range(n_batches):
+        idx = order[i * batch_size:(i + 1) * batch_size]
+        batch_losses, grads = model.loss_and_grads(x[idx], y[idx], mean=mean, rng=rng)
+        optimizer.step(grads)
+        losses[i] = batch_losses.mean()
+        progress.update(len(idx))
+    return losses
+
+
+def batch_log_rows(epoch, losses, batch_size, n_samples):
+    """Per-batch losses averaged in chunks: rows (epoch, batch, samples, train_loss).
+
+    ``batch`` is the index (from 1) of the last batch of the chunk in its epoch and ``samples``
+    the number of samples trained on since the first epoch of this run.
+    """
+    chunk = max(1, math.ceil(len(losses) / BATCH_LOG_POINTS))
+    rows = []
+    for start in range(0, len(losses), chunk):
+        end = min(start + chunk, len(losses))
+        rows.append({"epoch": epoch, "batch": end,
+                     "samples": (epoch - 1) * n_samples + min(end * batch_size, n_samples),
+                     "train_loss": float(losses[start:end].mean())})
+    return rows
+
+
+def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, batch_mean=True,
+          start_epoch=1, on_epoch=None):
+    """Train epochs ``start_epoch..epochs``; return (history rows, batch log rows).
+
+    After every epoch the whole training and test sets are scored in one batched pass each and
+    ``on_epoch(row)`` is called (checkpoints, reuse). Raises ``Diverged`` on a non-finite loss.
+    """
+    history, batch_log = [], []
+    n = len(data.x_train)
+    for epoch in range(start_epoch, epochs + 1):
+        started = time.perf_counter()
+        rng = epoch_rng(seed, epoch)
+        order = epoch_order(n, shuffle, rng)
+        with np.errstate(over="ignore", invalid="ignore"), \
+                tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="sample", disable=None, leave=False) as bar:
+            losses = train_epoch(model, optimizer, data.x_train, data.y_train, order, batch_size,
+                                 batch_mean, rng, bar)
+            train_loss, train_acc = evaluate(model, data.x_train, data.y_train, data.labels_train, data.task)
+            test_loss, test_acc = evaluate(model, data.x_test, data.y_test, data.labels_test, data.task)
+        if not (np.isfinite(losses).all() and np.isfinite(train_loss)):
+            raise Diverged(epoch, history, batch_log)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+               "test_acc": test_acc, "seconds": time.perf_counter() - started}
+        history.append(row)
+        batch_log.extend(batch_log_rows(epoch, losses, batch_size, n))
+        log.info("epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)", epoch, epochs,
+                 train_loss, train_acc, test_loss, test_acc, row["seconds"])
+        if on_epoch is not None:
+            on_epoch(row)
+    return history, batch_log

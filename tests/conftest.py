@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+
+def relative_error(a, b):
+    """||a - b|| / (||a|| + ||b||), 0 when both are 0."""
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
+
+
+def numerical_gradient(f, array, eps=1e-6):
+    """Central finite differences of the scalar f() with respect to each entry of ``array``."""
+    grad = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        saved = array[index]
+        array[index] = saved + eps
+        plus = f()
+        array[index] = saved - eps
+        minus = f()
+        array[index] = saved
+        grad[index] = (plus - minus) / (2 * eps)
+    return grad
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

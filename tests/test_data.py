@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from nnexp.data import encode_targets, load_dataset, scale_pixels, stratified_split
+from nnexp.errors import ConfigError, DataError
+
+from helpers import compose_config
+
+
+def test_classic_and_standard_scaling():
+    pixels = np.array([[0, 255, 128]], dtype=np.uint8)
+    classic = scale_pixels(pixels, "classic", 255, np.dtype(np.float64))
+    np.testing.assert_allclose(classic, [[0.01, 1.0, 128 / 255 * 0.99 + 0.01]])
+    np.testing.assert_allclose(scale_pixels(pixels, "standard", 256, np.dtype(np.float64)), [[0, 255 / 256, 0.5]])
+    np.testing.assert_array_equal(encode_targets(np.array([2]), 4, "classic", np.float64), [[0.01, 0.01, 0.99, 0.01]])
+    np.testing.assert_array_equal(encode_targets(np.array([0]), 3, "standard", np.float64), [[1, 0, 0]])
+
+
+def test_stratified_split_is_deterministic_and_mixes_sorted_files():
+    labels = np.repeat(np.arange(5), 20)
+    train, test = stratified_split(labels, 0.25)
+    assert np.bincount(labels[test]).tolist() == [5] * 5 and np.bincount(labels[train]).tolist() == [15] * 5
+    assert not set(train) & set(test)
+    assert len(set(labels[train[:10]])) > 2  # sorted file, mixed training order
+    again = stratified_split(labels, 0.25)
+    np.testing.assert_array_equal(train, again[0])
+
+
+def test_mnist_sample_is_real_digits_without_download():
+    data = load_dataset(compose_config().data, "float32")
+    assert data.x_train.shape == (4500, 784) and data.x_test.shape == (500, 784)
+    assert data.y_train.shape == (4500, 10) and data.x_train.dtype == np.float32
+    assert np.bincount(data.labels_test).tolist() == [50] * 10
+    assert data.x_train.min() == pytest.approx(0.01) and data.x_train.max() == pytest.approx(1.0)
+    assert "(500)" in data.split and "(4500)" in data.split
+
+
+def test_train_size_takes_the_first_examples():
+    full = load_dataset(compose_config().data, "float32")
+    part = load_dataset(compose_config(["data.train_size=100"]).data, "float32")
+    np.testing.assert_array_equal(part.x_train, full.x_train[:100])
+    assert len(part.x_test) == len(full.x_test)
+
+
+def test_toy_tasks():
+    xor = load_dataset(compose_config(["data=xor"]).data, "float64")
+    assert xor.task == "multilabel" and xor.x_train.shape == (1000, 2) and xor.x_test.shape == (4, 2)
+    np.testing.assert_array_equal(xor.y_test, [[0, 0], [1, 1], [1, 1], [0, 1]])
+    sine = load_dataset(compose_config(["data=sine"]).data, "float64")
+    assert sine.task == "regression" and sine.x_train.shape == (1000, 1)
+    assert np.abs(sine.x_train).max() <= 25
+    np.testing.assert_allclose(sine.y_train, 0.5 * np.sin(sine.x_train) + 0.5)
+    digits = load_dataset(compose_config(["data=digits"]).data, "float32")
+    assert digits.x_train.shape[1] == 64 and digits.x_train.max() <= 1.0
+
+
+def test_unknown_scaling_and_missing_directory_are_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match="unknown data.scaling 'fancy'"):
+        load_dataset(compose_config(["data.scaling=fancy"]).data, "float32")
+    with pytest.raises(DataError, match="nowhere is not a directory"):
+        load_dataset(compose_config(["data=mnist", f"data.dir={tmp_path}/nowhere"]).data, "float32")
