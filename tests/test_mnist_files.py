@@ -1,0 +1,402 @@
+"""MNIST file reading: IDX and CSV round trips, the .npy cache, downloads, and every DataError.
+
+All files are small ones written here (5 or 3 images); nothing touches the network or shared data.
+"""
+
+import functools
+import gzip
+import hashlib
+import http.server
+import os
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from nnexp import mnist_files
+from nnexp.errors import DataError
+from nnexp.mnist_files import (
+    download_mnist, load_mnist, load_mnist_dir, read_idx, read_mnist_csv,
+)
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Every test gets its own cache root and never goes through a proxy to 127.0.0.1."""
+    monkeypatch.setenv("NNEXP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+def idx_bytes(array, dtype_code=0x08):
+    """IDX encoding of a uint8 array: 00 00 <code> <ndim>, big-endian uint32 dims, data."""
+    dims = np.array(array.shape, dtype=">u4").tobytes()
+    return bytes([0, 0, dtype_code, array.ndim]) + dims + array.astype(np.uint8).tobytes()
+
+
+def write(path, data, gz=False):
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def mnist_like(n):
+    return RNG.integers(0, 256, (n, 28, 28), dtype=np.uint8), RNG.integers(0, 10, n, dtype=np.uint8)
+
+
+def write_idx_dir(directory, gz=True, n_train=5, n_test=3, names=None):
+    """Write the four IDX files; returns the arrays as load_mnist_dir should return them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = names or mnist_files.IDX_FILES
+    out = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        x, labels = mnist_like(n)
+        suffix = ".gz" if gz else ""
+        write(directory / (names[f"x_{split}"] + suffix), idx_bytes(x), gz)
+        write(directory / (names[f"labels_{split}"] + suffix), idx_bytes(labels), gz)
+        out[f"x_{split}"], out[f"labels_{split}"] = x.reshape(n, 784), labels.astype(np.int64)
+    return out
+
+
+def csv_text(labels, x, header=False):
+    rows = [",".join(map(str, [label, *row])) for label, row in zip(labels, x.reshape(len(x), -1))]
+    head = ["label," + ",".join(f"{i}x{j}" for i in range(1, 29) for j in range(1, 29))] if header else []
+    return "\n".join(head + rows) + "\n"
+
+
+def assert_same(arrays, expected):
+    assert set(arrays) == {"x_train", "labels_train", "x_test", "labels_test"}
+    for key, value in expected.items():
+        assert arrays[key].dtype == value.dtype and arrays[key].shape == value.shape, key
+        np.testing.assert_array_equal(arrays[key], value)
+
+
+def raises(match_file, *words):
+    """Context manager: a DataError whose one-line message names the file and holds every word."""
+    class Check:
+        def __enter__(self):
+            self.ctx = pytest.raises(DataError)
+            self.info = self.ctx.__enter__()
+
+        def __exit__(self, *exc):
+            handled = self.ctx.__exit__(*exc)
+            message = str(self.info.value)
+            assert "\n" not in message
+            for word in (str(match_file), *words):
+                assert word in message, (word, message)
+            return handled
+    return Check()
+
+
+# --- IDX -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_round_trip(tmp_path, gz):
+    x, labels = mnist_like(5)
+    images = read_idx(write(tmp_path / "images", idx_bytes(x), gz))
+    assert images.dtype == np.uint8 and images.shape == (5, 28, 28)
+    np.testing.assert_array_equal(images, x)
+    np.testing.assert_array_equal(read_idx(write(tmp_path / "labels", idx_bytes(labels), gz)), labels)
+
+
+def test_read_idx_detects_gzip_by_content_not_name(tmp_path):
+    x, _ = mnist_like(2)
+    np.testing.assert_array_equal(read_idx(write(tmp_path / "plain.gz", idx_bytes(x))), x)
+    np.testing.assert_array_equal(read_idx(write(tmp_path / "zipped.idx", idx_bytes(x), gz=True)), x)
+
+
+def test_read_idx_missing_file(tmp_path):
+    with raises(tmp_path / "nope.gz", "not found"):
+        read_idx(tmp_path / "nope.gz")
+
+
+def test_read_idx_wrong_magic_shows_bytes(tmp_path):
+    path = write(tmp_path / "photo.idx", b"\xff\xd8\xff\xe0" + bytes(100))
+    with raises(path, "magic number", "ff d8 ff e0"):
+        read_idx(path)
+
+
+def test_read_idx_unsupported_dtype(tmp_path):
+    path = write(tmp_path / "floats.idx", idx_bytes(np.zeros((2, 2), np.uint8), dtype_code=0x0D))
+    with raises(path, "dtype code 0x0d"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_truncated_and_too_long(tmp_path, gz):
+    data = idx_bytes(mnist_like(5)[0])
+    short = write(tmp_path / "short", data[:-20], gz)
+    with raises(short, "truncated", "3920 bytes", "found 3900"):
+        read_idx(short)
+    long = write(tmp_path / "long", data + b"extra", gz)
+    with raises(long, "too long", "3920 bytes", "found 3925"):
+        read_idx(long)
+    header = write(tmp_path / "header", data[:10], gz)
+    with raises(header, "header truncated"):
+        read_idx(header)
+
+
+def test_read_idx_corrupt_gzip(tmp_path):
+    zipped = gzip.compress(idx_bytes(mnist_like(5)[0]))
+    cut = write(tmp_path / "cut.gz", zipped[: len(zipped) // 2])
+    with raises(cut, "corrupt gzip stream"):
+        read_idx(cut)
+    garbage = write(tmp_path / "garbage.gz", b"\x1f\x8b" + bytes(range(200)))
+    with raises(garbage, "corrupt gzip stream"):
+        read_idx(garbage)
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_read_mnist_csv_round_trip(tmp_path, header):
+    x, labels = mnist_like(5)
+    path = tmp_path / "mnist_train.csv"
+    path.write_text(csv_text(labels, x, header))
+    images, got_labels = read_mnist_csv(path)
+    assert images.dtype == np.uint8 and images.shape == (5, 784) and images.flags.c_contiguous
+    assert got_labels.dtype == np.int64
+    np.testing.assert_array_equal(images, x.reshape(5, 784))
+    np.testing.assert_array_equal(got_labels, labels)
+
+
+def bad_csv(tmp_path, line3):
+    """A 5-line CSV with a header whose 4th physical line (3rd data line) is ``line3``."""
+    x, labels = mnist_like(5)
+    lines = csv_text(labels, x, header=True).splitlines()
+    lines[3] = line3(lines[3])
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda line: line.rsplit(",", 1)[0], ["line 4", "784 fields", "expected 785"]),
+    (lambda line: line + ",7", ["line 4", "786 fields", "expected 785"]),
+    (lambda line: line.replace(",", ",1.5,", 1).rsplit(",", 1)[0], ["line 4", "column 2", "'1.5'", "not an integer"]),
+    (lambda line: line.replace(",", ",abc,", 1).rsplit(",", 1)[0], ["line 4", "column 2", "'abc'", "not an integer"]),
+    (lambda line: line.replace(",", ",,", 1).rsplit(",", 1)[0], ["line 4", "column 2", "not an integer"]),
+    (lambda line: line.rsplit(",", 1)[0] + ",256", ["line 4", "column 785", "pixel value 256", "0..255"]),
+    (lambda line: line.rsplit(",", 1)[0] + ",-1", ["line 4", "column 785", "pixel value -1", "0..255"]),
+    (lambda line: "10" + line[1:], ["line 4", "label 10", "0..9"]),
+    (lambda line: "300" + line[1:], ["line 4", "label 300", "0..9"]),
+])
+def test_read_mnist_csv_bad_line(tmp_path, edit, words):
+    path = bad_csv(tmp_path, edit)
+    with raises(path, *words):
+        read_mnist_csv(path)
+
+
+def test_read_mnist_csv_uniform_wrong_width(tmp_path):
+    path = tmp_path / "narrow.csv"
+    path.write_text("1,2,3\n4,5,6\n")
+    with raises(path, "line 1", "3 fields", "expected 785"):
+        read_mnist_csv(path)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "label,1x1,1x2\n"])
+def test_read_mnist_csv_empty(tmp_path, text):
+    path = tmp_path / "empty.csv"
+    path.write_text(text)
+    with raises(path, "empty"):
+        read_mnist_csv(path)
+
+
+def test_read_mnist_csv_missing(tmp_path):
+    with raises(tmp_path / "mnist_train.csv", "not found"):
+        read_mnist_csv(tmp_path / "mnist_train.csv")
+
+
+# --- directories -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_mnist_dir_idx(tmp_path, gz):
+    expected = write_idx_dir(tmp_path / "mnist", gz=gz)
+    assert_same(load_mnist_dir(tmp_path / "mnist"), expected)
+
+
+def test_load_mnist_dir_dotted_names(tmp_path):
+    dotted = {k: v.replace("-idx", ".idx") for k, v in mnist_files.IDX_FILES.items()}
+    expected = write_idx_dir(tmp_path / "mnist", gz=False, names=dotted)
+    assert_same(load_mnist_dir(tmp_path / "mnist"), expected)
+
+
+def test_load_mnist_dir_csv(tmp_path):
+    directory = tmp_path / "mnist"
+    directory.mkdir()
+    expected = {}
+    for split, n in (("train", 4), ("test", 2)):
+        x, labels = mnist_like(n)
+        (directory / f"mnist_{split}.csv").write_text(csv_text(labels, x))
+        expected[f"x_{split}"], expected[f"labels_{split}"] = x.reshape(n, 784), labels.astype(np.int64)
+    assert_same(load_mnist_dir(directory), expected)
+
+
+def test_load_mnist_dir_count_mismatch(tmp_path):
+    directory = tmp_path / "mnist"
+    write_idx_dir(directory)
+    labels = directory / "t10k-labels-idx1-ubyte.gz"
+    write(labels, idx_bytes(np.zeros(4, np.uint8)), gz=True)
+    with raises(labels, "3 images", "4 labels"):
+        load_mnist_dir(directory)
+
+
+def test_load_mnist_dir_missing_and_not_a_directory(tmp_path):
+    with raises(tmp_path / "nowhere", "directory not found"):
+        load_mnist_dir(tmp_path / "nowhere")
+    write(tmp_path / "file", b"x")
+    with raises(tmp_path / "file", "not a directory"):
+        load_mnist_dir(tmp_path / "file")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any directory")
+def test_load_mnist_dir_unreadable(tmp_path):
+    (tmp_path / "locked").mkdir(mode=0o000)
+    try:
+        with raises(tmp_path / "locked", "cannot read directory"):
+            load_mnist_dir(tmp_path / "locked")
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+
+
+def test_load_mnist_dir_without_files_lists_names(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with raises(tmp_path / "empty", "no MNIST files", "train-images-idx3-ubyte[.gz]",
+                "t10k-labels-idx1-ubyte[.gz]", "mnist_train.csv"):
+        load_mnist_dir(tmp_path / "empty")
+
+
+def test_load_mnist_dir_partial(tmp_path):
+    directory = tmp_path / "mnist"
+    write_idx_dir(directory)
+    (directory / "t10k-images-idx3-ubyte.gz").unlink()
+    with raises(directory, "incomplete", "but not t10k-images-idx3-ubyte[.gz]"):
+        load_mnist_dir(directory)
+
+
+# --- .npy cache ------------------------------------------------------------------------------
+
+
+def fail(*args, **kwargs):
+    raise AssertionError("parsed again instead of using the .npy cache")
+
+
+def test_cache_is_used_the_second_time(tmp_path, monkeypatch):
+    expected = write_idx_dir(tmp_path / "mnist")
+    load_mnist_dir(tmp_path / "mnist")
+    assert len(list((tmp_path / "cache" / "mnist-npy").glob("*.npy"))) == 4
+    monkeypatch.setattr(mnist_files, "read_idx", fail)
+    assert_same(load_mnist_dir(tmp_path / "mnist"), expected)
+
+
+def test_cache_dir_argument(tmp_path, monkeypatch):
+    expected = write_idx_dir(tmp_path / "mnist")
+    load_mnist_dir(tmp_path / "mnist", cache_dir=tmp_path / "elsewhere")
+    assert len(list((tmp_path / "elsewhere").glob("*.npy"))) == 4
+    assert not (tmp_path / "cache").exists()
+    monkeypatch.setattr(mnist_files, "read_idx", fail)
+    assert_same(load_mnist_dir(tmp_path / "mnist", cache_dir=tmp_path / "elsewhere"), expected)
+
+
+def test_changed_file_is_parsed_again(tmp_path):
+    directory = tmp_path / "mnist"
+    write_idx_dir(directory)
+    load_mnist_dir(directory)
+    expected = write_idx_dir(directory)  # same sizes, new content
+    for f in directory.iterdir():
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 10**9))
+    assert_same(load_mnist_dir(directory), expected)
+    assert len(list((tmp_path / "cache" / "mnist-npy").glob("*.npy"))) == 4  # old entry removed
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong shape"])
+def test_corrupt_cache_is_deleted_and_reparsed(tmp_path, damage):
+    expected = write_idx_dir(tmp_path / "mnist")
+    load_mnist_dir(tmp_path / "mnist")
+    (cached,) = (tmp_path / "cache" / "mnist-npy").glob("*-x_train.npy")
+    if damage == "truncate":
+        cached.write_bytes(cached.read_bytes()[:300])
+    elif damage == "garbage":
+        cached.write_bytes(b"not a npy file at all")
+    else:
+        np.save(cached, np.zeros((5, 10), np.uint8))
+    with pytest.warns(UserWarning, match="corrupt MNIST cache"):
+        assert_same(load_mnist_dir(tmp_path / "mnist"), expected)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same(load_mnist_dir(tmp_path / "mnist"), expected)  # rewritten and healthy
+
+
+def test_cache_writes_leave_no_temporary_files(tmp_path):
+    write_idx_dir(tmp_path / "mnist")
+    load_mnist_dir(tmp_path / "mnist")
+    assert sorted(p.name.split("-")[-1] for p in (tmp_path / "cache" / "mnist-npy").iterdir()) == [
+        "labels_test.npy", "labels_train.npy", "x_test.npy", "x_train.npy"]
+
+
+# --- download --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mirror(tmp_path, monkeypatch):
+    """A local HTTP server serving four small gzipped IDX files, with their hashes patched in."""
+    served = tmp_path / "served"
+    expected = write_idx_dir(served, gz=True)
+    handler = functools.partial(Quiet, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    monkeypatch.setattr(mnist_files, "MNIST_URL", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.setattr(mnist_files, "MNIST_HASHES", {
+        p.name: "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() for p in served.iterdir()})
+    yield expected
+    server.shutdown()
+    server.server_close()
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_download_offline_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_files, "MNIST_URL", "http://127.0.0.1:9/")
+    with raises("http://127.0.0.1:9/train-images-idx3-ubyte.gz", "could not download MNIST from",
+                "data.dir=<dir>"):
+        download_mnist(tmp_path / "downloads")
+
+
+def test_download_and_load_mnist_without_directory(tmp_path, mirror):
+    assert_same(load_mnist(), mirror)
+    assert len(list((tmp_path / "cache" / "mnist").glob("*.gz"))) == 4
+
+
+def test_download_reuses_verified_files(tmp_path, mirror, monkeypatch):
+    directory = download_mnist(tmp_path / "downloads")
+    monkeypatch.setattr(mnist_files, "MNIST_URL", "http://127.0.0.1:9/")  # offline from now on
+    assert download_mnist(tmp_path / "downloads") == directory
+
+
+def test_download_wrong_checksum(tmp_path, mirror, monkeypatch):
+    monkeypatch.setitem(mnist_files.MNIST_HASHES, "train-images-idx3-ubyte.gz", "sha256:" + "0" * 64)
+    with raises("train-images-idx3-ubyte.gz", "wrong checksum"):
+        download_mnist(tmp_path / "downloads")
+
+
+def test_load_mnist_uses_directory_without_downloading(tmp_path, monkeypatch):
+    expected = write_idx_dir(tmp_path / "mnist")
+    monkeypatch.setattr(mnist_files, "download_mnist", fail)
+    assert_same(load_mnist(tmp_path / "mnist"), expected)
+
+
+def test_load_mnist_downloads_when_directory_is_empty(tmp_path, monkeypatch):
+    expected = write_idx_dir(tmp_path / "downloaded")
+    monkeypatch.setattr(mnist_files, "download_mnist", lambda cache_dir=None: tmp_path / "downloaded")
+    (tmp_path / "empty").mkdir()
+    assert_same(load_mnist(tmp_path / "empty"), expected)
+    with raises(tmp_path / "typo", "directory not found"):
+        load_mnist(tmp_path / "typo")
