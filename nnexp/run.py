@@ -7,6 +7,7 @@ Files written (each atomically):
     per_label.csv  label, count, errors, error_rate, error_share   (classification)
     confusion.csv  label, pred_0..pred_K-1                          (classification)
     weights.npz    W1..WL (and b1..bL with biases), loadable with allow_pickle=False
+    checkpoints/   epoch_<E>.npz: the latest epoch's training state, to continue after an interruption
 """
 
 import platform
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .checkpoint import BATCH_COLUMNS, HISTORY_COLUMNS, CheckpointStore
 from .config import validate
 from .data import load_dataset
 from .errors import ConfigError
@@ -25,9 +27,6 @@ from .network import MLP
 from .optim import SGD
 from .storage import read_npz, write_csv, write_json, write_npz
 from .train import Diverged, train
-
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
-BATCH_COLUMNS = ["epoch", "batch", "samples", "train_loss"]
 
 
 def build_model(model_cfg, data, dtype, rng):
@@ -80,12 +79,14 @@ def run_job(cfg, run_dir):
     if cfg.init_from:
         model.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
     optimizer = SGD(model.params, model.decay, cfg.lr, cfg.momentum, cfg.weight_decay)
+    checkpoints = CheckpointStore(run_dir / "checkpoints")
+    history, batch_log = checkpoints.restore(model, optimizer, cfg.epochs)
     status, diverged_epoch = "completed", None
     try:
-        history, batch_log = train(model, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed,
-                                   cfg.batch_mean)
+        train(model, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
+              history, batch_log, on_epoch=lambda h, b: checkpoints.save(model, optimizer, h, b))
     except Diverged as err:
-        history, batch_log, status, diverged_epoch = err.history, err.batch_log, "diverged", err.epoch
+        status, diverged_epoch = "diverged", err.epoch
     write_csv(run_dir / "history.csv", pd.DataFrame(history, columns=HISTORY_COLUMNS))
     write_csv(run_dir / "batches.csv", pd.DataFrame(batch_log, columns=BATCH_COLUMNS))
     if status == "completed":

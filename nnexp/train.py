@@ -18,11 +18,9 @@ BATCH_LOG_POINTS = 100
 class Diverged(Exception):
     """The training loss became NaN or infinite during ``epoch``."""
 
-    def __init__(self, epoch, history, batch_log):
+    def __init__(self, epoch):
         super().__init__(f"training diverged in epoch {epoch}: the loss is not finite")
         self.epoch = epoch
-        self.history = history      # rows of the epochs completed before it
-        self.batch_log = batch_log
 
 
 def epoch_rng(seed, epoch):
@@ -66,15 +64,19 @@ def batch_log_rows(epoch, losses, batch_size, n_samples):
 
 
 def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, batch_mean=True,
-          start_epoch=1, on_epoch=None):
-    """Train epochs ``start_epoch..epochs``; return (history rows, batch log rows).
+          history=None, batch_log=None, on_epoch=None):
+    """Train until ``epochs`` epochs are done, appending one row per epoch to ``history`` and the
+    chunked batch losses to ``batch_log`` (lists; non-empty when continuing from a checkpoint,
+    whose epochs are not trained again). Returns (history, batch_log).
 
-    After every epoch the whole training and test sets are scored in one batched pass each and
-    ``on_epoch(row)`` is called (checkpoints, reuse). Raises ``Diverged`` on a non-finite loss.
+    After every epoch the whole training and test sets are scored in one batched pass each, and
+    ``on_epoch(history, batch_log)`` is called (checkpoints). Raises ``Diverged`` on a non-finite
+    loss; the lists then hold the epochs completed before it.
     """
-    history, batch_log = [], []
+    history = [] if history is None else history
+    batch_log = [] if batch_log is None else batch_log
     n = len(data.x_train)
-    for epoch in range(start_epoch, epochs + 1):
+    for epoch in range(len(history) + 1, epochs + 1):
         started = time.perf_counter()
         rng = epoch_rng(seed, epoch)
         order = epoch_order(n, shuffle, rng)
@@ -85,7 +87,7 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
             train_loss, train_acc = evaluate(model, data.x_train, data.y_train, data.labels_train, data.task)
             test_loss, test_acc = evaluate(model, data.x_test, data.y_test, data.labels_test, data.task)
         if not (np.isfinite(losses).all() and np.isfinite(train_loss)):
-            raise Diverged(epoch, history, batch_log)
+            raise Diverged(epoch)
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
                "test_acc": test_acc, "seconds": time.perf_counter() - started}
         history.append(row)
@@ -93,5 +95,5 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
         log.info("epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)", epoch, epochs,
                  train_loss, train_acc, test_loss, test_acc, row["seconds"])
         if on_epoch is not None:
-            on_epoch(row)
+            on_epoch(history, batch_log)
     return history, batch_log

@@ -1,0 +1,82 @@
+"""Training state saved after every epoch, so that a job can continue exactly where it stopped.
+
+A checkpoint is one .npz file (no pickle) holding the network's arrays (``param/<name>``), the
+optimizer's (``optim/<name>``, e.g. momentum), and the history and batch log so far as numeric
+tables (``history``: (epochs, 6), ``batches``: (rows, 4)). Training continues from it
+bit-identically, because every epoch's randomness depends only on (seed, epoch).
+"""
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import WeightsError
+from .storage import read_npz, write_npz
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+BATCH_COLUMNS = ["epoch", "batch", "samples", "train_loss"]
+INTEGER_COLUMNS = {"epoch", "batch", "samples"}
+
+
+def rows_to_array(rows, columns):
+    return np.array([[row[c] for c in columns] for row in rows], dtype=np.float64).reshape(-1, len(columns))
+
+
+def array_to_rows(array, columns):
+    return [{c: (int(v) if c in INTEGER_COLUMNS else float(v)) for c, v in zip(columns, line)} for line in array]
+
+
+class CheckpointStore:
+    """Checkpoints ``epoch_<E>.npz`` in one directory, for one configuration (all but ``epochs``)."""
+
+    def __init__(self, directory, keep_all=False):
+        self.directory = Path(directory)
+        self.keep_all = keep_all   # keep every epoch (shared reuse store) or only the latest (a job's own)
+
+    def path(self, epoch):
+        return self.directory / f"epoch_{epoch}.npz"
+
+    def saved_epochs(self):
+        """Epochs that have a checkpoint file, ascending."""
+        if not self.directory.is_dir():
+            return []
+        found = (re.fullmatch(r"epoch_(\d+)\.npz", p.name) for p in self.directory.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def save(self, model, optimizer, history, batch_log):
+        """Write the state after the last epoch of ``history``; drop older ones unless keep_all."""
+        epoch = history[-1]["epoch"]
+        arrays = {f"param/{k}": v for k, v in model.state().items()}
+        arrays.update({f"optim/{k}": v for k, v in optimizer.state().items()})
+        arrays["history"] = rows_to_array(history, HISTORY_COLUMNS)
+        arrays["batches"] = rows_to_array(batch_log, BATCH_COLUMNS)
+        write_npz(self.path(epoch), arrays)
+        if not self.keep_all:
+            for old in self.saved_epochs():
+                if old != epoch:
+                    self.path(old).unlink(missing_ok=True)
+
+    def restore(self, model, optimizer, max_epoch):
+        """Load the latest checkpoint at or below ``max_epoch`` into model and optimizer.
+
+        Returns (history, batch_log) of that checkpoint, or ([], []) when there is none. A file
+        that cannot be read or does not fit the network is reported in the log and skipped.
+        """
+        for epoch in reversed([e for e in self.saved_epochs() if e <= max_epoch]):
+            try:
+                arrays = read_npz(self.path(epoch))
+                history = array_to_rows(arrays.get("history", np.empty((0, 6))), HISTORY_COLUMNS)
+                optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
+                if len(history) != epoch or "batches" not in arrays or set(optimizer.state()) - set(optim):
+                    raise WeightsError(f"{self.path(epoch)} is incomplete (history, batch log or optimizer state)")
+                model.load_state({k[6:]: v for k, v in arrays.items() if k.startswith("param/")},
+                                 source=str(self.path(epoch)))   # checks every array before copying
+                optimizer.load_state(optim)
+                return history, array_to_rows(arrays["batches"], BATCH_COLUMNS)
+            except WeightsError as err:
+                log.warning("ignoring unusable checkpoint: %s", err)
+        return [], []
