@@ -1,0 +1,502 @@
+"""Layers of the convolutional network, CS231n style: each a small class with a forward and a backward.
+
+Every layer has the same interface:
+
+- ``forward(x, train=False, rng=None) -> out``. With ``train=True`` it keeps on ``self`` what
+  ``backward`` needs (the cache); in inference (``train=False``) it keeps nothing, so predicting
+  10,000 images does not hold their intermediate arrays. ``rng`` (a ``np.random.Generator``) is
+  used only by dropout.
+- ``backward(dout) -> dx``: ``dout = dL/dout`` from the layer above, ``dx = dL/dx`` for the layer
+  below, and the parameter gradients left in ``self.grads``. A layer with parameters whose
+  ``input_grad`` is False (the model's first layer: nobody needs dL/dimages) returns None instead
+  of dx and skips that work.
+- ``params`` (list of arrays, updated in place by the optimizer), ``grads`` (same order, filled by
+  ``backward``), ``param_names`` (for weight files) and ``decay`` (True where L2 weight decay
+  applies: weights, not biases).
+
+Image tensors are ``(N, C, H, W)``: samples, channels, height, width. Convolution is computed as
+one matrix product over im2col columns (a Python loop only over the ``kh * kw`` kernel offsets);
+``conv2d_naive`` and ``conv2d_naive_backward`` are plain loops kept only to test it.
+
+Memory layout: shapes are always (N, C, H, W), but conv and pooling outputs are transposed views of
+C-contiguous (C, N, H, W) arrays. im2col wants channel-major columns, and NumPy elementwise work
+is several times faster when all operands share one layout, so the maps stay channel-major from
+layer to layer and no copy is made only to reorder them.
+"""
+
+import numpy as np
+
+from .activations import get_activation
+from .errors import ConfigError
+
+INITS = ("he", "normal", "unit_normal", "uniform", "xavier")
+
+
+def init_weights(shape, fan_in, fan_out, init, rng, dtype, uniform_limit=0.5):
+    """Random weights of ``shape``, drawn in float64 from ``rng`` and cast to ``dtype``.
+
+    he: N(0, 2 / fan_in) (std sqrt(2 / fan_in), the default for relu nets);
+    normal: N(0, 1 / fan_in); unit_normal: N(0, 1); uniform: U(-a, a) with a = uniform_limit;
+    xavier: Glorot uniform U(-l, l) with l = sqrt(6 / (fan_in + fan_out)).
+    """
+    if init == "he":
+        w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
+    elif init == "normal":
+        w = rng.normal(0.0, 1.0 / np.sqrt(fan_in), size=shape)
+    elif init == "unit_normal":
+        w = rng.normal(0.0, 1.0, size=shape)
+    elif init == "uniform":
+        w = rng.uniform(-uniform_limit, uniform_limit, size=shape)
+    elif init == "xavier":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        w = rng.uniform(-limit, limit, size=shape)
+    else:
+        raise ConfigError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    return w.astype(dtype)
+
+
+def _pair(v):
+    """An int or a pair of ints as a tuple (height, width)."""
+    if isinstance(v, (int, np.integer)):
+        return int(v), int(v)
+    h, w = v
+    return int(h), int(w)
+
+
+def conv_output_size(size, kernel, stride, pad, dilation):
+    """Output length of a convolution along one axis: (size + 2 pad - d (k - 1) - 1) // stride + 1."""
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _offset_slices(i, j, dilation, stride, ho, wo):
+    """Rows and columns of the padded input that kernel offset (i, j) sees, for every output pixel."""
+    r, c = i * dilation, j * dilation
+    return slice(r, r + stride * (ho - 1) + 1, stride), slice(c, c + stride * (wo - 1) + 1, stride)
+
+
+def im2col(x, kernel, stride, pad, dilation):
+    """Columns of every receptive field of ``x: (N, C, H, W)``.
+
+    Returns ``cols: (C * kh * kw, N * Ho * Wo)`` with
+    cols[(c, i, j), (n, p, q)] = xpad[n, c, p s + i d, q s + j d]  (s stride, d dilation),
+    so a convolution is the matrix product W.reshape(F, C kh kw) @ cols.
+    """
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    ph, pw = pad
+    ho = conv_output_size(h, kh, stride, ph, dilation)
+    wo = conv_output_size(w, kw, stride, pw, dilation)
+    xp = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    xp[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
+    cols = np.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _offset_slices(i, j, dilation, stride, ho, wo)
+            cols[:, i, j] = xp[:, :, rows, columns]
+    return cols.reshape(c * kh * kw, n * ho * wo)
+
+
+def col2im(cols, x_shape, kernel, stride, pad, dilation):
+    """Adjoint of ``im2col``: sum the column gradients back onto the input, ``dx: (N, C, H, W)``.
+
+    dx[n, c, h, w] = sum of dcols[(c, i, j), (n, p, q)] over every (i, j, p, q) that read x[n, c, h, w].
+    """
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    ph, pw = pad
+    ho = conv_output_size(h, kh, stride, ph, dilation)
+    wo = conv_output_size(w, kw, stride, pw, dilation)
+    cols = cols.reshape(c, kh, kw, n, ho, wo)
+    dxp = np.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, columns = _offset_slices(i, j, dilation, stride, ho, wo)
+            dxp[:, :, rows, columns] += cols[:, i, j]
+    return dxp[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
+
+
+class Layer:
+    """Base: no parameters, nothing to decay."""
+
+    input_grad = True
+
+    def __init__(self):
+        self.params, self.grads, self.param_names, self.decay = [], [], [], []
+
+    def output_shape(self, shape):
+        """Shape of one sample's output for one sample's input ``shape`` (no batch axis)."""
+        return shape
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation) with zero padding, stride and dilation.
+
+    x: (N, C, H, W), W: (F, C, kh, kw), b: (F,), out: (N, F, Ho, Wo) with
+    out[n, f, p, q] = b[f] + sum_{c,i,j} W[f, c, i, j] xpad[n, c, p s + i d, q s + j d],
+    Ho = (H + 2 ph - d (kh - 1) - 1) // s + 1 (and Wo alike).
+    As matrices: out = Wm @ cols + b with Wm = W.reshape(F, C kh kw) and cols = im2col(x), so
+    dW = dout @ cols^T, db = sum of dout over (n, p, q), dcols = Wm^T @ dout and dx = col2im(dcols).
+    """
+
+    def __init__(self, in_channels, filters, kernel, stride=1, pad=0, dilation=1, bias=True,
+                 init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
+        super().__init__()
+        self.kernel, self.pad = _pair(kernel), _pair(pad)
+        self.stride, self.dilation = int(stride), int(dilation)
+        kh, kw = self.kernel
+        fan_in, fan_out = in_channels * kh * kw, filters * kh * kw
+        self.W = init_weights((filters, in_channels, kh, kw), fan_in, fan_out, init, rng, dtype,
+                              uniform_limit)
+        self.params, self.param_names, self.decay = [self.W], ["W"], [True]
+        self.b = None
+        if bias:
+            self.b = np.zeros(filters, dtype=dtype)
+            self.params.append(self.b)
+            self.param_names.append("b")
+            self.decay.append(False)
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        (kh, kw), (ph, pw) = self.kernel, self.pad
+        return (self.W.shape[0], conv_output_size(h, kh, self.stride, ph, self.dilation),
+                conv_output_size(w, kw, self.stride, pw, self.dilation))
+
+    def forward(self, x, train=False, rng=None):
+        """out = W * x + b (see the class docstring); x: (N, C, H, W) -> (N, F, Ho, Wo)."""
+        n, _, h, w = x.shape
+        f = self.W.shape[0]
+        _, ho, wo = self.output_shape(x.shape[1:])
+        cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation)
+        out = self.W.reshape(f, -1) @ cols
+        if self.b is not None:
+            out += self.b[:, None]
+        if train:
+            self.cache = (x.shape, cols)
+        return out.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
+
+    def backward(self, dout):
+        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); grads [dW (F, C, kh, kw), db (F,)]."""
+        x_shape, cols = self.cache
+        f = self.W.shape[0]
+        dmat = dout.transpose(1, 0, 2, 3).reshape(f, -1)
+        self.grads = [(dmat @ cols.T).reshape(self.W.shape)]
+        if self.b is not None:
+            self.grads.append(dmat.sum(axis=1))
+        if not self.input_grad:
+            return None
+        dcols = self.W.reshape(f, -1).T @ dmat
+        return col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation)
+
+
+class DepthwiseConv2D(Layer):
+    """Depthwise convolution: channel c is convolved with its own single filter W[c, 0].
+
+    x: (N, C, H, W), W: (C, 1, kh, kw), b: (C,), out: (N, C, Ho, Wo) with
+    out[n, c, p, q] = b[c] + sum_{i,j} W[c, 0, i, j] xpad[n, c, p s + i d, q s + j d].
+    With cols = im2col(x) viewed as (C, kh kw, M): out[c] = W[c] @ cols[c],
+    dW[c] = cols[c] @ dout[c], dcols[c] = W[c]^T dout[c] (an outer product), dx = col2im(dcols).
+    """
+
+    def __init__(self, channels, kernel, stride=1, pad=0, dilation=1, bias=False,
+                 init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
+        super().__init__()
+        self.kernel, self.pad = _pair(kernel), _pair(pad)
+        self.stride, self.dilation = int(stride), int(dilation)
+        kh, kw = self.kernel
+        self.W = init_weights((channels, 1, kh, kw), kh * kw, kh * kw, init, rng, dtype,
+                              uniform_limit)
+        self.params, self.param_names, self.decay = [self.W], ["W"], [True]
+        self.b = None
+        if bias:
+            self.b = np.zeros(channels, dtype=dtype)
+            self.params.append(self.b)
+            self.param_names.append("b")
+            self.decay.append(False)
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        (kh, kw), (ph, pw) = self.kernel, self.pad
+        return (c, conv_output_size(h, kh, self.stride, ph, self.dilation),
+                conv_output_size(w, kw, self.stride, pw, self.dilation))
+
+    def forward(self, x, train=False, rng=None):
+        """x: (N, C, H, W) -> (N, C, Ho, Wo), each channel filtered on its own."""
+        n, c, _, _ = x.shape
+        _, ho, wo = self.output_shape(x.shape[1:])
+        cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation).reshape(c, -1, n * ho * wo)
+        out = np.einsum("ck,ckm->cm", self.W.reshape(c, -1), cols, optimize=True)
+        if self.b is not None:
+            out += self.b[:, None]
+        if train:
+            self.cache = (x.shape, cols)
+        return out.reshape(c, n, ho, wo).transpose(1, 0, 2, 3)
+
+    def backward(self, dout):
+        """dout: (N, C, Ho, Wo) -> dx: (N, C, H, W); grads [dW (C, 1, kh, kw), db (C,)]."""
+        x_shape, cols = self.cache
+        c = x_shape[1]
+        dmat = dout.transpose(1, 0, 2, 3).reshape(c, -1)
+        self.grads = [np.einsum("ckm,cm->ck", cols, dmat, optimize=True).reshape(self.W.shape)]
+        if self.b is not None:
+            self.grads.append(dmat.sum(axis=1))
+        if not self.input_grad:
+            return None
+        dcols = self.W.reshape(c, -1, 1) * dmat[:, None, :]
+        return col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation)
+
+
+class SeparableConv2D(Layer):
+    """Depthwise-separable convolution: a depthwise conv (kh x kw, one filter per channel, no bias)
+    followed by a pointwise 1x1 conv mixing the channels (F filters, optional bias).
+
+    x: (N, C, H, W) -> (N, F, Ho, Wo). The effective filters are W[f, c] = Wp[f, c] Wd[c]
+    (rank one across channels), with C (kh kw) + F C weights instead of F C kh kw.
+    No activation sits between the two, so with init=he the depthwise part gets the linear-layer
+    variance 1 / fan_in (init=normal) and only the pointwise part the relu gain 2 / fan_in.
+    """
+
+    def __init__(self, in_channels, filters, kernel, stride=1, pad=0, dilation=1, bias=True,
+                 init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
+        super().__init__()
+        depth_init = "normal" if init == "he" else init
+        self.depthwise = DepthwiseConv2D(in_channels, kernel, stride, pad, dilation, False,
+                                         depth_init, rng, dtype, uniform_limit)
+        self.pointwise = Conv2D(in_channels, filters, 1, 1, 0, 1, bias, init, rng, dtype,
+                                uniform_limit)
+        self.params = self.depthwise.params + self.pointwise.params
+        self.param_names = ([f"depthwise.{p}" for p in self.depthwise.param_names]
+                            + [f"pointwise.{p}" for p in self.pointwise.param_names])
+        self.decay = self.depthwise.decay + self.pointwise.decay
+
+    def output_shape(self, shape):
+        return self.pointwise.output_shape(self.depthwise.output_shape(shape))
+
+    @property
+    def filters(self):
+        """The effective (F, C, kh, kw) filters Wp[f, c] Wd[c] of the composed convolution."""
+        wd, wp = self.depthwise.W, self.pointwise.W
+        return wp[:, :, 0, 0][:, :, None, None] * wd[None, :, 0]
+
+    def forward(self, x, train=False, rng=None):
+        """x: (N, C, H, W) -> pointwise(depthwise(x)): (N, F, Ho, Wo)."""
+        return self.pointwise.forward(self.depthwise.forward(x, train), train)
+
+    def backward(self, dout):
+        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); grads of both parts in ``params`` order."""
+        self.depthwise.input_grad = self.input_grad
+        dx = self.depthwise.backward(self.pointwise.backward(dout))
+        self.grads = self.depthwise.grads + self.pointwise.grads
+        return dx
+
+
+class Pool2D(Layer):
+    """Max or average pooling over size x size windows moved by ``stride`` (default: size).
+
+    x: (N, C, H, W) -> out: (N, C, Ho, Wo), Ho = (H - size) // stride + 1 (leftover rows and
+    columns are dropped). max: out = max over the window, and the backward routes the error from
+    above, dout, to the input that was the maximum (the first one on a tie), zero elsewhere.
+    avg: out = window mean, and each input gets dout / size^2 from every window holding it.
+    """
+
+    def __init__(self, mode="max", size=2, stride=None):
+        super().__init__()
+        if mode not in ("max", "avg"):
+            raise ConfigError(f"unknown pool mode {mode!r}; choose max or avg")
+        self.mode, self.size = mode, int(size)
+        self.stride = int(stride) if stride is not None else self.size
+
+    def output_shape(self, shape):
+        c, h, w = shape
+        return (c, (h - self.size) // self.stride + 1, (w - self.size) // self.stride + 1)
+
+    def _windows(self, ho, wo):
+        """Slices of the input seen by each window offset (i, j), i, j < size."""
+        return [_offset_slices(i, j, 1, self.stride, ho, wo)
+                for i in range(self.size) for j in range(self.size)]
+
+    def forward(self, x, train=False, rng=None):
+        """x: (N, C, H, W) -> (N, C, Ho, Wo), the max or mean of each window.
+
+        The size^2 window offsets are stacked into one contiguous (size^2, C, N, Ho, Wo) array
+        (arithmetic on strided slices is several times slower) and reduced over axis 0.
+        """
+        _, ho, wo = self.output_shape(x.shape[1:])
+        xt = x.transpose(1, 0, 2, 3)
+        stacked = np.stack([xt[:, :, r, c] for r, c in self._windows(ho, wo)])
+        out = stacked.mean(axis=0) if self.mode == "avg" else stacked.max(axis=0)
+        if train:
+            self.cache = (x.shape, stacked if self.mode == "max" else None, out)
+        return out.transpose(1, 0, 2, 3)
+
+    def backward(self, dout):
+        """dout: (N, C, Ho, Wo) -> dx: (N, C, H, W), the error from above routed to the inputs.
+
+        max: offset k of a window gets dout where it holds the window's maximum and no earlier
+        offset does (one winner per window, so ties do not multiply the gradient).
+        avg: every offset gets dout / size^2.
+        """
+        (n, c, h, w), stacked, out = self.cache
+        dout = dout.transpose(1, 0, 2, 3)
+        dx = np.zeros((c, n, h, w), dtype=dout.dtype)
+        share = dout / np.asarray(self.size * self.size, dout.dtype)
+        taken = np.zeros(out.shape, dtype=bool)
+        for k, (r, q) in enumerate(self._windows(*out.shape[2:])):
+            if self.mode == "avg":
+                part = share
+            else:
+                hit = stacked[k] == out
+                hit &= ~taken
+                taken |= hit
+                part = dout * hit
+            if self.stride < self.size:
+                dx[:, :, r, q] += part
+            else:
+                dx[:, :, r, q] = part
+        return dx.transpose(1, 0, 2, 3)
+
+
+class Flatten(Layer):
+    """x: (N, C, H, W) -> (N, C H W), row-major; the backward reshapes the error back."""
+
+    def output_shape(self, shape):
+        return (int(np.prod(shape)),)
+
+    def forward(self, x, train=False, rng=None):
+        if train:
+            self.cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self.cache)
+
+
+class Dense(Layer):
+    """Fully connected layer, out = x @ W + b with W: (in, out) (CS231n's convention, rows = inputs).
+
+    x: (N, in), W: (in, out), b: (out,), out: (N, out);
+    dW = x^T @ dout, db = sum_n dout[n], dx = dout @ W^T.
+    """
+
+    def __init__(self, in_features, units, bias=True, init="he", rng=None, dtype=np.float32,
+                 uniform_limit=0.5):
+        super().__init__()
+        self.W = init_weights((in_features, units), in_features, units, init, rng, dtype,
+                              uniform_limit)
+        self.params, self.param_names, self.decay = [self.W], ["W"], [True]
+        self.b = None
+        if bias:
+            self.b = np.zeros(units, dtype=dtype)
+            self.params.append(self.b)
+            self.param_names.append("b")
+            self.decay.append(False)
+
+    def output_shape(self, shape):
+        return (self.W.shape[1],)
+
+    def forward(self, x, train=False, rng=None):
+        """x: (N, in) -> x @ W + b: (N, out)."""
+        out = x @ self.W
+        if self.b is not None:
+            out += self.b
+        if train:
+            self.cache = x
+        return out
+
+    def backward(self, dout):
+        """dout: (N, out) -> dx: (N, in); grads [dW (in, out), db (out,)]."""
+        x = self.cache
+        self.grads = [x.T @ dout]
+        if self.b is not None:
+            self.grads.append(dout.sum(axis=0))
+        return dout @ self.W.T if self.input_grad else None
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, out = x m / (1 - rate) with m ~ Bernoulli(1 - rate) per entry,
+    so the expected activation is unchanged and inference is the identity. dx = dout m / (1 - rate).
+    Any shape. Training needs ``rng`` (a np.random.Generator): a missing one is an error, not a
+    silent switch-off.
+    """
+
+    def __init__(self, rate):
+        super().__init__()
+        if not 0.0 <= rate < 1.0:
+            raise ConfigError(f"dropout rate must be in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+
+    def forward(self, x, train=False, rng=None):
+        if not train or self.rate == 0.0:
+            self.cache = None
+            return x
+        if rng is None:
+            raise ValueError("dropout in training mode needs rng=np.random.Generator")
+        keep = 1.0 - self.rate
+        self.cache = (rng.random(x.shape) < keep).astype(x.dtype) / np.asarray(keep, x.dtype)
+        return x * self.cache
+
+    def backward(self, dout):
+        return dout if self.cache is None else dout * self.cache
+
+
+class Activation(Layer):
+    """Elementwise hidden activation a = f(z) from ``nnexp.activations`` (relu, leaky_relu, sigmoid,
+    tanh, identity), any shape; backward dz = f'(z) * da via the activation's own ``backward``.
+    """
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+        self.fn = get_activation(name, hidden=True)
+
+    def forward(self, z, train=False, rng=None):
+        a = self.fn.fn(z)
+        if train:
+            self.cache = (z, a)
+        return a
+
+    def backward(self, dout):
+        z, a = self.cache
+        return self.fn.backward(z, a, dout)
+
+
+def conv2d_naive(x, W, b=None, stride=1, pad=0, dilation=1):
+    """Reference convolution by explicit loops (tests only); same shapes and math as ``Conv2D``."""
+    n, c, h, w = x.shape
+    f, _, kh, kw = W.shape
+    ph, pw = _pair(pad)
+    ho = conv_output_size(h, kh, stride, ph, dilation)
+    wo = conv_output_size(w, kw, stride, pw, dilation)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros((n, f, ho, wo), dtype=x.dtype)
+    for s in range(n):
+        for k in range(f):
+            for p in range(ho):
+                for q in range(wo):
+                    total = 0.0 if b is None else b[k]
+                    for i in range(kh):
+                        for j in range(kw):
+                            for ch in range(c):
+                                total += W[k, ch, i, j] * xp[s, ch, p * stride + i * dilation,
+                                                             q * stride + j * dilation]
+                    out[s, k, p, q] = total
+    return out
+
+
+def conv2d_naive_backward(dout, x, W, stride=1, pad=0, dilation=1):
+    """Reference gradients (dx, dW, db) of ``conv2d_naive`` by explicit loops (tests only)."""
+    n, c, h, w = x.shape
+    f, _, kh, kw = W.shape
+    ph, pw = _pair(pad)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dxp, dW = np.zeros_like(xp), np.zeros_like(W)
+    db = dout.sum(axis=(0, 2, 3))
+    for s in range(n):
+        for k in range(f):
+            for p in range(dout.shape[2]):
+                for q in range(dout.shape[3]):
+                    for i in range(kh):
+                        for j in range(kw):
+                            r, col = p * stride + i * dilation, q * stride + j * dilation
+                            dW[k, :, i, j] += dout[s, k, p, q] * xp[s, :, r, col]
+                            dxp[s, :, r, col] += dout[s, k, p, q] * W[k, :, i, j]
+    return dxp[:, :, ph:ph + h, pw:pw + w], dW, db

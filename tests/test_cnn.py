@@ -1,0 +1,232 @@
+"""The CNN model: building from a layer list, the model interface, whole-network gradients against
+finite differences, a stable softmax, weight loading errors and a tiny overfit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from nnexp.cnn import CLASSIC_LAYERS, DEFAULT_LAYERS, CNNConfig, build_cnn
+from nnexp.errors import ConfigError, WeightsError
+
+SMALL_LAYERS = [
+    {"type": "conv", "filters": 3, "kernel": 3, "pad": 1},
+    {"type": "activation", "name": "leaky_relu"},
+    {"type": "pool", "mode": "max", "size": 2},
+    {"type": "conv", "filters": 4, "kernel": 3},
+    {"type": "activation", "name": "tanh"},
+    {"type": "flatten"},
+    {"type": "dense", "units": 5},
+    {"type": "activation", "name": "sigmoid"},
+    {"type": "dropout", "rate": 0.3},
+    {"type": "dense", "units": None},
+]
+SMALL_SHAPE = (2, 8, 8)
+
+
+def small_net(dtype=np.float64, **cfg):
+    return build_cnn({"layers": SMALL_LAYERS, **cfg}, SMALL_SHAPE, 3, dtype,
+                     np.random.default_rng(0))
+
+
+def batch(n=4, k=3, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, int(np.prod(SMALL_SHAPE))))
+    return x, np.eye(k)[rng.integers(0, k, n)]
+
+
+def numeric_grad(f, arr, h=1e-6):
+    grad = np.zeros_like(arr)
+    flat, gflat = arr.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f()
+        flat[i] = old - h
+        minus = f()
+        flat[i] = old
+        gflat[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def rel_error(a, b):
+    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("mean", [True, False])
+@pytest.mark.parametrize("cfg", [{}, {"conv_type": "dilated"}, {"conv_type": "separable"},
+                                 {"output_activation": "sigmoid", "loss": "mse", "bias": False}])
+def test_loss_and_grads_match_finite_differences(mean, cfg):
+    net = small_net(**cfg)
+    x, y = batch()
+
+    def total():
+        losses, _ = net.loss_and_grads(x, y, mean=mean, rng=np.random.default_rng(7))
+        return losses.mean() if mean else losses.sum()
+
+    losses, grads = net.loss_and_grads(x, y, mean=mean, rng=np.random.default_rng(7))
+    assert losses.shape == (4,)
+    assert len(grads) == len(net.params) == len(net.decay)
+    for p, g in zip(net.params, grads):
+        assert g.shape == p.shape and g.dtype == p.dtype
+        assert rel_error(g, numeric_grad(total, p)) < 1e-6
+
+
+def test_mean_gradient_is_sum_over_n():
+    net = small_net()
+    x, y = batch(n=6)
+    _, g_mean = net.loss_and_grads(x, y, mean=True, rng=np.random.default_rng(3))
+    _, g_sum = net.loss_and_grads(x, y, mean=False, rng=np.random.default_rng(3))
+    for a, b in zip(g_mean, g_sum):
+        np.testing.assert_allclose(6 * a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_cross_entropy_is_stable_for_huge_logits():
+    net = build_cnn({"layers": CLASSIC_LAYERS}, (1, 28, 28), 10, np.float32, np.random.default_rng(0))
+    net.params[-2] *= 1e6  # last dense W: logits of order 1e5..1e7
+    x = np.random.default_rng(0).random((5, 784)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[[0, 1, 2, 3, 4]]
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
+        losses, grads = net.loss_and_grads(x, y)
+        a = net.predict(x)
+    assert np.all(np.isfinite(losses)) and np.all(losses >= 0)
+    assert all(np.all(np.isfinite(g)) for g in grads)
+    np.testing.assert_allclose(a.sum(axis=1), 1, rtol=1e-6)
+
+
+def test_builds_the_classic_and_default_stacks():
+    classic = build_cnn({"layers": CLASSIC_LAYERS}, (1, 28, 28), 10, np.float32, np.random.default_rng(0))
+    assert classic.names == ["conv1", "leaky_relu1", "maxpool1", "conv2", "leaky_relu2", "maxpool2",
+                             "flatten1", "dense1"]
+    assert [p.shape for p in classic.params] == [(8, 1, 5, 5), (8,), (16, 8, 5, 5), (16,), (784, 10), (10,)]
+    assert classic.decay == [True, False, True, False, True, False]
+    assert all(p.dtype == np.float32 for p in classic.params)
+    default = build_cnn(CNNConfig(), (1, 28, 28), 10, "float32")
+    assert all(p.dtype == np.float32 for p in default.params)
+    assert default.layers[-1].W.shape == (128, 10)
+    assert "total params" in default.summary()
+
+
+@pytest.mark.parametrize("layers", [CLASSIC_LAYERS, DEFAULT_LAYERS])
+def test_conv_types_keep_every_output_shape(layers):
+    shapes = {}
+    for conv_type in ("standard", "dilated", "separable"):
+        net = build_cnn({"layers": layers, "conv_type": conv_type}, (1, 28, 28), 10)
+        shapes[conv_type] = [a.shape for _, a in net.feature_maps(np.zeros(784))]
+    assert shapes["standard"] == shapes["dilated"] == shapes["separable"]
+    dilated = build_cnn({"layers": layers, "conv_type": "dilated"}, (1, 28, 28), 10)
+    assert dilated.layers[0].dilation == 2
+
+
+def test_config_from_omegaconf_structured_schema():
+    cfg = OmegaConf.structured(CNNConfig)
+    cfg.conv_type = "separable"
+    cfg.layers = OmegaConf.create(SMALL_LAYERS)
+    net = build_cnn(cfg, SMALL_SHAPE, 3, np.float64, np.random.default_rng(0))
+    assert net.param_keys[:3] == ["conv1.depthwise.W", "conv1.pointwise.W", "conv1.pointwise.b"]
+
+
+@pytest.mark.parametrize("change,n_outputs,message", [
+    ({"layers": SMALL_LAYERS[:-1] + [{"type": "dense", "units": 12}]}, 3, "units=12.*3 classes"),
+    ({}, None, "n_outputs"),
+    ({"layers": [{"type": "convolution", "filters": 2}]}, 3, "'convolution'"),
+    ({"layers": [{"type": "conv", "filter": 2, "kernel": 3}]}, 3, "filter"),
+    ({"layers": [{"type": "conv", "kernel": 3}]}, 3, "filters"),
+    ({"layers": [{"type": "dense", "units": 4}, {"type": "dense", "units": None}]}, 3, "flatten"),
+    ({"layers": SMALL_LAYERS[:-1]}, 3, "end with"),
+    ({"layers": [{"type": "conv", "filters": 2, "kernel": 9}, {"type": "flatten"},
+                 {"type": "dense", "units": None}]}, 3, "no output"),
+    ({"layers": [{"type": "conv", "filters": 2, "kernel": 2}, {"type": "flatten"},
+                 {"type": "dense", "units": None}], "conv_type": "dilated"}, 3, "odd kernels"),
+    ({"conv_type": "atrous"}, 3, "atrous"),
+    ({"init": "glorot"}, 3, "glorot"),
+    ({"output_activation": "relu"}, 3, "cross_entropy"),
+])
+def test_config_errors_name_the_offending_value(change, n_outputs, message):
+    cfg = {"layers": SMALL_LAYERS, **change}
+    with pytest.raises(ConfigError, match=message):
+        build_cnn(cfg, SMALL_SHAPE, n_outputs, np.float64, np.random.default_rng(0))
+
+
+def test_predict_in_chunks_is_inference_mode():
+    net = small_net()
+    x, _ = batch(n=10)
+    a = net.predict(x)
+    assert a.shape == (10, 3)
+    np.testing.assert_allclose(a, net.predict(x, batch_size=3), rtol=1e-12)
+    np.testing.assert_allclose(a, net.output.fn(net.forward(x)), rtol=1e-12)
+    with pytest.raises(ValueError, match="input_shape"):
+        net.predict(np.zeros((2, 100)))
+
+
+def test_dropout_needs_rng_in_training():
+    net = small_net()
+    x, y = batch()
+    with pytest.raises(ValueError, match="rng"):
+        net.loss_and_grads(x, y)
+
+
+def test_state_round_trip_through_npz_keeps_params_in_place(tmp_path):
+    a, b = small_net(), build_cnn({"layers": SMALL_LAYERS}, SMALL_SHAPE, 3, np.float64,
+                                  np.random.default_rng(5))
+    np.savez(tmp_path / "w.npz", **a.state())
+    before = [id(p) for p in b.params]
+    with np.load(tmp_path / "w.npz") as arrays:
+        b.load_state(arrays)
+    assert [id(p) for p in b.params] == before
+    for p, q in zip(a.params, b.params):
+        np.testing.assert_array_equal(p, q)
+    x, _ = batch()
+    np.testing.assert_allclose(a.predict(x), b.predict(x))
+    state = a.state()
+    state["conv1.W"][...] = 0  # a copy, not the live parameter
+    assert np.any(a.params[0] != 0)
+
+
+def test_load_state_errors_name_arrays_and_shapes():
+    net = small_net()
+    state = net.state()
+    del state["conv2.b"]
+    state["conv9.W"] = np.zeros(3)
+    state["dense1.W"] = np.zeros((7, 5))
+    with pytest.raises(WeightsError) as err:
+        net.load_state(state)
+    text = str(err.value)
+    assert "missing arrays ['conv2.b']" in text
+    assert "unexpected arrays ['conv9.W']" in text
+    assert "dense1.W: expected (16, 5), found (7, 5)" in text
+    with pytest.raises(WeightsError, match="conv1.depthwise.W"):
+        net.load_state(small_net(conv_type="separable").state())
+
+
+def test_feature_maps_and_first_conv_filters():
+    net = build_cnn({"layers": CLASSIC_LAYERS}, (1, 28, 28), 10, np.float64, np.random.default_rng(0))
+    maps = net.feature_maps(np.random.default_rng(0).random(784))
+    assert [(name, a.shape) for name, a in maps] == [
+        ("input", (1, 28, 28)), ("conv1", (8, 28, 28)), ("leaky_relu1", (8, 28, 28)),
+        ("maxpool1", (8, 14, 14)), ("conv2", (16, 14, 14)), ("leaky_relu2", (16, 14, 14)),
+        ("maxpool2", (16, 7, 7)), ("flatten1", (784,)), ("dense1", (10,)), ("softmax", (10,))]
+    np.testing.assert_allclose(maps[-1][1].sum(), 1)
+    assert net.first_conv_filters() is net.params[0]
+    sep = build_cnn({"layers": CLASSIC_LAYERS, "conv_type": "separable"}, (1, 28, 28), 10)
+    assert sep.first_conv_filters().shape == (8, 1, 5, 5)
+
+
+def test_tiny_cnn_overfits_random_images():
+    rng = np.random.default_rng(0)
+    x = rng.random((32, 64))
+    labels = rng.integers(0, 4, 32)
+    y = np.eye(4)[labels]
+    layers = [{"type": "conv", "filters": 6, "kernel": 3, "pad": 1},
+              {"type": "activation", "name": "relu"},
+              {"type": "pool", "mode": "max", "size": 2},
+              {"type": "flatten"},
+              {"type": "dense", "units": None}]
+    net = build_cnn({"layers": layers}, (1, 8, 8), 4, np.float64, np.random.default_rng(1))
+    for _ in range(300):
+        _, grads = net.loss_and_grads(x, y)
+        for p, g in zip(net.params, grads):
+            p -= 0.3 * g
+    assert (net.predict(x).argmax(axis=1) == labels).mean() == 1.0

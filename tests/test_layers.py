@@ -1,0 +1,268 @@
+"""Every layer's backward against central finite differences (float64), the im2col convolution
+against the naive loop one, pooling routes the error from above, and weight initialisation."""
+
+import numpy as np
+import pytest
+
+from nnexp.errors import ConfigError
+from nnexp.layers import (Activation, Conv2D, DepthwiseConv2D, Dense, Dropout, Flatten, Pool2D,
+                          SeparableConv2D, conv2d_naive, conv2d_naive_backward, init_weights)
+
+F64 = np.float64
+
+
+def rel_error(a, b):
+    """||a - b|| / (||a|| + ||b||), 0 when both are zero."""
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if denom == 0 else np.linalg.norm(a - b) / denom
+
+
+def numeric_grad(f, arr, h=1e-6):
+    """Central differences of the scalar f() with respect to every entry of ``arr`` (changed in place)."""
+    grad = np.zeros_like(arr)
+    flat, gflat = arr.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f()
+        flat[i] = old - h
+        minus = f()
+        flat[i] = old
+        gflat[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def check_layer(layer, x, seed=0):
+    """Analytic dx and parameter gradients of sum(forward(x) * dout) against finite differences."""
+    def scalar():
+        return np.sum(layer.forward(x, train=True, rng=np.random.default_rng(seed)) * dout)
+
+    out = layer.forward(x, train=True, rng=np.random.default_rng(seed))
+    dout = np.random.default_rng(99).standard_normal(out.shape)
+    dx = layer.backward(dout)
+    grads = list(layer.grads)
+    assert dx.shape == x.shape
+    assert rel_error(dx, numeric_grad(scalar, x)) < 1e-6
+    assert len(grads) == len(layer.params)
+    for p, g in zip(layer.params, grads):
+        assert g.shape == p.shape
+        assert rel_error(g, numeric_grad(scalar, p)) < 1e-6
+
+
+def make(cls, *args, seed=1, **kwargs):
+    return cls(*args, rng=np.random.default_rng(seed), dtype=F64, **kwargs)
+
+
+def images(shape, seed=2):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+CONV_CASES = [
+    dict(kernel=3),
+    dict(kernel=3, pad=1),
+    dict(kernel=3, stride=2, pad=1),
+    dict(kernel=3, dilation=2, pad=2),
+    dict(kernel=(2, 3), stride=2, pad=(1, 0), dilation=2),
+    dict(kernel=3, bias=False),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_backward_matches_finite_differences(case):
+    layer = make(Conv2D, 2, 3, **case)
+    if layer.b is not None:
+        layer.b[...] = np.random.default_rng(3).standard_normal(3)
+    check_layer(layer, images((2, 2, 7, 6)))
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_matches_naive_forward_and_backward(case):
+    layer = make(Conv2D, 3, 4, **case)
+    if layer.b is not None:
+        layer.b[...] = np.arange(4.0)
+    x = images((2, 3, 8, 7))
+    stride, pad, dilation = case.get("stride", 1), case.get("pad", 0), case.get("dilation", 1)
+    out = layer.forward(x, train=True)
+    expected = conv2d_naive(x, layer.W, layer.b, stride, pad, dilation)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    dout = images(out.shape, seed=5)
+    dx = layer.backward(dout)
+    ndx, ndW, ndb = conv2d_naive_backward(dout, x, layer.W, stride, pad, dilation)
+    np.testing.assert_allclose(dx, ndx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.grads[0], ndW, rtol=1e-12, atol=1e-12)
+    if layer.b is not None:
+        np.testing.assert_allclose(layer.grads[1], ndb, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_output_shape_is_the_forward_shape():
+    layer = make(Conv2D, 2, 5, kernel=(3, 2), stride=2, pad=(2, 1), dilation=2)
+    assert layer.forward(images((3, 2, 9, 8))).shape == (3, *layer.output_shape((2, 9, 8)))
+
+
+@pytest.mark.parametrize("case", [dict(kernel=3, pad=1), dict(kernel=3, stride=2, dilation=2, pad=2)])
+def test_depthwise_and_separable_backward_match_finite_differences(case):
+    check_layer(make(DepthwiseConv2D, 3, bias=True, **case), images((2, 3, 6, 7)))
+    sep = make(SeparableConv2D, 3, 4, **case)
+    sep.pointwise.b[...] = 0.3
+    check_layer(sep, images((2, 3, 6, 7)))
+
+
+@pytest.mark.parametrize("case", [dict(kernel=3), dict(kernel=3, pad=1, stride=2),
+                                  dict(kernel=3, pad=2, dilation=2)])
+def test_separable_matches_naive_depthwise_then_pointwise(case):
+    sep = make(SeparableConv2D, 3, 4, **case)
+    sep.pointwise.b[...] = [0.5, -1.0, 2.0, 0.0]
+    x = images((2, 3, 8, 8))
+    stride, pad, dilation = case.get("stride", 1), case.get("pad", 0), case.get("dilation", 1)
+    wd, wp, b = sep.depthwise.W, sep.pointwise.W, sep.pointwise.b
+    depth = np.concatenate([conv2d_naive(x[:, [c]], wd[[c]], None, stride, pad, dilation)
+                            for c in range(3)], axis=1)
+    expected = conv2d_naive(depth, wp, b)
+    out = sep.forward(x, train=True)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    # the effective filters Wp[f, c] Wd[c] give the same output as one standard convolution
+    np.testing.assert_allclose(conv2d_naive(x, sep.filters, b, stride, pad, dilation), expected,
+                               rtol=1e-12, atol=1e-12)
+    dout = images(out.shape, seed=7)
+    dx = sep.backward(dout)
+    ddepth, dwp, db = conv2d_naive_backward(dout, depth, wp)
+    parts = [conv2d_naive_backward(ddepth[:, [c]], x[:, [c]], wd[[c]], stride, pad, dilation)
+             for c in range(3)]
+    np.testing.assert_allclose(dx, np.concatenate([p[0] for p in parts], axis=1), atol=1e-12)
+    np.testing.assert_allclose(sep.grads[0], np.concatenate([p[1] for p in parts]), atol=1e-12)
+    np.testing.assert_allclose(sep.grads[1], dwp, atol=1e-12)
+    np.testing.assert_allclose(sep.grads[2], db, atol=1e-12)
+
+
+def test_first_layer_skips_the_input_gradient_but_not_its_own():
+    layer = make(Conv2D, 2, 3, kernel=3)
+    x = images((2, 2, 5, 5))
+    dout = images((2, 3, 3, 3), seed=4)
+    layer.forward(x, train=True)
+    layer.backward(dout)
+    full = [g.copy() for g in layer.grads]
+    layer.input_grad = False
+    layer.forward(x, train=True)
+    assert layer.backward(dout) is None
+    for a, b in zip(full, layer.grads):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("size,stride,hw", [(2, None, (6, 6)), (2, None, (7, 5)), (3, 2, (7, 8)),
+                                            (3, 1, (5, 5))])
+def test_pool_backward_matches_finite_differences(mode, size, stride, hw):
+    check_layer(Pool2D(mode, size, stride), images((2, 3, *hw)))
+
+
+def naive_maxpool_backward(x, dout, size, stride):
+    """Error routed to the first maximum of each window, by loops."""
+    dx = np.zeros_like(x)
+    n, c, ho, wo = dout.shape
+    for s in range(n):
+        for k in range(c):
+            for p in range(ho):
+                for q in range(wo):
+                    window = x[s, k, p * stride:p * stride + size, q * stride:q * stride + size]
+                    i, j = np.unravel_index(np.argmax(window), window.shape)
+                    dx[s, k, p * stride + i, q * stride + j] += dout[s, k, p, q]
+    return dx
+
+
+@pytest.mark.parametrize("size,stride", [(2, 2), (3, 2)])
+def test_maxpool_routes_the_error_from_above_once_per_window_even_on_ties(size, stride):
+    # ties everywhere: values from {0, 1}, like a conv's constant response on a blank background
+    x = np.random.default_rng(0).integers(0, 2, size=(2, 2, 7, 7)).astype(F64)
+    pool = Pool2D("max", size, stride)
+    out = pool.forward(x, train=True)
+    dout = images(out.shape, seed=3)
+    dx = pool.backward(dout)
+    np.testing.assert_allclose(dx, naive_maxpool_backward(x, dout, size, stride))
+    np.testing.assert_allclose(dx.sum(), dout.sum())
+
+
+def test_maxpool_backward_carries_the_error_not_the_activation():
+    x = np.array([[[[1.0, 5.0], [2.0, 3.0]]]])
+    pool = Pool2D("max", 2)
+    assert pool.forward(x, train=True).item() == 5.0
+    dx = pool.backward(np.array([[[[0.25]]]]))
+    np.testing.assert_array_equal(dx, [[[[0.0, 0.25], [0.0, 0.0]]]])
+
+
+def test_avgpool_values_and_unknown_mode():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    np.testing.assert_allclose(Pool2D("avg", 2).forward(x)[0, 0], [[2.5, 4.5], [10.5, 12.5]])
+    with pytest.raises(ConfigError, match="median"):
+        Pool2D("median", 2)
+
+
+def test_flatten_and_dense_backward():
+    check_layer(Flatten(), images((2, 3, 2, 2)))
+    dense = make(Dense, 5, 4)
+    dense.b[...] = [0.1, -0.2, 0.3, 0.0]
+    check_layer(dense, images((3, 5)))
+    x = images((3, 5))
+    np.testing.assert_allclose(dense.forward(x), x @ dense.W + dense.b)
+    assert dense.W.shape == (5, 4)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh", "identity"])
+def test_activation_layer_backward(name):
+    check_layer(Activation(name), images((2, 3, 4, 4)))
+
+
+def test_activation_layer_rejects_softmax_and_unknown_names():
+    with pytest.raises(ConfigError, match="softmax"):
+        Activation("softmax")
+    with pytest.raises(ConfigError, match="swish"):
+        Activation("swish")
+
+
+def test_dropout_is_inverted_seeded_and_identity_at_inference():
+    x = np.ones((200, 50))
+    drop = Dropout(0.3)
+    out = drop.forward(x, train=True, rng=np.random.default_rng(0))
+    assert set(np.unique(out)) <= {0.0, 1 / 0.7}
+    assert abs(out.mean() - 1.0) < 0.02
+    np.testing.assert_array_equal(out, drop.forward(x, train=True, rng=np.random.default_rng(0)))
+    assert drop.forward(x) is x
+    np.testing.assert_array_equal(drop.backward(x), x)
+    check_layer(Dropout(0.5), images((3, 4)))
+    with pytest.raises(ValueError, match="rng"):
+        drop.forward(x, train=True)
+    with pytest.raises(ConfigError, match="1.5"):
+        Dropout(1.5)
+
+
+def test_inference_forward_keeps_no_cache():
+    layer = make(Conv2D, 1, 2, kernel=3)
+    layer.forward(images((1, 1, 5, 5)))
+    assert not hasattr(layer, "cache")
+
+
+@pytest.mark.parametrize("init,std", [("he", np.sqrt(2 / 200)), ("normal", np.sqrt(1 / 200)),
+                                      ("unit_normal", 1.0), ("uniform", 0.3 / np.sqrt(3)),
+                                      ("xavier", np.sqrt(6 / 300) / np.sqrt(3))])
+def test_init_scales(init, std):
+    w = init_weights((200, 100), 200, 100, init, np.random.default_rng(0), np.float32, 0.3)
+    assert w.dtype == np.float32
+    assert abs(w.std() / std - 1) < 0.03
+    assert abs(w.mean()) < 0.05 * std
+    if init in ("uniform", "xavier"):
+        assert np.abs(w).max() <= (0.3 if init == "uniform" else np.sqrt(6 / 300))
+
+
+def test_init_is_reproducible_and_rejects_unknown_names():
+    a = init_weights((3, 4), 3, 4, "he", np.random.default_rng(5), F64)
+    b = init_weights((3, 4), 3, 4, "he", np.random.default_rng(5), F64)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="glorot"):
+        init_weights((3, 4), 3, 4, "glorot", np.random.default_rng(5), F64)
+
+
+def test_conv_fan_in_for_he_init():
+    layer = Conv2D(16, 64, 5, rng=np.random.default_rng(0))
+    assert layer.W.dtype == np.float32 and layer.b.dtype == np.float32
+    assert abs(layer.W.std() / np.sqrt(2 / (16 * 25)) - 1) < 0.03
+    assert layer.decay == [True, False] and layer.param_names == ["W", "b"]
