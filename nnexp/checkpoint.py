@@ -2,8 +2,10 @@
 
 A checkpoint is one .npz file (no pickle) holding the network's arrays (``param/<name>``), the
 optimizer's (``optim/<name>``, e.g. momentum), and the history and batch log so far as numeric
-tables (``history``: (epochs, 6), ``batches``: (rows, 4)). Training continues from it
-bit-identically, because every epoch's randomness depends only on (seed, epoch).
+tables (``history``: (epochs, 6), ``batches``: (rows, 4)), and, when the store has one, the
+identity of the configuration that wrote it (``identity``: the hash as bytes), so that a job
+directory reused by another configuration never continues from the wrong run. Training continues
+from it bit-identically, because every epoch's randomness depends only on (seed, epoch).
 """
 
 import logging
@@ -33,9 +35,10 @@ def array_to_rows(array, columns):
 class CheckpointStore:
     """Checkpoints ``epoch_<E>.npz`` in one directory, for one configuration (all but ``epochs``)."""
 
-    def __init__(self, directory, keep_all=False):
+    def __init__(self, directory, keep_all=False, identity=None):
         self.directory = Path(directory)
         self.keep_all = keep_all   # keep every epoch (shared reuse store) or only the latest (a job's own)
+        self.identity = identity   # e.g. the config hash without epochs: checkpoints of others are ignored
 
     def path(self, epoch):
         return self.directory / f"epoch_{epoch}.npz"
@@ -54,6 +57,8 @@ class CheckpointStore:
         arrays.update({f"optim/{k}": v for k, v in optimizer.state().items()})
         arrays["history"] = rows_to_array(history, HISTORY_COLUMNS)
         arrays["batches"] = rows_to_array(batch_log, BATCH_COLUMNS)
+        if self.identity is not None:
+            arrays["identity"] = np.frombuffer(self.identity.encode(), dtype=np.uint8)
         write_npz(self.path(epoch), arrays)
         if not self.keep_all:
             for old in self.saved_epochs():
@@ -69,6 +74,9 @@ class CheckpointStore:
         for epoch in reversed([e for e in self.saved_epochs() if e <= max_epoch]):
             try:
                 arrays = read_npz(self.path(epoch))
+                if self.identity is not None and \
+                        arrays.get("identity", np.empty(0, np.uint8)).tobytes() != self.identity.encode():
+                    raise WeightsError(f"{self.path(epoch)} was written by another configuration")
                 history = array_to_rows(arrays.get("history", np.empty((0, 6))), HISTORY_COLUMNS)
                 optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
                 if len(history) != epoch or "batches" not in arrays or set(optimizer.state()) - set(optim):

@@ -53,6 +53,7 @@ class Config:
     dtype: str = "float32"
     init_from: Optional[str] = None     # weights.npz to continue from
     experiment: Optional[str] = None    # name of the experiment preset in use
+    overwrite: bool = False             # -m into the directory of another sweep: delete it (else refused)
 
 
 def register_configs():

@@ -11,7 +11,7 @@ from hydra.types import RunMode
 
 from .config import register_configs
 from .errors import NnexpError
-from .run import environment, run_job
+from .resume import finished_result
 from .storage import write_json
 
 log = logging.getLogger("nnexp")
@@ -46,10 +46,19 @@ register_configs()
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def main(cfg):
-    """Run one job. A failure is recorded in the job's result.json and log; a single run then
-    exits non-zero with one line, while in a sweep the other jobs go on."""
+    """Run one job, unless its directory already holds its finished result (a rerun sweep skips
+    it). A failure is recorded in the job's result.json and log; a single run then exits non-zero
+    with one line, while in a sweep the other jobs go on."""
+    from .run import environment, run_job   # here: a refused launch or a typo is reported without the wait
+
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        done, why_not = finished_result(cfg, run_dir)
+        if done is not None:
+            log.info("skipped: %s already holds this job's result (%s)", run_dir, done["status"])
+            return done["status"]
+        if why_not is not None:
+            log.warning("running again: %s", why_not)
         return run_job(cfg, run_dir)["status"]
     except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported in one line
         message = describe_failure(err)

@@ -22,7 +22,6 @@ import gzip
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zlib
 from pathlib import Path
@@ -32,6 +31,7 @@ import pooch
 import requests  # pooch's HTTP client: its errors mean "offline"
 
 from .errors import DataError
+from .storage import atomic_path
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 """Live mirror of the classic files (yann.lecun.com no longer serves them); also used by torchvision."""
@@ -418,16 +418,9 @@ def _save_cached(files, arrays):
 
 
 def _atomic_save(path, array):
-    """np.save to a temporary file in the same directory, then os.replace: no reader sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a shared NNEXP_CACHE should stay readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """np.save into a temporary file in the same directory, then renamed: no reader sees half a file."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array, allow_pickle=False)
 
 
 # ---------------------------------------------------------------------------------------------

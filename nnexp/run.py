@@ -3,14 +3,19 @@
 Files written (each atomically):
     history.csv    one row per epoch: epoch, train_loss, train_acc, test_loss, test_acc, seconds
     batches.csv    training loss per chunk of batches: epoch, batch, samples, train_loss
-    result.json    status, final and best metrics, seconds, data split sizes, versions, seed
+    result.json    status, final and best metrics, seconds, data split sizes, seed, config_hash,
+                   files (sha256 of each file above that this run wrote), environment (versions,
+                   git commit, BLAS)
     per_label.csv  label, count, errors, error_rate, error_share   (classification)
     confusion.csv  label, pred_0..pred_K-1                          (classification)
     weights.npz    W1..WL (and b1..bL with biases), loadable with allow_pickle=False
     checkpoints/   epoch_<E>.npz: the latest epoch's training state, to continue after an interruption
 """
 
+import functools
+import logging
 import platform
+import subprocess
 import time
 from pathlib import Path
 
@@ -25,8 +30,11 @@ from .errors import ConfigError
 from .metrics import confusion_frame, confusion_matrix, per_label_frame
 from .network import MLP
 from .optim import SGD
+from .resume import config_hash, file_digests
 from .storage import read_npz, write_csv, write_json, write_npz
 from .train import Diverged, train
+
+log = logging.getLogger(__name__)
 
 
 def build_model(model_cfg, data, dtype, rng):
@@ -56,17 +64,44 @@ def summarize(history, status, seconds):
     return result
 
 
+OUTPUT_FILES = ("history.csv", "batches.csv", "weights.npz", "per_label.csv", "confusion.csv")
+"""Files of a run directory that result.json lists (those this run wrote); others are removed."""
+
+
 def environment():
-    """Versions that a result depends on."""
-    return {"nnexp": __version__, "python": platform.python_version(), "numpy": np.__version__}
+    """What a result depends on besides its config: versions, the source's git commit, BLAS."""
+    from threadpoolctl import threadpool_info
+
+    blas = [{key: lib.get(key) for key in ("internal_api", "prefix", "version", "num_threads", "threading_layer",
+                                           "architecture")}
+            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return {"nnexp": __version__, "git": source_revision(), "python": platform.python_version(),
+            "numpy": np.__version__, "blas": blas, "platform": platform.platform()}
+
+
+@functools.lru_cache(maxsize=1)
+def source_revision():
+    """{"commit", "dirty"} of the git checkout nnexp runs from (dirty: uncommitted changes to
+    tracked files or new files outside .gitignore), or None for an installed package."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return None
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def write_scores(run_dir, model, data):
     """Confusion matrix and per-label error table of the final network on the test set."""
     predicted = model.predict(data.x_test).argmax(axis=1)
     counts = confusion_matrix(data.labels_test, predicted, data.n_outputs)
-    write_csv(run_dir / "confusion.csv", confusion_frame(counts))
-    write_csv(run_dir / "per_label.csv", per_label_frame(counts))
+    return [write_csv(run_dir / "confusion.csv", confusion_frame(counts)),
+            write_csv(run_dir / "per_label.csv", per_label_frame(counts))]
 
 
 def run_job(cfg, run_dir):
@@ -79,24 +114,29 @@ def run_job(cfg, run_dir):
     if cfg.init_from:
         model.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
     optimizer = SGD(model.params, model.decay, cfg.lr, cfg.momentum, cfg.weight_decay)
-    checkpoints = CheckpointStore(run_dir / "checkpoints")
+    checkpoints = CheckpointStore(run_dir / "checkpoints", identity=config_hash(cfg, ignore=("epochs",)))
     history, batch_log = checkpoints.restore(model, optimizer, cfg.epochs)
+    if history:
+        log.info("resuming from the checkpoint of epoch %d of %d", len(history), cfg.epochs)
     status, diverged_epoch = "completed", None
     try:
         train(model, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
               history, batch_log, on_epoch=lambda h, b: checkpoints.save(model, optimizer, h, b))
     except Diverged as err:
         status, diverged_epoch = "diverged", err.epoch
-    write_csv(run_dir / "history.csv", pd.DataFrame(history, columns=HISTORY_COLUMNS))
-    write_csv(run_dir / "batches.csv", pd.DataFrame(batch_log, columns=BATCH_COLUMNS))
+    written = [write_csv(run_dir / "history.csv", pd.DataFrame(history, columns=HISTORY_COLUMNS)),
+               write_csv(run_dir / "batches.csv", pd.DataFrame(batch_log, columns=BATCH_COLUMNS))]
     if status == "completed":
-        write_npz(run_dir / "weights.npz", model.state())
+        written.append(write_npz(run_dir / "weights.npz", model.state()))
         if data.task == "classification":
-            write_scores(run_dir, model, data)
+            written.extend(write_scores(run_dir, model, data))
+    for stale in set(OUTPUT_FILES) - {path.name for path in written}:   # left by an earlier run here
+        (run_dir / stale).unlink(missing_ok=True)
     result = summarize(history, status, time.perf_counter() - started)
     result.update({"epochs": cfg.epochs, "diverged_epoch": diverged_epoch, "seed": cfg.seed,
                    "data": {"name": data.name, "task": data.task, "split": data.split,
                             "train_size": len(data.x_train), "test_size": len(data.x_test)},
+                   "config_hash": config_hash(cfg), "files": file_digests(written),
                    "environment": environment()})
     write_json(run_dir / "result.json", result)
     return result

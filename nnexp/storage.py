@@ -1,7 +1,9 @@
 """Files a run writes, each written atomically: to a temporary file beside it, then renamed.
 
 A reader (a later job, ``nnexp.report``, a resumed sweep) therefore sees either the old file or
-the whole new one, never half of it.
+the whole new one, never half of it. The data is flushed to disk before the rename, so a machine
+that goes down right after a write does not leave an empty file under the final name either; a
+full disk fails the write and leaves the old file as it was.
 """
 
 import json
@@ -15,6 +17,11 @@ import numpy as np
 
 from .errors import WeightsError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+"""Mode of every file written here: what ``open()`` would give (mkstemp's files are private)."""
+
 
 @contextmanager
 def atomic_path(path):
@@ -25,10 +32,20 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        _flush_to_disk(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _flush_to_disk(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_text(path, text):

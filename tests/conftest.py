@@ -25,3 +25,14 @@ def numerical_gradient(f, array, eps=1e-6):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def finished_sweep(tmp_path_factory):
+    """A finished two-job sweep (TINY_SWEEP). Tests must not change it; copy it first."""
+    from helpers import TINY_SWEEP, run_cli
+
+    sweep_dir = tmp_path_factory.mktemp("finished") / "sweep"
+    done = run_cli(*TINY_SWEEP, f"hydra.sweep.dir={sweep_dir}")
+    assert done.returncode == 0, done.stderr
+    return sweep_dir

@@ -1,5 +1,6 @@
 """Shared by the tests: composing the project's config and running the command line."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -12,6 +13,12 @@ from nnexp.main import config_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
+TINY = ["data.train_size=200", "model.hidden=[10]"]
+"""A job of a fraction of a second per epoch: 200 training samples, one hidden layer of 10."""
+
+TINY_SWEEP = ["-m", *TINY, "epochs=1", "lr=0.1,0.3"]
+"""A two-job sweep of one epoch each: the finished results that bad-input tests must not touch."""
+
 
 def compose_config(overrides=()):
     """The config ``python -m nnexp <overrides>`` would run with (no Hydra run directory)."""
@@ -20,8 +27,21 @@ def compose_config(overrides=()):
         return compose(config_name="config", overrides=list(overrides))
 
 
-def run_cli(*args, cwd=None, timeout=300):
-    """Run ``python -m nnexp`` with ``args`` as a real subprocess; returns CompletedProcess."""
-    env = dict(os.environ, HYDRA_FULL_ERROR="0")
-    return subprocess.run([sys.executable, "-m", "nnexp", *args], cwd=cwd or ROOT, env=env,
+def run_cli(*args, cwd=None, timeout=300, module="nnexp", env=None):
+    """Run ``python -m <module>`` (default nnexp) with ``args`` as a real subprocess, with extra
+    environment variables ``env``; returns CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or ROOT, env=cli_env(env),
                           capture_output=True, text=True, timeout=timeout)
+
+
+def cli_env(extra=None):
+    """The environment of a command-line test: Hydra's short error messages, plus ``extra``."""
+    return dict(os.environ, HYDRA_FULL_ERROR="0", **(extra or {}))
+
+
+def tree_digest(root):
+    """{relative path: sha256} of every file under ``root``: equal before and after means that
+    nothing under it was written, added or removed."""
+    root = Path(root)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
