@@ -1,0 +1,115 @@
+"""Every input a user can get wrong on the command line: one clear line on stderr, a non-zero exit,
+and the results already on disk (a finished sweep) left exactly as they were.
+
+A failing single run still records its failure in its own new run directory (result.json with
+status failed and the same message, the traceback in its log).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from nnexp.storage import write_npz
+
+from helpers import TINY, run_cli, tree_digest
+from test_mnist_files import csv_text, idx_bytes, mnist_like, write_idx_dir
+
+
+def bad_idx_dir(tmp_path):
+    directory = tmp_path / "idx"
+    write_idx_dir(directory, gz=False)
+    (directory / "train-images-idx3-ubyte").write_bytes(b"\x08\x03\x00\x00" + bytes(100))
+    return directory
+
+
+def bad_csv_dir(tmp_path):
+    directory = tmp_path / "csv"
+    directory.mkdir()
+    x, labels = mnist_like(3)
+    (directory / "mnist_test.csv").write_text(csv_text(labels, x))
+    lines = csv_text(labels, x).split("\n")
+    lines[1] = lines[1].rsplit(",", 1)[0]    # line 2 loses its last pixel
+    (directory / "mnist_train.csv").write_text("\n".join(lines))
+    return directory
+
+
+def foreign_weights(tmp_path):
+    path = tmp_path / "weights.npz"
+    write_npz(path, {"W1": np.zeros((10, 784), np.float32), "W2": np.zeros((10, 10), np.int32),
+                     "W9": np.zeros(3, np.float32)})
+    return path
+
+
+CASES = {
+    "negative learning rate": (lambda t: ["lr=-1"], lambda t: "lr=-1.0 must be greater than 0"),
+    "missing data dir": (lambda t: ["data=mnist", f"data.dir={t}/nowhere"],
+                         lambda t: f"data.dir {t}/nowhere is not a directory; give the folder that holds the "
+                                   "MNIST files"),
+    "data dir is a file": (lambda t: ["data=mnist", f"data.dir={foreign_weights(t)}"],
+                           lambda t: f"data.dir {t}/weights.npz is not a directory; give the folder that holds "
+                                     "the MNIST files"),
+    "corrupt IDX header": (lambda t: ["data=mnist", f"data.dir={bad_idx_dir(t)}"],
+                           lambda t: f"{t}/idx/train-images-idx3-ubyte: not an IDX file: magic number is 08 03 00 "
+                                     "00, expected 00 00 08 <ndim>; pass an MNIST IDX file such as "
+                                     "train-images-idx3-ubyte.gz"),
+    "CSV row of the wrong width": (lambda t: ["data=mnist", f"data.dir={bad_csv_dir(t)}"],
+                                   lambda t: f"{t}/csv/mnist_train.csv: line 2 has 784 fields, expected 785 "
+                                             "(label + 784 pixels); fix or remove that line"),
+    "weights of another network": (lambda t: [f"init_from={foreign_weights(t)}"],
+                                   lambda t: f"init_from {t}/weights.npz does not fit the configured network: "
+                                             "unexpected W9; not floating point W2 int32"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line_and_leaves_results_alone(case, finished_sweep, tmp_path):
+    overrides, message = (make(tmp_path) for make in CASES[case])
+    before = tree_digest(finished_sweep)
+    run_dir = tmp_path / "run"
+    done = run_cli(*TINY, *overrides, f"hydra.run.dir={run_dir}",
+                   env={"NNEXP_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 1
+    assert done.stderr == f"nnexp: error: {message}\n"
+    assert tree_digest(finished_sweep) == before
+    assert json.loads((run_dir / "result.json").read_text())["error"] == message
+    assert "Traceback" in (run_dir / "main.log").read_text()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npy"))
+
+
+@pytest.mark.parametrize("override, first_line", [
+    ("lr=abc", "Error merging override lr=abc"),
+    ("batchsize=3", "Could not override 'batchsize'."),
+    ("model.hidden=[ten]", "Error merging override model.hidden=[ten]"),
+])
+def test_hydra_rejects_a_wrong_type_or_key_before_anything_is_written(override, first_line, tmp_path):
+    """Hydra prints its composition errors itself, in a few lines without a traceback; the first
+    line names the override."""
+    done = run_cli(override, f"hydra.run.dir={tmp_path}/run")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.split("\n")[0] == first_line
+    assert not (tmp_path / "run").exists()
+
+
+def test_weights_files_are_refused_naming_each_wrong_array(tmp_path):
+    """Every kind of mismatch at once, each array named; then non-finite values; then pickles."""
+    from nnexp.errors import WeightsError
+    from nnexp.network import MLP
+    from nnexp.storage import read_npz
+
+    model = MLP([4, 3, 2], bias=True)
+    write_npz(tmp_path / "w.npz", {"W1": np.zeros((3, 5)), "W2": np.zeros((2, 3), np.int64), "b1": np.zeros(3),
+                                   "extra": np.zeros(1)})
+    with pytest.raises(WeightsError) as refused:
+        model.load_state(read_npz(tmp_path / "w.npz"), source="w.npz")
+    assert str(refused.value) == ("w.npz does not fit the configured network: missing b2; unexpected extra; "
+                                  "wrong shape W1 (3, 5) (expected (3, 4)); not floating point W2 int64")
+    state = {name: np.full_like(array, np.nan) for name, array in model.state().items()}
+    with pytest.raises(WeightsError, match="w.npz holds non-finite values in W1, W2, b1, b2"):
+        model.load_state(state, source="w.npz")
+    np.savez(tmp_path / "pickled.npz", W1=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(WeightsError, match="is not a readable .npz without pickle"):
+        read_npz(tmp_path / "pickled.npz")
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "w.npz").read_bytes()[:150])
+    with pytest.raises(WeightsError, match="cut.npz is not a readable .npz"):
+        read_npz(tmp_path / "cut.npz")

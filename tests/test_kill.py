@@ -1,0 +1,75 @@
+"""A real sweep killed with SIGKILL in the middle of a job, then rerun with the same command."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from nnexp.checkpoint import CheckpointStore
+from nnexp.storage import read_npz
+
+from helpers import ROOT, TINY, cli_env, run_cli
+
+EPOCHS = 6
+SWEEP = ["-m", *TINY, f"epochs={EPOCHS}", "shuffle=true", "momentum=0.5", "lr=0.1,0.2,0.3"]
+"""Three jobs; shuffling and momentum make an inexact resume show in the numbers."""
+
+
+def start_sweep(sweep_dir):
+    return subprocess.Popen([sys.executable, "-m", "nnexp", *SWEEP, f"hydra.sweep.dir={sweep_dir}"], cwd=ROOT,
+                            env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def wait_until_mid_job(process, job_dir, timeout=120):
+    """Poll until ``job_dir`` has a checkpoint but no result.json, i.e. it is training."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if list(job_dir.glob("checkpoints/epoch_*.npz")) and not (job_dir / "result.json").exists():
+            return
+        assert process.poll() is None, "the sweep ended before it could be interrupted"
+        time.sleep(0.005)
+    raise AssertionError(f"{job_dir} never started training")
+
+
+def tables(job_dir):
+    return [pd.read_csv(job_dir / name).drop(columns="seconds", errors="ignore")
+            for name in ("history.csv", "batches.csv", "per_label.csv", "confusion.csv")]
+
+
+def test_a_killed_sweep_resumes_and_ends_as_if_never_interrupted(tmp_path):
+    straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
+    straight = start_sweep(straight_dir)    # the reference, side by side with the one to be killed
+    killed = start_sweep(killed_dir)
+    try:
+        wait_until_mid_job(killed, killed_dir / "1")
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    assert killed.returncode == -signal.SIGKILL
+    saved_epoch = CheckpointStore(killed_dir / "1" / "checkpoints").saved_epochs()[-1]
+    first_job = {name: (killed_dir / "0" / name).stat().st_mtime_ns
+                 for name in ("result.json", "history.csv", "weights.npz")}
+
+    rerun = run_cli(*SWEEP, f"hydra.sweep.dir={killed_dir}")
+    assert rerun.returncode == 0, rerun.stderr
+    assert straight.wait(timeout=300) == 0
+
+    assert {name: (killed_dir / "0" / name).stat().st_mtime_ns for name in first_job} == first_job
+    assert "skipped" in (killed_dir / "0" / "main.log").read_text()
+    log = (killed_dir / "1" / "main.log").read_text()
+    resumed = log.split(f"resuming from the checkpoint of epoch {saved_epoch} of {EPOCHS}")
+    assert len(resumed) == 2, log
+    trained_again = [int(e) for e in re.findall(rf"epoch (\d+)/{EPOCHS} ", resumed[1])]
+    assert trained_again == list(range(saved_epoch + 1, EPOCHS + 1))
+    for job in ("0", "1", "2"):
+        for ours, reference in zip(tables(killed_dir / job), tables(straight_dir / job)):
+            pd.testing.assert_frame_equal(ours, reference)
+        ours, reference = read_npz(killed_dir / job / "weights.npz"), read_npz(straight_dir / job / "weights.npz")
+        for name in reference:
+            np.testing.assert_array_equal(ours[name], reference[name])
