@@ -15,7 +15,7 @@ from nnexp.storage import read_npz
 
 from helpers import ROOT, TINY, cli_env, run_cli
 
-EPOCHS = 6
+EPOCHS = 5
 SWEEP = ["-m", *TINY, f"epochs={EPOCHS}", "shuffle=true", "momentum=0.5", "lr=0.1,0.2,0.3"]
 """Three jobs; shuffling and momentum make an inexact resume show in the numbers."""
 
