@@ -108,16 +108,17 @@ def test_depthwise_and_separable_backward_match_finite_differences(case):
     check_layer(sep, images((2, 3, 6, 7)))
 
 
+@pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("case", [dict(kernel=3), dict(kernel=3, pad=1, stride=2),
                                   dict(kernel=3, pad=2, dilation=2)])
-def test_separable_matches_naive_depthwise_then_pointwise(case):
-    sep = make(SeparableConv2D, 3, 4, **case)
+def test_separable_matches_naive_depthwise_then_pointwise(case, channels):
+    sep = make(SeparableConv2D, channels, 4, **case)
     sep.pointwise.b[...] = [0.5, -1.0, 2.0, 0.0]
-    x = images((2, 3, 8, 8))
+    x = images((2, channels, 8, 8))
     stride, pad, dilation = case.get("stride", 1), case.get("pad", 0), case.get("dilation", 1)
     wd, wp, b = sep.depthwise.W, sep.pointwise.W, sep.pointwise.b
     depth = np.concatenate([conv2d_naive(x[:, [c]], wd[[c]], None, stride, pad, dilation)
-                            for c in range(3)], axis=1)
+                            for c in range(channels)], axis=1)
     expected = conv2d_naive(depth, wp, b)
     out = sep.forward(x, train=True)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
@@ -128,7 +129,7 @@ def test_separable_matches_naive_depthwise_then_pointwise(case):
     dx = sep.backward(dout)
     ddepth, dwp, db = conv2d_naive_backward(dout, depth, wp)
     parts = [conv2d_naive_backward(ddepth[:, [c]], x[:, [c]], wd[[c]], stride, pad, dilation)
-             for c in range(3)]
+             for c in range(channels)]
     np.testing.assert_allclose(dx, np.concatenate([p[0] for p in parts], axis=1), atol=1e-12)
     np.testing.assert_allclose(sep.grads[0], np.concatenate([p[1] for p in parts]), atol=1e-12)
     np.testing.assert_allclose(sep.grads[1], dwp, atol=1e-12)
