@@ -27,9 +27,11 @@ from typing import Any, List
 import numpy as np
 
 from .activations import get_activation
-from .errors import ConfigError, WeightsError
-from .layers import (INITS, Activation, Conv2D, Dense, Dropout, Flatten, Pool2D, SeparableConv2D)
+from .errors import ConfigError
+from .initializers import INITIALIZERS
+from .layers import Activation, Conv2D, Dense, Dropout, Flatten, Pool2D, SeparableConv2D
 from .losses import make_loss
+from .network import check_state
 
 CLASSIC_LAYERS = [
     {"type": "conv", "filters": 8, "kernel": 5, "pad": 2},
@@ -203,8 +205,9 @@ def build_cnn(model_cfg, input_shape, n_outputs, dtype=np.float32, rng=None):
     if cfg["conv_type"] not in CONV_TYPES:
         raise ConfigError(f"unknown model.conv_type {cfg['conv_type']!r}; "
                           f"choose one of {', '.join(CONV_TYPES)}")
-    if cfg["init"] not in INITS:
-        raise ConfigError(f"unknown model.init {cfg['init']!r}; choose one of {', '.join(INITS)}")
+    if cfg["init"] not in INITIALIZERS:
+        raise ConfigError(f"unknown model.init {cfg['init']!r}; "
+                          f"choose one of {', '.join(INITIALIZERS)}")
     output = get_activation(cfg["output_activation"])
     loss = make_loss(cfg["loss"], output)
     specs = list(cfg["layers"])
@@ -291,22 +294,11 @@ class CNN:
         """Copies of the parameters by name ('conv1.W', 'conv1.b', ..., 'dense2.b') for an .npz."""
         return {key: p.copy() for key, p in zip(self.param_keys, self.params)}
 
-    def load_state(self, arrays):
-        """Copy named ``arrays`` (a dict or an opened .npz) into ``params`` in place.
-
-        Raises WeightsError naming missing and unexpected arrays and every shape mismatch.
-        """
-        found = set(arrays.keys())
-        missing = [k for k in self.param_keys if k not in found]
-        unexpected = sorted(found - set(self.param_keys))
-        wrong = [f"{k}: expected {p.shape}, found {np.shape(arrays[k])}"
-                 for k, p in zip(self.param_keys, self.params)
-                 if k in found and np.shape(arrays[k]) != p.shape]
-        problems = ([f"missing arrays {missing}"] if missing else []) + \
-                   ([f"unexpected arrays {unexpected}"] if unexpected else []) + wrong
-        if problems:
-            raise WeightsError("weights do not fit this CNN: " + "; ".join(problems)
-                               + " (was the file saved with another model.layers or conv_type?)")
+    def load_state(self, arrays, source="weights"):
+        """Copy named ``arrays`` (a dict or an opened .npz) into ``params`` in place, after
+        ``nnexp.network.check_state`` has checked every name and shape (WeightsError naming
+        ``source``, the missing and unexpected arrays and the expected vs found shapes)."""
+        check_state(dict(zip(self.param_keys, self.params)), arrays, source)
         for key, p in zip(self.param_keys, self.params):
             p[...] = arrays[key]
 

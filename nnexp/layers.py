@@ -28,32 +28,7 @@ import numpy as np
 
 from .activations import get_activation
 from .errors import ConfigError
-
-INITS = ("he", "normal", "unit_normal", "uniform", "xavier")
-
-
-def init_weights(shape, fan_in, fan_out, init, rng, dtype, uniform_limit=0.5):
-    """Random weights of ``shape``, drawn in float64 from ``rng`` and cast to ``dtype``.
-
-    he: N(0, 2 / fan_in) (std sqrt(2 / fan_in), the default for relu nets);
-    normal: N(0, 1 / fan_in); unit_normal: N(0, 1); uniform: U(-a, a) with a = uniform_limit;
-    xavier: Glorot uniform U(-l, l) with l = sqrt(6 / (fan_in + fan_out)).
-    """
-    if init == "he":
-        w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)
-    elif init == "normal":
-        w = rng.normal(0.0, 1.0 / np.sqrt(fan_in), size=shape)
-    elif init == "unit_normal":
-        w = rng.normal(0.0, 1.0, size=shape)
-    elif init == "uniform":
-        w = rng.uniform(-uniform_limit, uniform_limit, size=shape)
-    elif init == "xavier":
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        w = rng.uniform(-limit, limit, size=shape)
-    else:
-        raise ConfigError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
-    return w.astype(dtype)
-
+from .initializers import initial_biases, initial_weights
 
 def _pair(v):
     """An int or a pair of ints as a tuple (height, width)."""
@@ -131,6 +106,20 @@ class Layer:
         """Shape of one sample's output for one sample's input ``shape`` (no batch axis)."""
         return shape
 
+    def _init_params(self, w_shape, fan_in, fan_out, bias, init, rng, dtype, uniform_limit):
+        """W (decayed) and, if ``bias``, b of size w_shape[0] or w_shape[-1] for dense (not decayed),
+        drawn in float64 by ``nnexp.initializers`` (he: N(0, 2 / fan_in), ...) and cast to dtype."""
+        rng = np.random.default_rng() if rng is None else rng
+        self.W = initial_weights(init, w_shape, fan_in, fan_out, rng, uniform_limit).astype(dtype)
+        self.params, self.param_names, self.decay = [self.W], ["W"], [True]
+        self.b = None
+        if bias:
+            units = w_shape[-1] if len(w_shape) == 2 else w_shape[0]
+            self.b = initial_biases(init, (units,), rng, uniform_limit).astype(dtype)
+            self.params.append(self.b)
+            self.param_names.append("b")
+            self.decay.append(False)
+
 
 class Conv2D(Layer):
     """2-D convolution (cross-correlation) with zero padding, stride and dilation.
@@ -148,16 +137,8 @@ class Conv2D(Layer):
         self.kernel, self.pad = _pair(kernel), _pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
         kh, kw = self.kernel
-        fan_in, fan_out = in_channels * kh * kw, filters * kh * kw
-        self.W = init_weights((filters, in_channels, kh, kw), fan_in, fan_out, init, rng, dtype,
-                              uniform_limit)
-        self.params, self.param_names, self.decay = [self.W], ["W"], [True]
-        self.b = None
-        if bias:
-            self.b = np.zeros(filters, dtype=dtype)
-            self.params.append(self.b)
-            self.param_names.append("b")
-            self.decay.append(False)
+        self._init_params((filters, in_channels, kh, kw), in_channels * kh * kw, filters * kh * kw,
+                          bias, init, rng, dtype, uniform_limit)
 
     def output_shape(self, shape):
         c, h, w = shape
@@ -208,15 +189,8 @@ class DepthwiseConv2D(Layer):
         self.kernel, self.pad = _pair(kernel), _pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
         kh, kw = self.kernel
-        self.W = init_weights((channels, 1, kh, kw), kh * kw, kh * kw, init, rng, dtype,
-                              uniform_limit)
-        self.params, self.param_names, self.decay = [self.W], ["W"], [True]
-        self.b = None
-        if bias:
-            self.b = np.zeros(channels, dtype=dtype)
-            self.params.append(self.b)
-            self.param_names.append("b")
-            self.decay.append(False)
+        self._init_params((channels, 1, kh, kw), kh * kw, kh * kw, bias, init, rng, dtype,
+                          uniform_limit)
 
     def output_shape(self, shape):
         c, h, w = shape
@@ -385,15 +359,8 @@ class Dense(Layer):
     def __init__(self, in_features, units, bias=True, init="he", rng=None, dtype=np.float32,
                  uniform_limit=0.5):
         super().__init__()
-        self.W = init_weights((in_features, units), in_features, units, init, rng, dtype,
-                              uniform_limit)
-        self.params, self.param_names, self.decay = [self.W], ["W"], [True]
-        self.b = None
-        if bias:
-            self.b = np.zeros(units, dtype=dtype)
-            self.params.append(self.b)
-            self.param_names.append("b")
-            self.decay.append(False)
+        self._init_params((in_features, units), in_features, units, bias, init, rng, dtype,
+                          uniform_limit)
 
     def output_shape(self, shape):
         return (self.W.shape[1],)

@@ -6,7 +6,7 @@ import pytest
 
 from nnexp.errors import ConfigError
 from nnexp.layers import (Activation, Conv2D, DepthwiseConv2D, Dense, Dropout, Flatten, Pool2D,
-                          SeparableConv2D, conv2d_naive, conv2d_naive_backward, init_weights)
+                          SeparableConv2D, conv2d_naive, conv2d_naive_backward)
 
 F64 = np.float64
 
@@ -242,28 +242,23 @@ def test_inference_forward_keeps_no_cache():
     assert not hasattr(layer, "cache")
 
 
-@pytest.mark.parametrize("init,std", [("he", np.sqrt(2 / 200)), ("normal", np.sqrt(1 / 200)),
-                                      ("unit_normal", 1.0), ("uniform", 0.3 / np.sqrt(3)),
-                                      ("xavier", np.sqrt(6 / 300) / np.sqrt(3))])
-def test_init_scales(init, std):
-    w = init_weights((200, 100), 200, 100, init, np.random.default_rng(0), np.float32, 0.3)
-    assert w.dtype == np.float32
-    assert abs(w.std() / std - 1) < 0.03
-    assert abs(w.mean()) < 0.05 * std
-    if init in ("uniform", "xavier"):
-        assert np.abs(w).max() <= (0.3 if init == "uniform" else np.sqrt(6 / 300))
+def test_he_init_uses_the_fan_in_of_each_layer():
+    conv = Conv2D(16, 64, 5, rng=np.random.default_rng(0))
+    assert conv.W.dtype == np.float32 and conv.b.dtype == np.float32
+    assert abs(conv.W.std() / np.sqrt(2 / (16 * 25)) - 1) < 0.03
+    assert not conv.b.any()
+    assert conv.decay == [True, False] and conv.param_names == ["W", "b"]
+    dense = Dense(400, 300, rng=np.random.default_rng(0))
+    assert dense.W.shape == (400, 300) and dense.b.shape == (300,)
+    assert abs(dense.W.std() / np.sqrt(2 / 400) - 1) < 0.03
+    sep = SeparableConv2D(32, 64, 3, rng=np.random.default_rng(0))
+    # the depthwise part is linear (no activation before the pointwise one): variance 1 / fan_in
+    assert abs(sep.depthwise.W.std() / np.sqrt(1 / 9) - 1) < 0.1
+    assert abs(sep.pointwise.W.std() / np.sqrt(2 / 32) - 1) < 0.05
 
 
-def test_init_is_reproducible_and_rejects_unknown_names():
-    a = init_weights((3, 4), 3, 4, "he", np.random.default_rng(5), F64)
-    b = init_weights((3, 4), 3, 4, "he", np.random.default_rng(5), F64)
-    np.testing.assert_array_equal(a, b)
+def test_init_names_reach_the_initializers():
+    w = Dense(300, 200, init="uniform", uniform_limit=0.3, rng=np.random.default_rng(0)).W
+    assert np.abs(w).max() <= 0.3 and abs(w.std() / (0.3 / np.sqrt(3)) - 1) < 0.03
     with pytest.raises(ConfigError, match="glorot"):
-        init_weights((3, 4), 3, 4, "glorot", np.random.default_rng(5), F64)
-
-
-def test_conv_fan_in_for_he_init():
-    layer = Conv2D(16, 64, 5, rng=np.random.default_rng(0))
-    assert layer.W.dtype == np.float32 and layer.b.dtype == np.float32
-    assert abs(layer.W.std() / np.sqrt(2 / (16 * 25)) - 1) < 0.03
-    assert layer.decay == [True, False] and layer.param_names == ["W", "b"]
+        Conv2D(1, 2, 3, init="glorot", rng=np.random.default_rng(0))
