@@ -7,6 +7,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from .fast import per_sample_trainer
 from .metrics import evaluate
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def batch_log_rows(epoch, losses, batch_size, n_samples):
 
 
 def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, batch_mean=True,
-          history=None, batch_log=None, on_epoch=None):
+          history=None, batch_log=None, on_epoch=None, kernel="auto"):
     """Train until ``epochs`` epochs are done, appending one row per epoch to ``history`` and the
     chunked batch losses to ``batch_log`` (lists; non-empty when continuing from a checkpoint,
     whose epochs are not trained again). Returns (history, batch_log).
@@ -72,18 +73,25 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
     After every epoch the whole training and test sets are scored in one batched pass each, and
     ``on_epoch(history, batch_log)`` is called (checkpoints). Raises ``Diverged`` on a non-finite
     loss; the lists then hold the epochs completed before it.
+
+    At batch size 1 the epochs run on the per-sample fast path (nnexp/fast.py) chosen by
+    ``kernel`` (auto | numba | numpy | reference), wherever it covers the model and optimizer.
     """
     history = [] if history is None else history
     batch_log = [] if batch_log is None else batch_log
     n = len(data.x_train)
+    fast = per_sample_trainer(model, optimizer, data.x_train, kernel) if batch_size == 1 else None
     for epoch in range(len(history) + 1, epochs + 1):
         started = time.perf_counter()
         rng = epoch_rng(seed, epoch)
         order = epoch_order(n, shuffle, rng)
         with np.errstate(over="ignore", invalid="ignore"), \
                 tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="sample", disable=None, leave=False) as bar:
-            losses = train_epoch(model, optimizer, data.x_train, data.y_train, order, batch_size,
-                                 batch_mean, rng, bar)
+            if fast is not None:
+                losses = fast.epoch(data.x_train, data.y_train, order, bar)
+            else:
+                losses = train_epoch(model, optimizer, data.x_train, data.y_train, order, batch_size,
+                                     batch_mean, rng, bar)
             train_loss, train_acc = evaluate(model, data.x_train, data.y_train, data.labels_train, data.task)
             test_loss, test_acc = evaluate(model, data.x_test, data.y_test, data.labels_test, data.task)
         if not (np.isfinite(losses).all() and np.isfinite(train_loss)):

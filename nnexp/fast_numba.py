@@ -1,0 +1,196 @@
+"""The per-sample epoch compiled with numba (the extra ``nnexp[fast]``): the loop of nnexp/fast.py,
+sample by sample and layer by layer, with no Python in between.
+
+Same arithmetic as the reference path, to float rounding: the sums of the forward pass and of
+W^T delta may be reassociated (vectorised), products may be fused (FMA); NaN and infinity keep
+their meaning (no fast-math assumptions about them), so a diverging run is still detected.
+Compiled once per dtype and cached on disk (numba's ``cache=True``), so later processes load it.
+"""
+
+import numpy as np
+from numba import njit
+from numba.typed import List
+
+from .activations import LEAKY_SLOPE
+from .fast import PerSampleTrainer
+
+FLAGS = {"reassoc", "contract", "nsz"}
+"""LLVM fast-math flags used: reorder sums, fuse multiply-adds, ignore the sign of zero."""
+
+CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "identity": 4, "softmax": 5}
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _activate(code, z, a, slope):
+    """a = f(z) for the activation numbered ``code`` (see CODES)."""
+    n = z.shape[0]
+    if code == 0:
+        for k in range(n):
+            a[k] = 1.0 / (1.0 + np.exp(-z[k]))
+    elif code == 1:
+        for k in range(n):
+            a[k] = np.tanh(z[k])
+    elif code == 2:
+        for k in range(n):
+            a[k] = z[k] if z[k] > 0 else 0.0
+    elif code == 3:
+        for k in range(n):
+            a[k] = z[k] if z[k] > 0 else slope * z[k]
+    elif code == 4:
+        for k in range(n):
+            a[k] = z[k]
+    else:
+        top = z.max()
+        total = 0.0
+        for k in range(n):
+            a[k] = np.exp(z[k] - top)
+            total += a[k]
+        for k in range(n):
+            a[k] = a[k] / total
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _backward(code, z, a, g, out, slope):
+    """out = dL/dz from g = dL/da for the activation numbered ``code``."""
+    n = z.shape[0]
+    if code == 0:
+        for k in range(n):
+            out[k] = g[k] * a[k] * (1.0 - a[k])
+    elif code == 1:
+        for k in range(n):
+            out[k] = g[k] * (1.0 - a[k] * a[k])
+    elif code == 2:
+        for k in range(n):
+            out[k] = g[k] if z[k] > 0 else 0.0
+    elif code == 3:
+        for k in range(n):
+            out[k] = g[k] if z[k] > 0 else g[k] * slope
+    elif code == 4:
+        for k in range(n):
+            out[k] = g[k]
+    else:
+        dot = 0.0
+        for k in range(n):
+            dot += g[k] * a[k]
+        for k in range(n):
+            out[k] = a[k] * (g[k] - dot)
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _update_row(w, v, o, a_prev, d, lr, mu, wd, momentum, decay):
+    """SGD step of row o of W from the gradient d a_prev^T (d = delta[o])."""
+    n_in = w.shape[1]
+    if momentum:
+        for i in range(n_in):
+            grad = d * a_prev[i] + wd * w[o, i] if decay else d * a_prev[i]
+            v[o, i] = mu * v[o, i] - lr * grad
+            w[o, i] += v[o, i]
+    elif decay:
+        for i in range(n_in):
+            w[o, i] -= lr * (d * a_prev[i] + wd * w[o, i])
+    else:
+        step = lr * d
+        for i in range(n_in):
+            w[o, i] -= step * a_prev[i]
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _update_bias(b, vb, delta, lr, mu, momentum):
+    for o in range(b.shape[0]):
+        if momentum:
+            vb[o] = mu * vb[o] - lr * delta[o]
+            b[o] += vb[o]
+        else:
+            b[o] -= lr * delta[o]
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _dot_rows(w, a, z):
+    """z = W a, row by row."""
+    for o in range(w.shape[0]):
+        acc = w[o, 0] * a[0]
+        for k in range(1, w.shape[1]):
+            acc += w[o, k] * a[k]
+        z[o] = acc
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _train_range(ws, bs, vws, vbs, zs, acts, gs, deltas, x, y, order, outputs, start, stop, codes,
+                 cross_entropy, has_bias, momentum, decay, lr, mu, wd, slope):
+    """Train on samples order[start:stop] one at a time; outputs[i] = a_L of sample i.
+
+    Items of the typed lists are taken out once per layer, never inside a loop over rows: every
+    access costs a reference count, and would keep the row loops from being vectorised.
+    """
+    n_layers = len(ws)
+    last = n_layers - 1
+    for i in range(start, stop):
+        j = order[i]
+        for layer in range(n_layers):                        # forward: z = W a (+ b), a = f(z)
+            z = zs[layer]
+            _dot_rows(ws[layer], x[j] if layer == 0 else acts[layer - 1], z)
+            if has_bias:
+                b = bs[layer]
+                for o in range(z.shape[0]):
+                    z[o] += b[o]
+            _activate(codes[layer], z, acts[layer], slope)
+        out = acts[last]
+        outputs[i, :] = out
+        delta = deltas[last]
+        if cross_entropy:
+            for k in range(out.shape[0]):
+                delta[k] = out[k] - y[j, k]
+        else:
+            g = gs[last]
+            for k in range(out.shape[0]):
+                g[k] = out[k] - y[j, k]
+            _backward(codes[last], zs[last], out, g, delta, slope)
+        for layer in range(last, -1, -1):                    # backward, updating each layer in turn
+            w, v = ws[layer], vws[layer]                      # (list items fetched once, not per row)
+            if layer > 0:
+                g = gs[layer - 1]                           # g = W^T delta, before W changes
+                g[:] = 0.0
+                for o in range(w.shape[0]):
+                    for k in range(w.shape[1]):
+                        g[k] += w[o, k] * delta[o]
+            a_prev = x[j] if layer == 0 else acts[layer - 1]
+            for o in range(w.shape[0]):
+                _update_row(w, v, o, a_prev, delta[o], lr, mu, wd, momentum, decay)
+            if has_bias:
+                _update_bias(bs[layer], vbs[layer], delta, lr, mu, momentum)
+            if layer > 0:
+                _backward(codes[layer - 1], zs[layer - 1], acts[layer - 1], g, deltas[layer - 1], slope)
+                delta = deltas[layer - 1]
+
+
+def typed_list(arrays):
+    result = List()
+    for array in arrays:
+        result.append(array)
+    return result
+
+
+class NumbaTrainer(PerSampleTrainer):
+    """The compiled kernel: the model's and the optimizer's own arrays, updated in place."""
+
+    def __init__(self, model, optimizer):
+        super().__init__(model, optimizer)
+        dtype, sizes, n = model.dtype, model.sizes, len(model.weights)
+        self.scalar = dtype.type
+        vectors = lambda: typed_list([np.zeros(k, dtype) for k in sizes[1:]])  # noqa: E731
+        self.ws = typed_list(model.weights)
+        # without biases or momentum, same-typed stand-ins keep one compiled signature
+        self.bs = typed_list(model.biases) if self.has_bias else vectors()
+        velocity = optimizer.velocity
+        self.vws = typed_list(velocity[:n]) if velocity else typed_list([np.zeros((1, 1), dtype)] * n)
+        self.vbs = typed_list(velocity[n:]) if velocity and self.has_bias else vectors()
+        self.zs, self.acts, self.gs, self.deltas = vectors(), vectors(), vectors(), vectors()
+        self.codes = np.array([CODES[f.name] for f in model.activations], dtype=np.int64)
+        self.cross_entropy = model.loss.name == "cross_entropy"
+
+    def train_range(self, x, y, order, outputs, start, stop):
+        s = self.scalar
+        _train_range(self.ws, self.bs, self.vws, self.vbs, self.zs, self.acts, self.gs, self.deltas, x, y,
+                     order, outputs, start, stop, self.codes, self.cross_entropy, self.has_bias,
+                     self.optimizer.velocity is not None, self.decay, s(self.lr), s(self.momentum),
+                     s(self.weight_decay), s(LEAKY_SLOPE))

@@ -1,0 +1,93 @@
+"""The per-sample fast path (nnexp/fast.py, nnexp/fast_numba.py) against the reference path."""
+
+import numpy as np
+import pytest
+
+from nnexp.data import Dataset
+from nnexp.errors import ConfigError
+from nnexp.fast import BlasTrainer, numba_available, per_sample_trainer, resolve_kernel
+from nnexp.network import MLP
+from nnexp.optim import SGD
+from nnexp.train import train
+
+from test_network import COMBINATIONS, targets_for
+
+KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(),
+                                                                    reason="numba is not installed"))]
+TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-12), np.float32: dict(rtol=2e-4, atol=2e-5)}
+
+
+def toy_data(output, dtype, n=60, seed=5):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n + 10, 7)).astype(dtype)
+    y = targets_for(output, rng, n + 10, 3).astype(dtype)
+    return Dataset("toy", "regression", x[:n], y[:n], x[n:], y[n:])
+
+
+def trained(kernel, data, hidden, output, loss, bias, dtype, momentum=0.0, weight_decay=0.0, epochs=2):
+    """A 7-6-5-3 network after ``epochs`` shuffled per-sample epochs on ``kernel``: (model, history, log)."""
+    model = MLP([7, 6, 5, 3], activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
+                dtype=dtype, rng=np.random.default_rng(0))
+    optimizer = SGD(model.params, model.decay, lr=0.05, momentum=momentum, weight_decay=weight_decay)
+    history, log = train(model, optimizer, data, epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
+    return model, optimizer, history, log
+
+
+def assert_same_training(kernel, dtype, **settings):
+    data = toy_data(settings["output"], dtype)
+    ref_model, ref_opt, ref_history, ref_log = trained("reference", data, dtype=dtype, **settings)
+    model, opt, history, log = trained(kernel, data, dtype=dtype, **settings)
+    start = MLP([7, 6, 5, 3], dtype=dtype, rng=np.random.default_rng(0), init="xavier")
+    assert not np.allclose(ref_model.weights[0], start.weights[0])   # the reference did train
+    tolerance = TOLERANCE[dtype]
+    for fast, ref in zip(model.params + (opt.velocity or []), ref_model.params + (ref_opt.velocity or [])):
+        np.testing.assert_allclose(fast, ref, **tolerance)
+    np.testing.assert_allclose([r["train_loss"] for r in log], [r["train_loss"] for r in ref_log], **tolerance)
+    np.testing.assert_allclose([r["test_loss"] for r in history], [r["test_loss"] for r in ref_history],
+                               **tolerance)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("hidden,output,loss,bias", COMBINATIONS)
+def test_fast_path_equals_reference_for_every_activation_loss_and_bias(kernel, hidden, output, loss, bias):
+    assert_same_training(kernel, np.float64, hidden=hidden, output=output, loss=loss, bias=bias)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("hidden,output,loss", [("sigmoid", "sigmoid", "mse"), ("relu", "softmax", "cross_entropy"),
+                                                ("tanh", "identity", "mse"), ("leaky_relu", "softmax", "mse")])
+def test_fast_path_equals_reference_in_float32(kernel, hidden, output, loss):
+    assert_same_training(kernel, np.float32, hidden=hidden, output=output, loss=loss, bias=True)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("momentum,weight_decay", [(0.9, 0.0), (0.0, 0.01), (0.5, 0.01)])
+def test_fast_path_equals_reference_with_momentum_and_weight_decay(kernel, dtype, momentum, weight_decay):
+    assert_same_training(kernel, dtype, hidden="sigmoid", output="sigmoid", loss="mse", bias=True,
+                         momentum=momentum, weight_decay=weight_decay)
+
+
+def test_kernel_choice_and_fallbacks():
+    model = MLP([4, 3, 2], dtype=np.float32, rng=np.random.default_rng(0))
+    optimizer = SGD(model.params, model.decay, lr=0.1)
+    x32 = np.zeros((5, 4), np.float32)
+    assert isinstance(per_sample_trainer(model, optimizer, x32, "numpy"), BlasTrainer)
+    assert per_sample_trainer(model, optimizer, x32, "reference") is None
+    assert per_sample_trainer(model, optimizer, x32.astype(np.float64), "numpy") is None  # other dtype
+    other = SGD([p.copy() for p in model.params], model.decay, lr=0.1)
+    assert per_sample_trainer(model, other, x32, "numpy") is None          # not the model's arrays
+    assert resolve_kernel("auto") == ("numba" if numba_available() else "numpy")
+    with pytest.raises(ConfigError, match="kernel=fastest is not known"):
+        resolve_kernel("fastest")
+
+
+def test_diverging_run_is_detected_on_the_fast_path():
+    data = toy_data("identity", np.float64)
+    model = MLP([7, 6, 5, 3], activation="identity", output_activation="identity", init="unit_normal",
+                dtype=np.float64, rng=np.random.default_rng(0))
+    optimizer = SGD(model.params, model.decay, lr=5.0)
+    from nnexp.train import Diverged
+
+    with pytest.raises(Diverged):
+        train(model, optimizer, data, 1, batch_size=1, kernel="numpy")
