@@ -65,13 +65,13 @@ class CheckpointStore:
                 if old != epoch:
                     self.path(old).unlink(missing_ok=True)
 
-    def restore(self, model, optimizer, max_epoch):
-        """Load the latest checkpoint at or below ``max_epoch`` into model and optimizer.
+    def restore(self, model, optimizer, max_epoch, min_epoch=1):
+        """Load the latest checkpoint in [min_epoch, max_epoch] into model and optimizer.
 
         Returns (history, batch_log) of that checkpoint, or ([], []) when there is none. A file
         that cannot be read or does not fit the network is reported in the log and skipped.
         """
-        for epoch in reversed([e for e in self.saved_epochs() if e <= max_epoch]):
+        for epoch in reversed([e for e in self.saved_epochs() if min_epoch <= e <= max_epoch]):
             try:
                 arrays = read_npz(self.path(epoch))
                 if self.identity is not None and \

@@ -54,6 +54,10 @@ class Config:
     init_from: Optional[str] = None     # weights.npz to continue from
     experiment: Optional[str] = None    # name of the experiment preset in use
     overwrite: bool = False             # -m into the directory of another sweep: delete it (else refused)
+    threads: Any = "auto"               # BLAS threads: auto (nnexp/threads.py) or a number
+    kernel: str = "auto"                # per-sample training: auto | numba | numpy | reference (nnexp/fast.py)
+    reuse: bool = True                  # share epochs with jobs that differ only in epochs (nnexp/reuse.py)
+    reuse_dir: str = "outputs/reuse"    # where those epochs are kept (relative: to the launch directory)
 
 
 def register_configs():
@@ -77,6 +81,9 @@ def validate(cfg):
         raise ConfigError(f"momentum={cfg.momentum} must be in [0, 1)")
     if cfg.weight_decay < 0:
         raise ConfigError(f"weight_decay={cfg.weight_decay} must not be negative")
+    if cfg.threads != "auto" and (not isinstance(cfg.threads, int) or isinstance(cfg.threads, bool)
+                                  or cfg.threads < 1):
+        raise ConfigError(f"threads={cfg.threads} must be auto or a whole number of at least 1")
     if cfg.dtype not in DTYPES:
         raise ConfigError(f"dtype={cfg.dtype} is not supported; choose one of {', '.join(DTYPES)}")
     if cfg.data.train_size is not None and cfg.data.train_size < 1:

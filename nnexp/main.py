@@ -13,6 +13,7 @@ from .config import register_configs
 from .errors import NnexpError
 from .resume import finished_result
 from .storage import write_json
+from .threads import in_parallel_sweep
 
 log = logging.getLogger("nnexp")
 
@@ -59,7 +60,7 @@ def main(cfg):
             return done["status"]
         if why_not is not None:
             log.warning("running again: %s", why_not)
-        return run_job(cfg, run_dir)["status"]
+        return run_job(cfg, run_dir, parallel_sweep=in_parallel_sweep(HydraConfig.get()))["status"]
     except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported in one line
         message = describe_failure(err)
         log_to_file("".join(traceback.format_exception(err)).rstrip())

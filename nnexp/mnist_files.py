@@ -260,11 +260,17 @@ def load_mnist_dir(directory, cache_dir=None):
         raise DataError(f"{directory}: no MNIST files found (looked for {idx_names}, or "
                         f"{CSV_FILES['train']} + {CSV_FILES['test']}); put them there, "
                         "or pass data.dir=null to download them")
+    return cached_arrays(list(sources[1].values()), lambda: _parse_sources(*sources), cache_dir)
+
+
+def cached_arrays(sources, parse, cache_dir=None):
+    """The four arrays of ``load_mnist_dir`` made by ``parse()`` from the files ``sources``: from the
+    .npy cache while those files are unchanged (same paths, sizes, mtimes), else parsed and cached."""
     cache = Path(cache_dir) if cache_dir is not None else cache_root() / "mnist-npy"
-    files = _cache_files(cache, list(sources[1].values()))
+    files = _cache_files(cache, sources)
     arrays = _load_cached(files)
     if arrays is None:
-        arrays = _parse_sources(*sources)
+        arrays = parse()
         _save_cached(files, arrays)
     return arrays
 

@@ -5,7 +5,8 @@ Files written (each atomically):
     batches.csv    training loss per chunk of batches: epoch, batch, samples, train_loss
     result.json    status, final and best metrics, seconds, data split sizes, seed, config_hash,
                    files (sha256 of each file above that this run wrote), environment (versions,
-                   git commit, BLAS)
+                   git commit, BLAS), epochs_trained (by this job: not restored from a checkpoint
+                   or the reuse store), kernel (per-sample kernel), blas_threads
     per_label.csv  label, count, errors, error_rate, error_share   (classification)
     confusion.csv  label, pred_0..pred_K-1                          (classification)
     weights.npz    W1..WL (and b1..bL with biases), loadable with allow_pickle=False
@@ -25,13 +26,16 @@ import pandas as pd
 from . import __version__
 from .checkpoint import BATCH_COLUMNS, HISTORY_COLUMNS, CheckpointStore
 from .config import validate
-from .data import load_dataset
+from .data import load_dataset, resolve_dir
 from .errors import ConfigError
+from .fast import resolve_kernel
 from .metrics import confusion_frame, confusion_matrix, per_label_frame
 from .network import MLP
 from .optim import SGD
 from .resume import config_hash, file_digests
+from .reuse import shared_epochs
 from .storage import read_npz, write_csv, write_json, write_npz
+from .threads import blas_thread_count, blas_threads
 from .train import Diverged, train
 
 log = logging.getLogger(__name__)
@@ -104,8 +108,11 @@ def write_scores(run_dir, model, data):
             write_csv(run_dir / "per_label.csv", per_label_frame(counts))]
 
 
-def run_job(cfg, run_dir):
-    """Train the configured network once and write the run directory; return result.json's dict."""
+def run_job(cfg, run_dir, parallel_sweep=False):
+    """Train the configured network once and write the run directory; return result.json's dict.
+
+    ``parallel_sweep``: this job runs beside others on this machine (BLAS threads, nnexp/threads.py).
+    """
     started = time.perf_counter()
     run_dir = Path(run_dir)
     validate(cfg)
@@ -118,12 +125,33 @@ def run_job(cfg, run_dir):
     history, batch_log = checkpoints.restore(model, optimizer, cfg.epochs)
     if history:
         log.info("resuming from the checkpoint of epoch %d of %d", len(history), cfg.epochs)
-    status, diverged_epoch = "completed", None
+    kernel = resolve_kernel(cfg.kernel)
+    shared = shared_epochs(cfg, kernel, resolve_dir(cfg.data.dir))
+
+    def before_epoch(epoch):   # epochs another job of this configuration trained: load, keep a copy here
+        found = shared is not None and shared.load(model, optimizer, epoch, cfg.epochs, history, batch_log)
+        if found:
+            checkpoints.save(model, optimizer, history, batch_log)
+        return found
+
+    trained = []   # epochs this job trained itself (the others came from a checkpoint or the reuse store)
+
+    def on_epoch(history, batch_log):
+        trained.append(history[-1]["epoch"])
+        checkpoints.save(model, optimizer, history, batch_log)
+        if shared is not None:
+            shared.save(model, optimizer, history, batch_log)
+
+    status, diverged_epoch, threads = "completed", None, None
     try:
-        train(model, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
-              history, batch_log, on_epoch=lambda h, b: checkpoints.save(model, optimizer, h, b))
+        with blas_threads(blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)) as threads:
+            train(model, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
+                  history, batch_log, on_epoch=on_epoch, kernel=kernel, before_epoch=before_epoch)
     except Diverged as err:
         status, diverged_epoch = "diverged", err.epoch
+    finally:
+        if shared is not None:
+            shared.release()
     written = [write_csv(run_dir / "history.csv", pd.DataFrame(history, columns=HISTORY_COLUMNS)),
                write_csv(run_dir / "batches.csv", pd.DataFrame(batch_log, columns=BATCH_COLUMNS))]
     if status == "completed":
@@ -134,6 +162,8 @@ def run_job(cfg, run_dir):
         (run_dir / stale).unlink(missing_ok=True)
     result = summarize(history, status, time.perf_counter() - started)
     result.update({"epochs": cfg.epochs, "diverged_epoch": diverged_epoch, "seed": cfg.seed,
+                   "epochs_trained": len(trained), "kernel": kernel if cfg.batch_size == 1 else None,
+                   "blas_threads": threads,
                    "data": {"name": data.name, "task": data.task, "split": data.split,
                             "train_size": len(data.x_train), "test_size": len(data.x_test)},
                    "config_hash": config_hash(cfg), "files": file_digests(written),

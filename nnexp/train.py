@@ -65,14 +65,16 @@ def batch_log_rows(epoch, losses, batch_size, n_samples):
 
 
 def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, batch_mean=True,
-          history=None, batch_log=None, on_epoch=None, kernel="auto"):
+          history=None, batch_log=None, on_epoch=None, kernel="auto", before_epoch=None):
     """Train until ``epochs`` epochs are done, appending one row per epoch to ``history`` and the
     chunked batch losses to ``batch_log`` (lists; non-empty when continuing from a checkpoint,
     whose epochs are not trained again). Returns (history, batch_log).
 
     After every epoch the whole training and test sets are scored in one batched pass each, and
-    ``on_epoch(history, batch_log)`` is called (checkpoints). Raises ``Diverged`` on a non-finite
-    loss; the lists then hold the epochs completed before it.
+    ``on_epoch(history, batch_log)`` is called (checkpoints). Before an epoch is trained,
+    ``before_epoch(epoch)`` may bring model, optimizer and the lists to that epoch or a later one
+    from elsewhere (the reuse store) and return True: those epochs are then not trained here.
+    Raises ``Diverged`` on a non-finite loss; the lists then hold the epochs completed before it.
 
     At batch size 1 the epochs run on the per-sample fast path (nnexp/fast.py) chosen by
     ``kernel`` (auto | numba | numpy | reference), wherever it covers the model and optimizer.
@@ -82,6 +84,8 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
     n = len(data.x_train)
     fast = per_sample_trainer(model, optimizer, data.x_train, kernel) if batch_size == 1 else None
     for epoch in range(len(history) + 1, epochs + 1):
+        if len(history) >= epoch or (before_epoch is not None and before_epoch(epoch)):
+            continue
         started = time.perf_counter()
         rng = epoch_rng(seed, epoch)
         order = epoch_order(n, shuffle, rng)

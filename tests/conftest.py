@@ -36,3 +36,10 @@ def finished_sweep(tmp_path_factory):
     done = run_cli(*TINY_SWEEP, f"hydra.sweep.dir={sweep_dir}")
     assert done.returncode == 0, done.stderr
     return sweep_dir
+
+
+@pytest.fixture(autouse=True)
+def own_working_directory(tmp_path, monkeypatch):
+    """Every test runs in an empty directory of its own: what a run writes relative to where it
+    started (outputs/reuse) stays out of the checkout and out of the other tests."""
+    monkeypatch.chdir(tmp_path)

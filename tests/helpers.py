@@ -4,6 +4,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -29,14 +30,20 @@ def compose_config(overrides=()):
 
 def run_cli(*args, cwd=None, timeout=300, module="nnexp", env=None):
     """Run ``python -m <module>`` (default nnexp) with ``args`` as a real subprocess, with extra
-    environment variables ``env``; returns CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or ROOT, env=cli_env(env),
-                          capture_output=True, text=True, timeout=timeout)
+    environment variables ``env``; returns CompletedProcess.
+
+    It runs in ``cwd``, by default a new empty directory, so that what it writes relative to where
+    it was started (outputs/, the reuse store) never lands in the checkout or in another test.
+    """
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or tempfile.mkdtemp(prefix="nnexp-cli-"),
+                          env=cli_env(env), capture_output=True, text=True, timeout=timeout)
 
 
 def cli_env(extra=None):
-    """The environment of a command-line test: Hydra's short error messages, plus ``extra``."""
-    return dict(os.environ, HYDRA_FULL_ERROR="0", **(extra or {}))
+    """The environment of a command-line test: Hydra's short error messages, this checkout's nnexp
+    first on the path (whatever the working directory), plus ``extra``."""
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return dict(os.environ, HYDRA_FULL_ERROR="0", PYTHONPATH=path, **(extra or {}))
 
 
 def tree_digest(root):

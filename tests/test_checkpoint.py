@@ -7,7 +7,8 @@ from nnexp.storage import read_npz
 
 from helpers import compose_config
 
-SETTINGS = ["data.train_size=200", "model.hidden=[10]", "shuffle=true", "momentum=0.5", "batch_size=7"]
+SETTINGS = ["data.train_size=200", "model.hidden=[10]", "shuffle=true", "momentum=0.5", "batch_size=7",
+            "reuse=false"]   # the job's own checkpoints, not the shared store (tests/test_reuse.py)
 
 
 def test_continuing_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):

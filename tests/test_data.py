@@ -59,3 +59,24 @@ def test_unknown_scaling_and_missing_directory_are_clear_errors(tmp_path):
         load_dataset(compose_config(["data.scaling=fancy"]).data, "float32")
     with pytest.raises(DataError, match="nowhere is not a directory"):
         load_dataset(compose_config(["data=mnist", f"data.dir={tmp_path}/nowhere"]).data, "float32")
+
+
+def test_sample_is_parsed_once_then_read_from_the_npy_cache(tmp_path, monkeypatch):
+    import nnexp.data as data_module
+
+    monkeypatch.setenv("NNEXP_CACHE", str(tmp_path))
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    cfg = compose_config([]).data
+    first = load_dataset(cfg, "float32")
+    assert len(list((tmp_path / "mnist-npy").glob("*.npy"))) == 4
+    assert load_dataset(cfg, "float32") is first            # once per process
+    assert not first.x_train.flags.writeable                # shared by the jobs of a worker: read-only
+
+    def no_parsing(path):
+        raise AssertionError("parsed the CSV again")
+
+    monkeypatch.setattr(data_module, "parse_mnist_sample", no_parsing)
+    data_module._LOADED.clear()
+    again = load_dataset(cfg, "float32")                    # a new process: from the .npy files
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+    np.testing.assert_array_equal(again.labels_test, first.labels_test)

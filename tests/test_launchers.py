@@ -1,0 +1,96 @@
+"""Sweeps on the launcher presets (conf/hydra/launcher/): same results as a sequential sweep."""
+
+import json
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from nnexp.config import register_configs
+from nnexp.main import config_dir
+from nnexp.storage import read_npz
+from nnexp.threads import available_cores, blas_thread_count
+
+from helpers import run_cli
+
+SMALL = ["model.hidden=[10]", "data.train_size=300"]
+SWEEP = ["-m", "lr=0.1,0.3", "epochs=1,2", *SMALL]
+
+
+def results(sweep_dir):
+    """{(lr, epochs): (result.json, weights)} of every job of a sweep."""
+    found = {}
+    for job in sorted(p for p in sweep_dir.iterdir() if p.name.isdigit()):
+        result = json.loads((job / "result.json").read_text())
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        found[overrides] = (result, read_npz(job / "weights.npz"))
+    return found
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    sweep_dir = tmp_path_factory.mktemp("sequential")
+    done = run_cli(*SWEEP, f"hydra.sweep.dir={sweep_dir}")
+    assert done.returncode == 0, done.stderr
+    return results(sweep_dir)
+
+
+def assert_same_results(found, expected):
+    assert found.keys() <= expected.keys() and len(found) >= 2
+    for overrides, (result, weights) in ((k, expected[k]) for k in found):
+        assert found[overrides][0]["status"] == result["status"] == "completed"
+        assert found[overrides][0]["test_acc"] == result["test_acc"]
+        for name in weights:
+            np.testing.assert_array_equal(found[overrides][1][name], weights[name])
+
+
+def test_parallel_sweep_equals_sequential_sweep(sequential, tmp_path):
+    done = run_cli(*SWEEP, "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path / 's'}")
+    assert done.returncode == 0, done.stderr
+    found = results(tmp_path / "s")
+    assert len(found) == 4
+    assert_same_results(found, sequential)
+    assert {result["blas_threads"] for result, _ in found.values()} == {1}
+    assert sum(result["epochs_trained"] for result, _ in found.values()) == 4   # 2 + 2, not 1 + 2 + 1 + 2
+
+
+def test_submitit_local_sweep_equals_sequential_sweep(sequential, tmp_path):
+    """The path a Slurm sweep takes (hydra-submitit-launcher), run locally."""
+    done = run_cli("-m", "lr=0.1,0.3", "epochs=2", *SMALL, "hydra/launcher=submitit_local", f"hydra.sweep.dir={tmp_path / 's'}",
+                   timeout=600)
+    assert done.returncode == 0, done.stderr
+    found = results(tmp_path / "s")
+    assert len(found) == 2   # lr=0.1,0.3 at epochs=2
+    assert_same_results(found, sequential)
+
+
+def test_slurm_preset_composes_to_the_submitit_slurm_launcher():
+    register_configs()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=cpu"],
+                      return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert launcher.partition == "cpu" and launcher.cpus_per_task == 1 and launcher.timeout_min == 60
+
+
+def test_parallel_preset_is_one_job_per_core():
+    register_configs()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["hydra/launcher=parallel"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == -1
+
+
+def test_blas_threads_auto():
+    assert blas_thread_count("auto", batch_size=1, parallel_sweep=False) == 1
+    assert blas_thread_count("auto", batch_size=64, parallel_sweep=True) == 1
+    assert blas_thread_count("auto", batch_size=64, parallel_sweep=False) == available_cores()
+    assert blas_thread_count(3, batch_size=1, parallel_sweep=False) == 3
+
+
+def test_single_runs_record_their_blas_threads(tmp_path):
+    for name, batch in (("one", 1), ("many", 32)):
+        done = run_cli(f"hydra.run.dir={tmp_path / name}", "data.train_size=300", f"batch_size={batch}")
+        assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "one" / "result.json").read_text())["blas_threads"] == 1
+    assert json.loads((tmp_path / "many" / "result.json").read_text())["blas_threads"] == available_cores()

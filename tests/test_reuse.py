@@ -1,0 +1,75 @@
+"""Epoch-prefix reuse (nnexp/reuse.py): a reused result equals a fresh one, bit for bit."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+
+from nnexp.fast import resolve_kernel
+from nnexp.reuse import reuse_key
+from nnexp.run import run_job
+from nnexp.storage import read_npz
+
+from helpers import ROOT, compose_config
+
+SETTINGS = ["data.train_size=300", "model.hidden=[12]", "shuffle=true", "momentum=0.5", "lr=0.2"]
+
+
+def weights(run_dir):
+    return read_npz(run_dir / "weights.npz")
+
+
+def assert_same_run(a, b, compare_seconds=False):
+    for name, array in weights(a).items():
+        np.testing.assert_array_equal(array, weights(b)[name])
+    for table in ("history.csv", "batches.csv"):
+        left, right = pd.read_csv(a / table), pd.read_csv(b / table)
+        if not compare_seconds and "seconds" in left:
+            left, right = left.drop(columns="seconds"), right.drop(columns="seconds")
+        pd.testing.assert_frame_equal(left, right)
+
+
+def test_reused_epochs_equal_a_fresh_run(tmp_path):
+    run_job(compose_config(SETTINGS + ["epochs=3", "reuse=false"]), tmp_path / "fresh")
+    assert not (tmp_path / "outputs" / "reuse").exists()              # the switch is off
+    run_job(compose_config(SETTINGS + ["epochs=1"]), tmp_path / "one")
+    run_job(compose_config(SETTINGS + ["epochs=3"]), tmp_path / "three")   # continues from epoch 1
+    run_job(compose_config(SETTINGS + ["epochs=2"]), tmp_path / "two")     # trains nothing
+    assert_same_run(tmp_path / "fresh", tmp_path / "three")
+    fresh_two = tmp_path / "fresh_two"
+    run_job(compose_config(SETTINGS + ["epochs=2", "reuse=false"]), fresh_two)
+    assert_same_run(fresh_two, tmp_path / "two")
+    # the seconds of an epoch say which job trained it: epoch 1 was trained once, by "one"
+    seconds = {name: pd.read_csv(tmp_path / name / "history.csv")["seconds"].tolist() for name in
+               ("one", "two", "three")}
+    assert seconds["three"][0] == seconds["one"][0] == seconds["two"][0]
+    assert seconds["two"] == seconds["three"][:2]
+    assert len(pd.read_csv(tmp_path / "three" / "history.csv")) == 3   # full history in the run dir
+    (store,) = (tmp_path / "outputs" / "reuse").iterdir()
+    assert sorted(p.name for p in store.glob("*.npz")) == ["epoch_1.npz", "epoch_2.npz", "epoch_3.npz"]
+
+
+def test_the_key_ignores_epochs_and_threads_only():
+    kernel = resolve_kernel("auto")
+    base = reuse_key(compose_config(SETTINGS + ["epochs=1"]), kernel)
+    assert reuse_key(compose_config(SETTINGS + ["epochs=7", "threads=2", "reuse_dir=/elsewhere"]), kernel) == base
+    for change in ("lr=0.3", "seed=1", "model.hidden=[13]", "dtype=float64", "data.train_size=301"):
+        assert reuse_key(compose_config(SETTINGS + [change]), kernel) != base, change
+    assert reuse_key(compose_config(SETTINGS), "reference") != reuse_key(compose_config(SETTINGS), "numpy")
+
+
+def test_jobs_in_parallel_processes_train_each_epoch_once(tmp_path):
+    """Two processes asking for 3 and 4 epochs of one configuration at the same time."""
+    command = [sys.executable, "-m", "nnexp", *SETTINGS, "data.train_size=1500"]
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    jobs = [subprocess.Popen(command + [f"epochs={e}", f"hydra.run.dir={tmp_path / str(e)}"], cwd=tmp_path,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for e in (3, 4)]
+    for job in jobs:
+        assert job.wait(timeout=300) == 0, job.stdout.read()
+    run_job(compose_config(SETTINGS + ["data.train_size=1500", "epochs=4", "reuse=false"]), tmp_path / "fresh")
+    assert_same_run(tmp_path / "fresh", tmp_path / "4")
+    three, four = (pd.read_csv(tmp_path / e / "history.csv") for e in ("3", "4"))
+    pd.testing.assert_frame_equal(three, four.iloc[:3])   # seconds too: each epoch trained by one job
+    (store,) = (tmp_path / "outputs" / "reuse").iterdir()
+    assert sorted(p.name for p in store.glob("*.npz")) == [f"epoch_{e}.npz" for e in range(1, 5)]
