@@ -74,7 +74,8 @@ def test_bad_input_is_one_line_and_leaves_results_alone(case, finished_sweep, tm
     assert tree_digest(finished_sweep) == before
     assert json.loads((run_dir / "result.json").read_text())["error"] == message
     assert "Traceback" in (run_dir / "main.log").read_text()
-    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npy"))
+    if "data=mnist" in overrides:   # a bad data file leaves no cache entry (a good one, the sample, may)
+        assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npy"))
 
 
 @pytest.mark.parametrize("override, first_line", [

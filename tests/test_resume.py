@@ -101,7 +101,8 @@ def test_the_epoch_that_diverged_leaves_no_checkpoint_and_no_weights(tmp_path, m
         losses, grads = original(self, x, y, mean, rng)
         return (losses * np.nan if len(calls) > 250 else losses), grads
     monkeypatch.setattr(MLP, "loss_and_grads", failing_in_epoch_2)
-    result = run_job(compose_config(TINY + ["epochs=3"]), tmp_path)
+    # kernel=reference: the per-sample fast path never calls loss_and_grads
+    result = run_job(compose_config(TINY + ["epochs=3", "kernel=reference"]), tmp_path)
     assert result["status"] == "diverged" and result["diverged_epoch"] == 2 and result["epochs_completed"] == 1
     assert CheckpointStore(tmp_path / "checkpoints").saved_epochs() == [1]
     assert not (tmp_path / "weights.npz").exists()
