@@ -30,6 +30,7 @@ from .activations import get_activation
 from .errors import ConfigError
 from .initializers import initial_biases, initial_weights
 
+
 def _pair(v):
     """An int or a pair of ints as a tuple (height, width)."""
     if isinstance(v, (int, np.integer)):
