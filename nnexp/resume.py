@@ -53,10 +53,9 @@ def file_digests(paths):
     return {Path(p).name: file_digest(p) for p in paths}
 
 
-def finished_result(cfg, run_dir):
-    """(result.json's dict, None) when ``run_dir`` holds a finished result of exactly ``cfg``;
-    otherwise (None, why not): why not is None when there is no result.json at all, else one
-    line, e.g. a corrupt result.json or a listed file that changed since it was written."""
+def load_result(run_dir):
+    """(result.json of ``run_dir`` as a dict, None), (None, None) when there is none, or
+    (None, why it cannot be used) when it does not parse as a JSON object."""
     path = Path(run_dir) / "result.json"
     if not path.is_file():
         return None, None
@@ -66,6 +65,17 @@ def finished_result(cfg, run_dir):
             raise ValueError(f"a JSON {type(result).__name__}, not an object")
     except (OSError, UnicodeDecodeError, ValueError) as err:
         return None, f"{path} is corrupt ({' '.join(str(err).split())})"
+    return result, None
+
+
+def finished_result(cfg, run_dir):
+    """(result.json's dict, None) when ``run_dir`` holds a finished result of exactly ``cfg``;
+    otherwise (None, why not): why not is None when there is no result.json at all, else one
+    line, e.g. a corrupt result.json or a listed file that changed since it was written."""
+    result, problem = load_result(run_dir)
+    if result is None:
+        return None, problem
+    path = Path(run_dir) / "result.json"
     status = result.get("status")
     if status not in FINISHED:
         error = f": {result['error']}" if result.get("error") else ""
@@ -189,19 +199,10 @@ def failed_jobs(sweep_dir):
     """[(job directory, why)] for every job without a finished result (failed, or none at all)."""
     failed = []
     for job in job_dirs(sweep_dir):
-        result = read_result(job) or {"status": "missing", "error": "no readable result.json"}
+        result = load_result(job)[0] or {"status": "missing", "error": "no readable result.json"}
         if result.get("status") not in FINISHED:
             failed.append((job, result.get("error") or result.get("status")))
     return failed
-
-
-def read_result(run_dir):
-    """result.json of a run directory as a dict, or None when it is absent or unreadable."""
-    try:
-        result = json.loads((Path(run_dir) / "result.json").read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return result if isinstance(result, dict) else None
 
 
 def refuse(message):
@@ -217,7 +218,7 @@ class ResultGuard(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         run_dir = Path(config.hydra.run.dir)
-        result = read_result(run_dir)
+        result = load_result(run_dir)[0]
         if (result is not None and result.get("status") in FINISHED and not config.get("overwrite")
                 and result.get("config_hash") != config_hash(config)):
             refuse(f"{run_dir} holds the {result['status']} result of another configuration; choose another "
