@@ -13,15 +13,18 @@ import pandas as pd
 from nnexp.checkpoint import CheckpointStore
 from nnexp.storage import read_npz
 
-from helpers import ROOT, TINY, cli_env, run_cli
+from helpers import TINY, cli_env, run_cli
 
-EPOCHS = 5
+EPOCHS = 20
 SWEEP = ["-m", *TINY, f"epochs={EPOCHS}", "shuffle=true", "momentum=0.5", "lr=0.1,0.2,0.3"]
 """Three jobs; shuffling and momentum make an inexact resume show in the numbers."""
 
 
-def start_sweep(sweep_dir):
-    return subprocess.Popen([sys.executable, "-m", "nnexp", *SWEEP, f"hydra.sweep.dir={sweep_dir}"], cwd=ROOT,
+def start_sweep(sweep_dir, cwd):
+    """The sweep as a background process of its own group, started in ``cwd``: each sweep of this
+    test has its own working directory, so its own epoch reuse store (outputs/reuse)."""
+    cwd.mkdir()
+    return subprocess.Popen([sys.executable, "-m", "nnexp", *SWEEP, f"hydra.sweep.dir={sweep_dir}"], cwd=cwd,
                             env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -44,8 +47,8 @@ def tables(job_dir):
 
 def test_a_killed_sweep_resumes_and_ends_as_if_never_interrupted(tmp_path):
     straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
-    straight = start_sweep(straight_dir)    # the reference, side by side with the one to be killed
-    killed = start_sweep(killed_dir)
+    straight = start_sweep(straight_dir, tmp_path / "straight-cwd")   # the reference, side by side
+    killed = start_sweep(killed_dir, tmp_path / "killed-cwd")
     try:
         wait_until_mid_job(killed, killed_dir / "1")
     finally:
@@ -56,7 +59,7 @@ def test_a_killed_sweep_resumes_and_ends_as_if_never_interrupted(tmp_path):
     first_job = {name: (killed_dir / "0" / name).stat().st_mtime_ns
                  for name in ("result.json", "history.csv", "weights.npz")}
 
-    rerun = run_cli(*SWEEP, f"hydra.sweep.dir={killed_dir}")
+    rerun = run_cli(*SWEEP, f"hydra.sweep.dir={killed_dir}", cwd=tmp_path / "killed-cwd")
     assert rerun.returncode == 0, rerun.stderr
     assert straight.wait(timeout=300) == 0
 

@@ -83,8 +83,9 @@ def test_a_diverged_result_is_finished(tmp_path):
 
 
 def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path):
-    run_job(compose_config(TINY + ["epochs=2", "lr=0.3"]), tmp_path / "reused")
-    other = compose_config(TINY + ["epochs=3", "lr=0.1"])
+    """reuse=false: the shared epoch store would hand "fresh" the epochs "reused" trained."""
+    run_job(compose_config(TINY + ["epochs=2", "lr=0.3", "reuse=false"]), tmp_path / "reused")
+    other = compose_config(TINY + ["epochs=3", "lr=0.1", "reuse=false"])
     reused = run_job(other, tmp_path / "reused")
     fresh = run_job(other, tmp_path / "fresh")
     assert reused["test_acc"] == fresh["test_acc"] and reused["epochs_completed"] == 3
