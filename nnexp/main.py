@@ -60,7 +60,7 @@ def main(cfg):
             return done["status"]
         if why_not is not None:
             log.warning("running again: %s", why_not)
-        return run_job(cfg, run_dir, parallel_sweep=in_parallel_sweep(HydraConfig.get()))["status"]
+        status = run_job(cfg, run_dir, parallel_sweep=in_parallel_sweep(HydraConfig.get()))["status"]
     except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported in one line
         message = describe_failure(err)
         log_to_file("".join(traceback.format_exception(err)).rstrip())
@@ -72,3 +72,16 @@ def main(cfg):
             sys.exit(1)
         log.error("job failed: %s", message)
         return "failed"
+    if HydraConfig.get().mode != RunMode.MULTIRUN:  # a sweep's figures come from its report
+        draw_run_figures(run_dir)
+    return status
+
+
+def draw_run_figures(run_dir):
+    """A single run's figures (nnexp.report.run_figures); failing to draw loses no result."""
+    from .report import run_figures
+
+    try:
+        run_figures(run_dir)
+    except Exception as err:  # noqa: BLE001 - the run's tables are written; the figures can be redrawn
+        log.warning("figures not drawn (%s); draw them with: python -m nnexp.report %s", err, run_dir)

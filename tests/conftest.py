@@ -43,3 +43,14 @@ def own_working_directory(tmp_path, monkeypatch):
     """Every test runs in an empty directory of its own: what a run writes relative to where it
     started (outputs/reuse) stays out of the checkout and out of the other tests."""
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory):
+    """A real 3 x 2 sweep as the user types it, one learning rate invalid (its two jobs fail):
+    (sweep directory, CompletedProcess). Shared because it takes a few seconds."""
+    from helpers import TINY, run_cli
+
+    sweep_dir = tmp_path_factory.mktemp("sweep")
+    done = run_cli("-m", "lr=0.1,0.3,-1", "epochs=1,2", *TINY, f"hydra.sweep.dir={sweep_dir}")
+    return sweep_dir, done

@@ -1,0 +1,78 @@
+"""Every figure function: it writes a valid image at the path it returns, drawn from the frame."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from nnexp import plots
+
+
+@pytest.fixture
+def grid():
+    """A learning rate x epochs table shaped like a real sweep: a ridge of best scores."""
+    rows = [{"lr": lr, "epochs": e, "test_acc": 0.9 + 0.06 * (1 - np.exp(-e * lr * 4)) - 0.003 * e * lr}
+            for lr in (0.025, 0.1, 0.3) for e in (1, 5, 10)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def history():
+    epochs = np.arange(1, 7)
+    return pd.DataFrame({"epoch": np.tile(epochs, 2), "lr": np.repeat([0.1, 0.3], 6),
+                         "train_acc": np.tile(0.9 + 0.01 * epochs, 2), "test_acc": np.tile([.9, .92, .93, .925, .92, .91], 2),
+                         "train_loss": np.tile(0.1 / epochs, 2), "test_loss": np.tile(0.1 / epochs + 0.01 * epochs, 2)})
+
+
+def assert_png(path, expected):
+    assert path == expected
+    with Image.open(path) as image:
+        image.verify()
+        assert image.format == "PNG"
+
+
+def test_sweep_figures_are_pngs(tmp_path, grid, history):
+    assert_png(plots.accuracy_vs_lr(grid, tmp_path / "a.png", group=["epochs"]), tmp_path / "a.png")
+    assert_png(plots.accuracy_vs_epochs(history, tmp_path / "b.png", group=["lr"]), tmp_path / "b.png")
+    assert_png(plots.lr_epochs_heatmap(grid, tmp_path / "c.png"), tmp_path / "c.png")
+    assert_png(plots.lr_epochs_surface(grid, tmp_path / "d.png"), tmp_path / "d.png")
+    assert_png(plots.score_by_key(grid.assign(seed=[0, 1, 2] * 3), tmp_path / "e.png", "seed"), tmp_path / "e.png")
+
+
+def test_a_partial_grid_still_draws_a_surface(tmp_path, grid):
+    partial = grid.drop(index=[8])   # the last job never finished
+    assert_png(plots.lr_epochs_surface(partial, tmp_path / "s.png"), tmp_path / "s.png")
+    assert_png(plots.lr_epochs_heatmap(partial, tmp_path / "h.png"), tmp_path / "h.png")
+
+
+def test_the_gif_has_one_real_render_per_view(tmp_path, grid):
+    path = plots.lr_epochs_gif(grid, tmp_path / "turn.gif", frames=12)
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 12
+        frames = []
+        for k in (0, 3, 6):
+            gif.seek(k)
+            frames.append(np.asarray(gif.convert("RGB")))
+    assert frames[0].shape == (288, 384, 3)
+    assert not np.array_equal(frames[0], frames[1]) and not np.array_equal(frames[1], frames[2])
+    assert frames[0].std() > 10   # a drawing, not a blank frame
+
+
+def test_run_figures_are_pngs(tmp_path, history):
+    batches = pd.DataFrame({"epoch": np.repeat([1, 2], 50), "batch": np.tile(np.arange(1, 51), 2),
+                            "samples": np.arange(1, 101) * 10, "train_loss": np.linspace(1, 0.1, 100)})
+    counts = np.diag([50] * 10) + 1
+    confusion = pd.DataFrame(counts, columns=[f"pred_{j}" for j in range(10)]).assign(label=range(10))
+    errors = counts.sum(axis=1) - np.diag(counts)
+    per_label = pd.DataFrame({"label": range(10), "count": counts.sum(axis=1), "errors": errors,
+                              "error_rate": errors / counts.sum(axis=1), "error_share": errors / errors.sum()})
+    one_run = history[history["lr"] == 0.1]
+    for draw, frame in ((plots.loss_per_batch, batches), (plots.loss_per_epoch, one_run),
+                        (plots.confusion, confusion), (plots.per_label_errors, per_label)):
+        assert_png(draw(frame, tmp_path / f"{draw.__name__}.png"), tmp_path / f"{draw.__name__}.png")
+
+
+def test_best_is_the_highest_accuracy_or_the_lowest_loss():
+    values = np.array([0.3, np.nan, 0.9, 0.5])
+    assert plots.best_index(values, "test_acc") == 2
+    assert plots.best_index(values, "test_loss") == 0
