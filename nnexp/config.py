@@ -39,6 +39,16 @@ class MLPConfig:
 
 
 @dataclass
+class FinderConfig:
+    """Settings of the learning-rate range test, ``python -m nnexp.lr_find`` (unused by a training run)."""
+    start: float = 1e-4             # first learning rate
+    end: float = 10.0               # last learning rate
+    steps: int = 1000               # batches, each at the next learning rate
+    smoothing: float = 0.98         # beta of the moving average of the loss
+    stop_factor: float = 4.0        # stop once the smoothed loss exceeds this times its minimum
+
+
+@dataclass
 class Config:
     data: Any = MISSING
     model: Any = MISSING
@@ -58,6 +68,7 @@ class Config:
     kernel: str = "auto"                # per-sample training: auto | numba | numpy | reference (nnexp/fast.py)
     reuse: bool = True                  # share epochs with jobs that differ only in epochs (nnexp/reuse.py)
     reuse_dir: str = "outputs/reuse"    # where those epochs are kept (relative: to the launch directory)
+    lr_find: FinderConfig = field(default_factory=FinderConfig)
 
 
 def register_configs():
