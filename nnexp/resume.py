@@ -26,7 +26,7 @@ log = logging.getLogger("nnexp")
 FINISHED = ("completed", "diverged")
 """Statuses of a job that has its result; ``failed`` (and no result at all) means: run it again."""
 
-NOT_IDENTITY = ("overwrite", "threads", "reuse", "reuse_dir")
+NOT_IDENTITY = ("overwrite", "threads", "reuse", "reuse_dir", "lr_find")
 """Config keys that do not change what a job computes: left out of hashes and grid comparisons."""
 
 

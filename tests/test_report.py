@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import ROOT, run_cli
+from helpers import ROOT, TINY, run_cli
 from nnexp.report import parse_overrides, planned_grid
 
 
@@ -63,7 +63,7 @@ def test_bad_directories_are_one_line_errors(tmp_path):
 
 
 def test_a_single_run_draws_its_own_figures(tmp_path):
-    done = run_cli(f"hydra.run.dir={tmp_path}", "data.train_size=200", "model.hidden=[10]", "epochs=2")
+    done = run_cli(f"hydra.run.dir={tmp_path}", *TINY, "epochs=2")
     assert done.returncode == 0, done.stderr
     for name in ("loss_per_batch.png", "loss_per_epoch.png", "confusion.png", "per_label.png"):
         with Image.open(tmp_path / name) as image:
