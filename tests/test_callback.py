@@ -14,7 +14,7 @@ def test_sweep_with_a_failing_job_writes_the_whole_report(tiny_sweep):
     assert done.returncode == 1 and "2 of 6 jobs" in done.stderr   # the sweep says jobs failed, after its report
     results = pd.read_csv(sweep_dir / "results.csv")
     assert list(results["job"]) == list(range(6))
-    assert list(results.columns[:6]) == ["job", "status", "lr", "epochs", "model.hidden", "data.train_size"]
+    assert list(results.columns[:6]) == ["job", "status", "lr", "epochs", "data.train_size", "model.hidden"]
     assert list(results["status"]) == ["completed"] * 4 + ["failed"] * 2
     assert list(results["lr"]) == [0.1, 0.1, 0.3, 0.3, -1, -1]
     assert set(results["model.hidden"]) == {"[10]"}
@@ -29,7 +29,7 @@ def test_sweep_with_a_failing_job_writes_the_whole_report(tiny_sweep):
 def test_history_is_long_form_with_the_swept_keys(tiny_sweep):
     sweep_dir, _ = tiny_sweep
     history = pd.read_csv(sweep_dir / "history.csv")
-    assert list(history.columns) == ["job", "lr", "epochs", "model.hidden", "data.train_size", "epoch",
+    assert list(history.columns) == ["job", "lr", "epochs", "data.train_size", "model.hidden", "epoch",
                                      "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
     assert list(history["job"]) == [0, 1, 1, 2, 3, 3]
     job3 = history[history["job"] == 3]

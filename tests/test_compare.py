@@ -1,0 +1,40 @@
+"""python -m nnexp.compare: sweeps and runs joined on their swept keys, side by side."""
+
+import json
+import shutil
+
+import pandas as pd
+from PIL import Image
+
+from helpers import run_cli
+
+
+def test_two_sweeps_and_a_run_side_by_side(tiny_sweep, tmp_path):
+    sweep_dir, _ = tiny_sweep
+    other = shutil.copytree(sweep_dir, tmp_path / "other")
+    result = json.loads((other / "3" / "result.json").read_text())      # lr=0.3, epochs=2
+    result["test_acc"] += 0.125
+    (other / "3" / "result.json").write_text(json.dumps(result))
+    run = shutil.copytree(sweep_dir / "0", tmp_path / "run")            # a single run: lr=0.1, epochs=1
+    done = run_cli(str(sweep_dir), str(other), str(run), "--out", str(tmp_path / "out"), module="nnexp.compare")
+    assert done.returncode == 0, done.stderr
+    assert f"A = {sweep_dir}" in done.stdout and f"C = {run}" in done.stdout
+    table = pd.read_csv(tmp_path / "out" / "compare.csv")
+    assert list(table.columns[:5]) == ["lr", "epochs", "test_acc_A", "test_acc_B", "test_acc_B-A"]
+    assert len(table) == 4                      # the completed grid points; the failed lr=-1 jobs are left out
+    row = table.set_index(["lr", "epochs"])
+    assert abs(row.loc[(0.3, 2), "test_acc_B-A"] - 0.125) < 1e-12
+    assert (row.drop(index=(0.3, 2))["test_acc_B-A"] == 0).all()
+    assert row.loc[(0.1, 1), "test_acc_C-A"] == 0 and row["test_acc_C"].notna().sum() == 1
+    sources = pd.read_csv(tmp_path / "out" / "compare_sources.csv")
+    assert list(sources["label"]) == ["A", "B", "C"]
+    with Image.open(tmp_path / "out" / "compare_accuracy.png") as image:
+        assert image.format == "PNG"
+
+
+def test_compare_needs_two_real_directories(tmp_path):
+    one = run_cli(str(tmp_path), module="nnexp.compare")
+    assert one.returncode == 2 and "at least two" in one.stderr
+    done = run_cli(str(tmp_path), str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), module="nnexp.compare")
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
+    assert "holds no run" in done.stderr

@@ -1,0 +1,109 @@
+"""The inverse query: the classic back query layer by layer, and the gradient method."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+from PIL import Image
+from scipy.special import logit
+
+from helpers import ROOT, compose_config
+from nnexp.data import load_dataset
+from nnexp.errors import ConfigError
+from nnexp.inverse import back_query, gradient_query, inverse_query, load_model
+from nnexp.network import MLP
+from nnexp.optim import SGD
+from nnexp.storage import write_npz
+from nnexp.train import train
+
+
+def save_run(run_dir, model, overrides):
+    """A run directory as python -m nnexp leaves it: weights.npz and .hydra/config.yaml."""
+    (run_dir / ".hydra").mkdir(parents=True)
+    OmegaConf.save(compose_config(overrides), run_dir / ".hydra" / "config.yaml")
+    write_npz(run_dir / "weights.npz", model.state())
+    return run_dir
+
+
+def classic_back_query(wih, who, label):
+    """The classic's backquery, written as it was (column vectors, np.dot), for one label."""
+    targets = np.zeros(who.shape[0]) + 0.01
+    targets[label] = 0.99
+    final_inputs = logit(np.array(targets, ndmin=2).T)
+    hidden_outputs = np.dot(who.T, final_inputs)
+    hidden_outputs -= np.min(hidden_outputs)
+    hidden_outputs /= np.max(hidden_outputs)
+    hidden_outputs = hidden_outputs * 0.98 + 0.01
+    inputs = np.dot(wih.T, logit(hidden_outputs))
+    inputs -= np.min(inputs)
+    inputs /= np.max(inputs)
+    return (inputs * 0.98 + 0.01).ravel()
+
+
+def test_back_query_is_the_classic_one_for_every_digit(tmp_path):
+    model = MLP([784, 100, 10], dtype=np.float64, rng=np.random.default_rng(3))
+    run_dir = save_run(tmp_path / "run", model, [])
+    images = back_query(load_model(run_dir)[0])
+    for label in range(10):
+        np.testing.assert_allclose(images[label], classic_back_query(*model.weights, label), rtol=1e-10)
+    path = inverse_query(run_dir)
+    assert path == run_dir / "inverse_back.png"
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+    saved = np.load(run_dir / "inverse_back.npz", allow_pickle=False)
+    assert saved["images"].shape == (10, 28, 28) and saved["outputs"].shape == (10, 10)
+
+
+def test_back_query_goes_through_any_depth_of_invertible_layers():
+    model = MLP([16, 12, 8, 5], activation="tanh", dtype=np.float64, rng=np.random.default_rng(0))
+    images = back_query(model)
+    assert images.shape == (5, 16)
+    np.testing.assert_allclose(images.min(axis=1), 0.01)
+    np.testing.assert_allclose(images.max(axis=1), 0.99)
+    assert len({tuple(np.round(row, 6)) for row in images}) == 5   # a different image per class
+
+
+def test_back_query_refuses_what_does_not_invert():
+    with pytest.raises(ConfigError, match="activation relu has no inverse; use --method gradient"):
+        back_query(MLP([4, 3, 2], activation="relu"))
+    with pytest.raises(ConfigError, match="the network has biases"):
+        back_query(MLP([4, 3, 2], bias=True))
+
+
+def test_gradient_method_finds_an_input_of_each_class_for_a_relu_network(tmp_path):
+    overrides = ["data=digits", "model.hidden=[32]", "model.activation=relu", "model.output_activation=softmax",
+                 "model.loss=cross_entropy", "model.init=he", "model.bias=true", "data.scaling=standard"]
+    cfg = compose_config(overrides)
+    data = load_dataset(cfg.data, "float64")
+    model = MLP([64, 32, 10], activation="relu", output_activation="softmax", loss="cross_entropy", init="he",
+                bias=True, dtype=np.float64, rng=np.random.default_rng(0))
+    train(model, SGD(model.params, model.decay, 0.1), data, epochs=10, batch_size=16, shuffle=True)
+    images = gradient_query(model, 0.0, 1.0)
+    assert images.min() >= 0 and images.max() <= 1
+    assert list(model.predict(images).argmax(axis=1)) == list(range(10))
+    run_dir = save_run(tmp_path / "run", model, overrides)
+    path = inverse_query(run_dir)   # auto: relu and biases take the gradient method
+    assert path.name == "inverse_gradient.png"
+    assert np.load(run_dir / "inverse_gradient.npz")["images"].shape == (10, 8, 8)
+
+
+def inverse_cli(*args):
+    return subprocess.run([sys.executable, "-m", "nnexp.inverse", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    done = inverse_cli(tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"nnexp.inverse: error: {tmp_path} has no weights.npz (not a run directory, "
+                                   "or the run failed or diverged); give the directory of a completed run")
+    model = MLP([2, 2, 2], dtype=np.float64)
+    save_run(tmp_path / "xor", model, ["data=xor"])
+    done = inverse_cli(tmp_path / "xor", "--method", "back")
+    assert done.returncode == 1 and "not a square image" in done.stderr and len(done.stderr.splitlines()) == 1
+    model = MLP([4, 3, 2], activation="relu", dtype=np.float64)
+    save_run(tmp_path / "relu", model, ["model.activation=relu"])
+    done = inverse_cli(tmp_path / "relu", "--method", "back")
+    assert done.returncode == 1 and "use --method gradient" in done.stderr
