@@ -183,9 +183,9 @@ def lr_epochs_heatmap(frame, path, metric="test_acc"):
 
 
 def surface_axes(frame, metric, figsize, dpi):
-    """A figure with the learning rate x epochs surface of ``metric`` (coolwarm), best point marked.
-
-    The learning rate axis is log10 when the rates span more than a factor of 10."""
+    """A figure with the learning rate x epochs surface of ``metric`` (coolwarm), best point marked,
+    its 3-D axes, and a line naming the best point. The learning rate axis is logarithmic when
+    the rates span more than a factor of 30."""
     table = lr_epochs_grid(frame, metric)
     lrs, epochs = table.index.to_numpy(dtype=float), table.columns.to_numpy(dtype=float)
     log_x = lrs.max() / lrs.min() > 30
@@ -207,14 +207,14 @@ def surface_axes(frame, metric, figsize, dpi):
     ax.set_xlabel(label("lr") + (", log scale" if log_x else ""))
     ax.set_ylabel(label("epochs"))
     ax.set_zlabel(label(metric))
-    ax.set_title(f"best: lr={lrs[i]:g}, epochs={epochs[j]:g}, {z[i, j]:.2f} (black dot)", fontsize=9)
-    return fig, ax
+    return fig, ax, f"best: lr={lrs[i]:g}, epochs={epochs[j]:g}, {z[i, j]:.2f} (black dot)"
 
 
 def lr_epochs_surface(frame, path, metric="test_acc"):
     """The learning rate x epochs surface of ``metric`` as a PNG (classic experiment 4)."""
-    fig, ax = surface_axes(frame, metric, (7, 5.5), DPI)
+    fig, ax, best = surface_axes(frame, metric, (7, 5.5), DPI)
     ax.view_init(elev=25, azim=-135)
+    ax.set_title(best, fontsize=9)
     fig.suptitle(f"{label(metric).split(' (')[0].capitalize()} over learning rate and epochs")
     return save(fig, path)
 
@@ -223,19 +223,32 @@ def lr_epochs_gif(frame, path, metric="test_acc", frames=GIF_FRAMES):
     """The surface of ``lr_epochs_surface`` turning once around, ``frames`` rendered views (GIF)."""
     import imageio.v3 as iio
 
-    fig, ax = surface_axes(frame, metric, GIF_SIZE, GIF_DPI)
-    fig.suptitle(f"{label(metric).split(' (')[0].capitalize()} over learning rate and epochs", fontsize=10)
+    fig, ax, best = surface_axes(frame, metric, GIF_SIZE, GIF_DPI)
+    heading = text_strip([f"{label(metric).split(' (')[0].capitalize()} over learning rate and epochs", best],
+                         GIF_SIZE[0], GIF_DPI)
     canvas = FigureCanvasAgg(fig)
     images = []
     for k in range(frames):
         ax.view_init(elev=25, azim=-135 + 360 * k / frames)
         canvas.draw()
-        images.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+        images.append(np.vstack([heading, np.asarray(canvas.buffer_rgba())[..., :3]]))
     indices, palette = shared_palette(images)
     path = Path(path)
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, indices, mode="P", extension=".gif", palette=palette, duration=GIF_FRAME_MS, loop=0)
     return path
+
+
+def text_strip(lines, width, dpi):
+    """Centred lines of text rendered once as an RGB band ``width`` inches wide: the still heading
+    above every frame of an animation (drawing titles again for each frame would double its cost)."""
+    fig = Figure(figsize=(width, 0.22 * len(lines) + 0.1), dpi=dpi)
+    for i, line in enumerate(lines):
+        fig.text(0.5, 1 - (i + 0.75) / (len(lines) + 0.5), line, ha="center", va="center",
+                 fontsize=10 if i == 0 else 8)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def shared_palette(images, colors=128):

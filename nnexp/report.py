@@ -17,7 +17,6 @@ are read, so a partial or interrupted sweep is reported as far as it got:
 """
 
 import argparse
-import json
 import logging
 import shlex
 import sys
@@ -27,9 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from . import plots
 from .errors import NnexpError
+from .resume import expand_grid, job_dirs, read_result, sweep_args
 from .storage import write_csv, write_text
 
 log = logging.getLogger(__name__)
@@ -102,49 +104,26 @@ def job_number(job_dir):
         return int(job_dir.name) if job_dir.name.isdigit() else None
 
 
-def read_result(job_dir):
-    """A job's result.json as a dict; {} when absent, unreadable or not a JSON object."""
-    try:
-        result = json.loads((job_dir / "result.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return result if isinstance(result, dict) else {}
-
-
 def multirun_config(sweep_dir):
-    """The sweep's saved configuration (multirun.yaml) as plain data, or {} when there is none."""
-    path = Path(sweep_dir) / "multirun.yaml"
+    """The sweep's saved configuration (multirun.yaml, unresolved), or an empty config when there is none."""
     try:
-        return read_yaml(path) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
+        return OmegaConf.load(Path(sweep_dir) / "multirun.yaml")
+    except (OSError, yaml.YAMLError, OmegaConfBaseException):
+        return OmegaConf.create()
 
 
 def planned_grid(multirun):
-    """Override lists of every job the sweep launches, in job-number order, expanded from the
-    sweep's grid (``hydra.sweeper.params`` then the command line) as Hydra's basic sweeper does;
-    None when multirun.yaml does not say."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    hydra_cfg = multirun.get("hydra") or {}
-    sweeper = hydra_cfg.get("sweeper") or {}
-    if not sweeper.get("_target_", "").endswith("BasicSweeper"):
+    """Override lists of every job the sweep launches, in job-number order, expanded from its grid
+    (``hydra.sweeper.params`` then the command line) as Hydra's basic sweeper does; None when the
+    saved config does not say (another sweeper, or no multirun.yaml)."""
+    sweeper = OmegaConf.select(multirun, "hydra.sweeper") or {}
+    if not str(sweeper.get("_target_") or "").endswith("BasicSweeper"):
         return None
-    params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
-    task = list((hydra_cfg.get("overrides") or {}).get("task") or [])
     try:
-        overrides = OverridesParser.create().parse_overrides(params + task)
-        return [job for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+        return expand_grid(sweep_args(multirun))
     except Exception as err:  # noqa: BLE001 - a grid we cannot expand is reported from job dirs alone
         log.warning("could not expand the sweep grid of multirun.yaml: %s", err)
         return None
-
-
-def job_dirs(sweep_dir):
-    """Directories below ``sweep_dir`` that Hydra made for a job (they hold .hydra/overrides.yaml)."""
-    found = sorted(p.parent.parent for p in Path(sweep_dir).rglob(".hydra/overrides.yaml"))
-    return [d for d in found if d != Path(sweep_dir)]
 
 
 def collect(sweep_dir):
@@ -157,7 +136,7 @@ def collect(sweep_dir):
         num = job_number(job_dir)
         overrides = parse_overrides(read_yaml(job_dir / ".hydra" / "overrides.yaml") or [])
         num = num if num is not None else -1 - len(jobs)
-        jobs[num] = Job(num, overrides, job_dir, read_result(job_dir))
+        jobs[num] = Job(num, overrides, job_dir, read_result(job_dir) or {})
     return [jobs[num] for num in sorted(jobs)]
 
 

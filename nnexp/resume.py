@@ -113,15 +113,19 @@ def sweep_args(config):
     return [arg for arg in args if arg.split("=", 1)[0].lstrip("+~") not in NOT_IDENTITY]
 
 
-def sweep_jobs(args):
-    """Each job's overrides (sorted), in Hydra's job order, as the basic sweeper expands ``args``;
-    ``args`` sorted when they cannot be expanded here (another sweeper's syntax)."""
+def expand_grid(args):
+    """Each job's overrides, in Hydra's job order, as the basic sweeper expands ``args``."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    return BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(args), None)[0]
+
+
+def sweep_jobs(args):
+    """Each job's overrides (sorted), in Hydra's job order, as the basic sweeper expands ``args``;
+    ``args`` sorted when they cannot be expanded here (another sweeper's syntax)."""
     try:
-        overrides = OverridesParser.create().parse_overrides(args)
-        return [sorted(job) for job in BasicSweeper.split_arguments(overrides, None)[0]]
+        return [sorted(job) for job in expand_grid(args)]
     except Exception:  # noqa: BLE001 - unparsable here: compare the words as typed
         return sorted(args)
 

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from PIL import Image
 
 from helpers import TINY, run_cli
@@ -30,7 +31,7 @@ def value(cfg, key):
 
 
 def grid(cfg):
-    return planned_grid({"hydra": {"sweeper": dict(cfg.hydra.sweeper), "overrides": {"task": []}}})
+    return planned_grid(OmegaConf.create({"hydra": {"sweeper": cfg.hydra.sweeper, "overrides": {"task": []}}}))
 
 
 @pytest.mark.parametrize("name, settings, jobs", [

@@ -6,6 +6,7 @@ import sys
 
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 from PIL import Image
 
 from helpers import ROOT, TINY, run_cli
@@ -79,9 +80,10 @@ def test_overrides_are_parsed_with_hydra_grammar():
 
 
 def test_the_planned_grid_follows_hydra_order_with_preset_params_first():
-    multirun = {"hydra": {"sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
-                                      "params": {"lr": "0.1,0.2", "epochs": "range(1,3)"}},
-                          "overrides": {"task": ["epochs=5", "model.hidden=[10],[20,10]"]}}}
+    multirun = OmegaConf.create({"hydra": {
+        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
+                    "params": {"lr": "0.1,0.2", "epochs": "range(1,3)"}},
+        "overrides": {"task": ["epochs=5", "model.hidden=[10],[20,10]"]}}})
     grid = planned_grid(multirun)
     assert grid == [["lr=0.1", "epochs=5", "model.hidden=[10]"], ["lr=0.1", "epochs=5", "model.hidden=[20,10]"],
                     ["lr=0.2", "epochs=5", "model.hidden=[10]"], ["lr=0.2", "epochs=5", "model.hidden=[20,10]"]]
@@ -89,4 +91,4 @@ def test_the_planned_grid_follows_hydra_order_with_preset_params_first():
 
 @pytest.mark.parametrize("target", ["hydra_plugins.other.Sweeper", None])
 def test_an_unknown_sweeper_gives_no_planned_grid(target):
-    assert planned_grid({"hydra": {"sweeper": {"_target_": target} if target else {}}}) is None
+    assert planned_grid(OmegaConf.create({"hydra": {"sweeper": {"_target_": target} if target else {}}})) is None
