@@ -53,7 +53,7 @@ def test_the_gif_has_one_real_render_per_view(tmp_path, grid):
         for k in (0, 3, 6):
             gif.seek(k)
             frames.append(np.asarray(gif.convert("RGB")))
-    assert frames[0].shape == (288, 384, 3)
+    assert frames[0].shape[1] == 384 and frames[0].shape[0] > 288   # the plot under a still heading
     assert not np.array_equal(frames[0], frames[1]) and not np.array_equal(frames[1], frames[2])
     assert frames[0].std() > 10   # a drawing, not a blank frame
 
