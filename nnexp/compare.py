@@ -22,7 +22,7 @@ from . import plots
 from .errors import NnexpError
 from .report import (Job, ReportError, collect, history_frame, key_columns, longest_histories, parse_overrides,
                      read_yaml, results_frame, varying)
-from .resume import read_result
+from .resume import load_result
 from .storage import write_csv
 
 METRICS = ["test_acc", "best_test_acc", "best_epoch", "train_acc", "test_loss"]
@@ -38,7 +38,7 @@ def load(directory):
     if (directory / "result.json").is_file():
         overrides_file = directory / ".hydra" / "overrides.yaml"
         overrides = parse_overrides(read_yaml(overrides_file) or []) if overrides_file.is_file() else {}
-        jobs = [Job(0, overrides, directory, read_result(directory) or {})]
+        jobs = [Job(0, overrides, directory, load_result(directory)[0] or {})]
     else:
         jobs = collect(directory)
         if not jobs:

@@ -3,7 +3,7 @@
 ``python -m nnexp.report <dir>`` and the Hydra callback (nnexp/callback.py, at the end of a
 multirun) both call ``build``. For a sweep directory it writes
 
-    results.csv   one row per job (table columns: see RESULT_COLUMNS and README)
+    results.csv   one row per job (columns: see ``results_frame`` and README)
     history.csv   the per-epoch histories of all jobs in long form, the swept keys as columns
     *.png, *.gif  the figures that fit what was swept (see ``sweep_figures``)
     report.md     the grid, the best configuration, the results table and the figures
@@ -12,8 +12,8 @@ and for a single run directory (one that holds result.json) its own figures. Onl
 are read, so a partial or interrupted sweep is reported as far as it got:
 
     completed   result.json says completed          failed   the job raised (error recorded)
-    diverged    the loss became non-finite           missing  a job directory without result.json
-    pending     a grid point whose job never started (killed, or still running)
+    diverged    the loss became non-finite           missing  a job directory without a readable
+    pending     a grid point whose job never started          result.json (killed, or still running)
 """
 
 import argparse
@@ -31,7 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import plots
 from .errors import NnexpError
-from .resume import expand_grid, job_dirs, read_result, sweep_args
+from .resume import expand_grid, job_dirs, load_result, sweep_args
 from .storage import write_csv, write_text
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class Job:
     overrides: dict
     dir: Path = None
     result: dict = field(default_factory=dict)
+    problem: str = None    # why result.json could not be read (a corrupt file)
 
     @property
     def status(self):
@@ -67,7 +68,7 @@ class Job:
         if self.status == "diverged":
             return f"loss not finite in epoch {self.result.get('diverged_epoch')}"
         if self.status == "missing":
-            return "no result.json (killed, or still running)"
+            return self.problem or "no result.json (killed, or still running)"
         if self.status == "pending":
             return "not started"
         return ""
@@ -136,7 +137,8 @@ def collect(sweep_dir):
         num = job_number(job_dir)
         overrides = parse_overrides(read_yaml(job_dir / ".hydra" / "overrides.yaml") or [])
         num = num if num is not None else -1 - len(jobs)
-        jobs[num] = Job(num, overrides, job_dir, read_result(job_dir) or {})
+        result, problem = load_result(job_dir)
+        jobs[num] = Job(num, overrides, job_dir, result or {}, problem)
     return [jobs[num] for num in sorted(jobs)]
 
 
