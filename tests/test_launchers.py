@@ -1,17 +1,20 @@
 """Sweeps on the launcher presets (conf/hydra/launcher/): same results as a sequential sweep."""
 
+import itertools
 import json
 
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from nnexp.config import register_configs
 from nnexp.main import config_dir
+from nnexp.run import run_job
 from nnexp.storage import read_npz
 from nnexp.threads import available_cores, blas_thread_count
 
-from helpers import run_cli
+from helpers import compose_config, run_cli
 
 SMALL = ["model.hidden=[10]", "data.train_size=300"]
 SWEEP = ["-m", "lr=0.1,0.3", "epochs=1,2", *SMALL]
@@ -22,17 +25,20 @@ def results(sweep_dir):
     found = {}
     for job in sorted(p for p in sweep_dir.iterdir() if p.name.isdigit()):
         result = json.loads((job / "result.json").read_text())
-        overrides = (job / ".hydra" / "overrides.yaml").read_text()
-        found[overrides] = (result, read_npz(job / "weights.npz"))
+        overrides = dict(o.split("=", 1) for o in OmegaConf.load(job / ".hydra" / "overrides.yaml"))
+        found[overrides["lr"], overrides["epochs"]] = (result, read_npz(job / "weights.npz"))
     return found
 
 
 @pytest.fixture(scope="module")
 def sequential(tmp_path_factory):
-    sweep_dir = tmp_path_factory.mktemp("sequential")
-    done = run_cli(*SWEEP, f"hydra.sweep.dir={sweep_dir}")
-    assert done.returncode == 0, done.stderr
-    return results(sweep_dir)
+    """The sweep's jobs one after the other in this process, as the basic launcher runs them."""
+    found = {}
+    for lr, epochs in itertools.product(("0.1", "0.3"), ("1", "2")):
+        run_dir = tmp_path_factory.mktemp("job")
+        result = run_job(compose_config([f"lr={lr}", f"epochs={epochs}", *SMALL, "reuse=false"]), run_dir)
+        found[lr, epochs] = (result, read_npz(run_dir / "weights.npz"))
+    return found
 
 
 def assert_same_results(found, expected):
@@ -88,9 +94,9 @@ def test_blas_threads_auto():
     assert blas_thread_count(3, batch_size=1, parallel_sweep=False) == 3
 
 
-def test_single_runs_record_their_blas_threads(tmp_path):
-    for name, batch in (("one", 1), ("many", 32)):
-        done = run_cli(f"hydra.run.dir={tmp_path / name}", "data.train_size=300", f"batch_size={batch}")
-        assert done.returncode == 0, done.stderr
-    assert json.loads((tmp_path / "one" / "result.json").read_text())["blas_threads"] == 1
-    assert json.loads((tmp_path / "many" / "result.json").read_text())["blas_threads"] == available_cores()
+def test_single_runs_record_the_blas_threads_they_had(tmp_path):
+    per_sample = run_job(compose_config([*SMALL, "batch_size=1"]), tmp_path / "one")
+    mini_batch = run_job(compose_config([*SMALL, "batch_size=32"]), tmp_path / "many")
+    two = run_job(compose_config([*SMALL, "batch_size=32", "threads=2"]), tmp_path / "two")
+    assert per_sample["blas_threads"] == 1 and mini_batch["blas_threads"] == available_cores()
+    assert two["blas_threads"] == 2
