@@ -1,0 +1,258 @@
+"""Speed of nnexp beside plain baselines, measured side by side in one run.
+
+    python experiments/speed/benchmark.py --data /work/shared/data/mnist
+
+(without --data, MNIST is downloaded once into nnexp's cache). Prints a table and writes it to
+experiments/speed/results.csv and results.md. Each figure is the median of --repeats runs.
+
+1. Per-sample SGD, one epoch of full MNIST (60,000 x 784), 784-100-10, sigmoid, squared error,
+   no biases, float32, lr 0.1, file order: a plain NumPy loop in the classic style (written below),
+   nnexp's reference path (train_epoch), and nnexp's per-sample kernels (numpy, numba), each with
+   one BLAS thread; and nnexp's numpy kernel with every core, on the first 6,000 samples.
+2. Mini-batch 64, one epoch of the same network: nnexp (all cores) and PyTorch on the CPU when
+   installed (its default threads: all cores).
+3. The sweep -m lr=0.025,0.1,0.3 epochs=1,5,10 on full MNIST with hydra/launcher=parallel,
+   with the reuse store (default) and with reuse=false: wall seconds of the whole command and the
+   epochs the jobs trained (result.json's epochs_trained, summed).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit
+from threadpoolctl import threadpool_info, threadpool_limits
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))   # this checkout's nnexp, wherever the command is started
+
+from nnexp.data import load_dataset  # noqa: E402
+from nnexp.fast import numba_available, per_sample_trainer  # noqa: E402
+from nnexp.network import MLP  # noqa: E402
+from nnexp.optim import SGD  # noqa: E402
+from nnexp.threads import available_cores  # noqa: E402
+from nnexp.train import train_epoch  # noqa: E402
+
+LR = 0.1
+SWEEP = ["lr=0.025,0.1,0.3", "epochs=1,5,10"]
+
+
+class NoProgress:
+    def update(self, n):
+        pass
+
+
+def classic_epoch(w_ih, w_ho, x, y, lr):
+    """One per-sample epoch written the way the classic book code is: column vectors made with
+    np.array(ndmin=2).T, np.dot, and an update W += lr * np.dot(delta, a.T) per layer."""
+    for record in range(len(x)):
+        inputs = np.array(x[record], ndmin=2).T
+        targets = np.array(y[record], ndmin=2).T
+        hidden = expit(np.dot(w_ih, inputs))
+        outputs = expit(np.dot(w_ho, hidden))
+        output_delta = (targets - outputs) * outputs * (1.0 - outputs)
+        hidden_delta = np.dot(w_ho.T, output_delta) * hidden * (1.0 - hidden)
+        w_ho += lr * np.dot(output_delta, hidden.T)
+        w_ih += lr * np.dot(hidden_delta, inputs.T)
+
+
+def fresh_model():
+    model = MLP([784, 100, 10], dtype=np.float32, rng=np.random.default_rng(0))
+    return model, SGD(model.params, model.decay, LR)
+
+
+def timed(function, repeats):
+    """Seconds of each of ``repeats`` calls of function() (each call sets up its own state)."""
+    seconds = []
+    for _ in range(repeats):
+        seconds.append(function())
+    return seconds
+
+
+def per_sample(data, repeats):
+    """Section 1: rows of µs per sample; also checks that every variant ends with the same weights."""
+    x, y = data.x_train, data.y_train
+    n, order = len(x), np.arange(len(x))
+    finals = {}
+
+    def nnexp_epoch(kernel, samples=n):
+        def run():
+            model, optimizer = fresh_model()
+            trainer = per_sample_trainer(model, optimizer, x, kernel)
+            started = time.perf_counter()
+            if trainer is None:
+                train_epoch(model, optimizer, x, y, order[:samples], 1, True, None, NoProgress())
+            else:
+                trainer.epoch(x, y, order[:samples], NoProgress())
+            seconds = time.perf_counter() - started
+            finals[kernel] = model.weights[0].copy()
+            return seconds / samples * 1e6
+        return run
+
+    def classic():
+        model, _ = fresh_model()
+        w_ih, w_ho = model.weights[0].copy(), model.weights[1].copy()
+        started = time.perf_counter()
+        classic_epoch(w_ih, w_ho, x, y, LR)
+        seconds = time.perf_counter() - started
+        finals["classic"] = w_ih
+        return seconds / n * 1e6
+
+    rows = []
+    kernels = ["numpy"] + (["numba"] if numba_available() else [])
+    with threadpool_limits(limits=1, user_api="blas"):
+        if "numba" in kernels:
+            nnexp_epoch("numba", 100)()    # compile (or load from numba's cache) before timing
+        rows.append(("per-sample epoch", "plain NumPy loop (classic style), 1 thread", timed(classic, repeats)))
+        rows.append(("per-sample epoch", "nnexp reference path (train_epoch), 1 thread",
+                     timed(nnexp_epoch("reference"), repeats)))
+        for kernel in kernels:
+            rows.append(("per-sample epoch", f"nnexp kernel={kernel}, 1 thread", timed(nnexp_epoch(kernel), repeats)))
+    cores = available_cores()
+    with threadpool_limits(limits=cores, user_api="blas"):
+        rows.append(("per-sample epoch", f"nnexp kernel=numpy, {cores} threads (first 6,000 samples)",
+                     timed(nnexp_epoch("numpy", 6000), repeats)))
+    reference = finals["reference"]
+    agreement = {name: float(np.abs(w - reference).max()) for name, w in finals.items() if name != "reference"}
+    return [(section, name, "µs/sample", values) for section, name, values in rows], agreement
+
+
+def mini_batch(data, repeats):
+    """Section 2: seconds per epoch at batch size 64, nnexp and PyTorch (if installed)."""
+    x, y = data.x_train, data.y_train
+    order = np.arange(len(x))
+    cores = available_cores()
+
+    def nnexp_epoch():
+        model, optimizer = fresh_model()
+        started = time.perf_counter()
+        with threadpool_limits(limits=cores, user_api="blas"):
+            train_epoch(model, optimizer, x, y, order, 64, True, None, NoProgress())
+        return time.perf_counter() - started
+
+    rows = [("mini-batch 64 epoch", f"nnexp, {cores} threads", "s/epoch", timed(nnexp_epoch, repeats))]
+    try:
+        import torch
+    except ImportError:
+        return rows, None
+    xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+
+    def torch_epoch():
+        model, _ = fresh_model()
+        w1 = torch.tensor(model.weights[0], requires_grad=True)
+        w2 = torch.tensor(model.weights[1], requires_grad=True)
+        optimizer = torch.optim.SGD([w1, w2], lr=LR)
+        started = time.perf_counter()
+        for start in range(0, len(xt), 64):
+            xb, yb = xt[start:start + 64], yt[start:start + 64]
+            out = torch.sigmoid(torch.sigmoid(xb @ w1.T) @ w2.T)
+            loss = 0.5 * ((out - yb) ** 2).sum(dim=1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        return time.perf_counter() - started
+
+    rows.append(("mini-batch 64 epoch", f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads",
+                 "s/epoch", timed(torch_epoch, repeats)))
+    return rows, torch.__version__
+
+
+def sweep(data_dir, repeats, reuse):
+    """Section 3: wall seconds of the parallel sweep command, and epochs trained by its jobs."""
+    seconds, trained = [], []
+    for _ in range(repeats):
+        work = Path(tempfile.mkdtemp(prefix="nnexp-bench-"))
+        command = [sys.executable, "-m", "nnexp", "-m", *SWEEP, "data=mnist", "hydra/launcher=parallel",
+                   f"hydra.sweep.dir={work / 'sweep'}", f"reuse={str(reuse).lower()}"]
+        if data_dir is not None:
+            command.append(f"data.dir={Path(data_dir).resolve()}")
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+        seconds.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise SystemExit(f"the sweep failed:\n{done.stderr[-3000:]}")
+        results = [json.loads(p.read_text()) for p in (work / "sweep").glob("*/result.json")]
+        assert len(results) == 9 and all(r["status"] == "completed" for r in results)
+        trained.append(sum(r["epochs_trained"] for r in results))
+        shutil.rmtree(work)
+    label = "with reuse (default)" if reuse else "reuse=false"
+    return [("parallel sweep lr x epochs", f"wall time, {label}", "s", seconds),
+            ("parallel sweep lr x epochs", f"epochs trained, {label}", "epochs", trained)]
+
+
+def machine():
+    blas = [f"{lib['internal_api']} {lib['version']} ({lib.get('architecture')})" for lib in threadpool_info()
+            if lib["user_api"] == "blas"]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": available_cores(), "blas": sorted(set(blas)), "python": platform.python_version(),
+            "numpy": np.__version__}
+
+
+def table(rows):
+    """Markdown: one line per measurement with its median, the runs, and the ratio to its section's first."""
+    lines = ["| measurement | variant | median | unit | runs | vs first row of section |",
+             "| --- | --- | ---: | --- | --- | ---: |"]
+    first = {}
+    for section, name, unit, values in rows:
+        median = statistics.median(values)
+        key = (section, unit)
+        ratio = "" if key not in first or unit == "epochs" else f"{first[key] / median:.2f}x faster"
+        first.setdefault(key, median)
+        shown = ", ".join(f"{v:.3g}" for v in values)
+        lines.append(f"| {section} | {name} | {median:.3g} | {unit} | {shown} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="directory holding the MNIST files (default: download)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is reported)")
+    parser.add_argument("--out", default=str(HERE), help="directory for results.csv and results.md")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["per-sample", "mini-batch", "sweep"])
+    args = parser.parse_args()
+    from omegaconf import OmegaConf
+
+    from nnexp.config import DataConfig
+
+    data = load_dataset(OmegaConf.structured(DataConfig(name="mnist", dir=args.data)), "float32")
+    load_before = os.getloadavg()
+    rows, notes = [], {"machine": machine(), "repeats": args.repeats}
+    if "per-sample" not in args.skip:
+        found, agreement = per_sample(data, args.repeats)
+        rows += found
+        notes["largest |W1 - reference W1| after the epoch"] = agreement
+    if "mini-batch" not in args.skip:
+        found, torch_version = mini_batch(data, args.repeats)
+        rows += found
+        notes["torch"] = torch_version or "not installed"
+    if "sweep" not in args.skip:
+        rows += sweep(args.data, args.repeats, reuse=True)
+        rows += sweep(args.data, args.repeats, reuse=False)
+    notes["load average (1, 5, 15 min) before, after"] = [list(load_before), list(os.getloadavg())]
+    markdown = table(rows)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    import pandas as pd
+
+    frame = pd.DataFrame([{"measurement": s, "variant": n, "median": statistics.median(v), "unit": u,
+                           "runs": " ".join(f"{x:.6g}" for x in v)} for s, n, u, v in rows])
+    frame.to_csv(out / "results.csv", index=False)
+    text = f"{markdown}\n\n```json\n{json.dumps(notes, indent=2, ensure_ascii=False)}\n```\n"
+    (out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
