@@ -212,44 +212,51 @@ class BlasTrainer(PerSampleTrainer):
         self.flat = [(w.reshape(-1), v.reshape(-1)) for w, v in zip(model.weights, optimizer.velocity or [])]
 
     def train_range(self, x, y, order, outputs, start, stop):
-        """Train on samples order[start:stop]; write each sample's output into outputs[i]."""
-        gemv, L = self.gemv, len(self.zs)
-        zs, acts, forward = self.zs, self.acts, self.forward
+        """Train on samples order[start:stop]; write each sample's output into outputs[i].
+
+        Written for few Python operations per sample: everything per layer is looked up once per
+        call, and plain SGD (no momentum, decay or biases) updates with ger right in the loop.
+        """
+        gemv, ger, neg_lr = self.gemv, self.ger, -self.lr
+        last = len(self.zs) - 1
+        forward_layers = list(zip(self.transposed, self.zs, self.acts + [None], self.forward,
+                                  self.model.biases or [None] * (last + 1)))
+        backward_layers = [(layer, self.transposed[layer], self.gs[layer - 1], self.deltas[layer - 1],
+                            self.backward[layer - 1], self.zs[layer - 1], self.scratch[layer - 1],
+                            self.masks[layer - 1]) for layer in range(last, 0, -1)]
+        out_delta, out_g, out_z = self.deltas[last], self.gs[last], self.zs[last]
+        out_backward, out_scratch, out_mask = self.backward[last], self.scratch[last], self.masks[last]
+        cross_entropy, plain = self.cross_entropy, self.velocity_t is None and not self.decay and not self.has_bias
+        update, subtract = self.update, np.subtract
+        inputs = [None] * (last + 2)
         for i in range(start, stop):
             j = order[i]
-            a_prev = x[j]
-            inputs = [a_prev]
-            for layer in range(L):
-                z = zs[layer]
-                gemv(1.0, self.transposed[layer], a_prev, 0.0, z, 0, 1, 0, 1, 1, 1)   # z = W a (trans=1)
-                if self.has_bias:
-                    np.add(z, self.model.biases[layer], z)
-                a_prev = outputs[i] if layer == L - 1 else acts[layer]
-                forward[layer](z, a_prev)
-                inputs.append(a_prev)
-            self.backpropagate(inputs, y[j])
-
-    def backpropagate(self, inputs, target):
-        """Output error, then for each layer from the last: g = W^T delta, update W (and b), delta."""
-        L, zs, deltas = len(self.zs), self.zs, self.deltas
-        out = inputs[-1]
-        delta = deltas[L - 1]
-        if self.cross_entropy:
-            np.subtract(out, target, delta)
-        else:
-            g = self.gs[L - 1]
-            np.subtract(out, target, g)
-            self.backward[L - 1](zs[L - 1], out, g, delta, self.scratch[L - 1], self.masks[L - 1])
-        for layer in range(L - 1, -1, -1):
-            if layer > 0:
-                g = self.gs[layer - 1]
-                self.gemv(1.0, self.transposed[layer], delta, 0.0, g, 0, 1, 0, 1, 0, 1)  # g = W^T delta
-            self.update(layer, inputs[layer], delta)
-            if layer > 0:
-                below = deltas[layer - 1]
-                self.backward[layer - 1](zs[layer - 1], inputs[layer], g, below, self.scratch[layer - 1],
-                                         self.masks[layer - 1])
+            a = inputs[0] = x[j]
+            out = outputs[i]
+            for k, (wt, z, buffer, forward, bias) in enumerate(forward_layers):
+                gemv(1.0, wt, a, 0.0, z, 0, 1, 0, 1, 1, 1)                 # z = W a (trans=1)
+                if bias is not None:
+                    np.add(z, bias, z)
+                a = inputs[k + 1] = out if buffer is None else buffer
+                forward(z, a)
+            if cross_entropy:                                              # output error delta_L
+                subtract(out, y[j], out_delta)
+            else:
+                subtract(out, y[j], out_g)
+                out_backward(out_z, out, out_g, out_delta, out_scratch, out_mask)
+            delta = out_delta
+            for layer, wt, g, below, backward, z, scratch, mask in backward_layers:
+                gemv(1.0, wt, delta, 0.0, g, 0, 1, 0, 1, 0, 1)            # g = W^T delta, before W changes
+                if plain:
+                    ger(neg_lr, inputs[layer], delta, 1, 1, wt, 1, 1, 1)  # W - lr delta a^T
+                else:
+                    update(layer, inputs[layer], delta)
+                backward(z, inputs[layer], g, below, scratch, mask)
                 delta = below
+            if plain:
+                ger(neg_lr, inputs[0], delta, 1, 1, forward_layers[0][0], 1, 1, 1)
+            else:
+                update(0, inputs[0], delta)
 
     def update(self, layer, a_prev, delta):
         """SGD step of layer ``layer`` from the rank-1 gradient delta a_prev^T (and delta for b)."""
