@@ -59,14 +59,16 @@ def back_query(model):
     return a
 
 
-def input_gradient(model, x, k):
-    """log softmax(z_L)_k of each row of x and its gradient with respect to x: ((N,), (N, n_0))."""
+def input_gradient(model, x, classes):
+    """log softmax(z_L)[classes] of each row of x and its gradient with respect to x:
+    x (N, n_0), classes (N,) -> ((N,), (N, n_0))."""
+    rows = np.arange(len(x))
     zs, activations = model.forward(x)
     z = zs[-1] - zs[-1].max(axis=1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    score = np.log(p[:, k])
+    score = np.log(p[rows, classes])
     delta = -p
-    delta[:, k] += 1                      # d score / d z_L
+    delta[rows, classes] += 1             # d score / d z_L
     for layer in reversed(range(len(model.weights))):
         g = delta @ model.weights[layer]  # d score / d a_{layer}
         if layer == 0:
@@ -76,13 +78,12 @@ def input_gradient(model, x, k):
 
 def gradient_query(model, low, high, steps=300, step=0.02, l2=0.05):
     """For every class k, an input in [low, high] that maximises log softmax(z_L)_k - l2/2 |x - grey|^2
-    by normalised gradient ascent: (n_classes, n_inputs)."""
+    by normalised gradient ascent, all classes in one batch: (n_classes, n_inputs)."""
     grey = (low + high) / 2
     x = np.full((model.sizes[-1], model.sizes[0]), grey, dtype=np.float64)
-    rows = np.arange(len(x))
+    classes = np.arange(len(x))
     for _ in range(steps):
-        grads = np.stack([input_gradient(model, x[k:k + 1], k)[1][0] for k in rows])
-        grads -= l2 * (x - grey)
+        grads = input_gradient(model, x, classes)[1] - l2 * (x - grey)
         scale = np.sqrt((grads ** 2).mean(axis=1, keepdims=True)) + 1e-12
         x = np.clip(x + step * (high - low) * grads / scale, low, high)
     return x

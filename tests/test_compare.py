@@ -4,21 +4,22 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 from PIL import Image
 
-from helpers import run_cli
+from nnexp.compare import main
 
 
-def test_two_sweeps_and_a_run_side_by_side(tiny_sweep, tmp_path):
+def test_two_sweeps_and_a_run_side_by_side(tiny_sweep, tmp_path, capsys):
     sweep_dir, _ = tiny_sweep
     other = shutil.copytree(sweep_dir, tmp_path / "other")
     result = json.loads((other / "3" / "result.json").read_text())      # lr=0.3, epochs=2
     result["test_acc"] += 0.125
     (other / "3" / "result.json").write_text(json.dumps(result))
     run = shutil.copytree(sweep_dir / "0", tmp_path / "run")            # a single run: lr=0.1, epochs=1
-    done = run_cli(str(sweep_dir), str(other), str(run), "--out", str(tmp_path / "out"), module="nnexp.compare")
-    assert done.returncode == 0, done.stderr
-    assert f"A = {sweep_dir}" in done.stdout and f"C = {run}" in done.stdout
+    assert main([str(sweep_dir), str(other), str(run), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert f"A = {sweep_dir}" in printed and f"C = {run}" in printed and "test_acc_B-A" in printed
     table = pd.read_csv(tmp_path / "out" / "compare.csv")
     assert list(table.columns[:5]) == ["lr", "epochs", "test_acc_A", "test_acc_B", "test_acc_B-A"]
     assert len(table) == 4                      # the completed grid points; the failed lr=-1 jobs are left out
@@ -32,9 +33,10 @@ def test_two_sweeps_and_a_run_side_by_side(tiny_sweep, tmp_path):
         assert image.format == "PNG"
 
 
-def test_compare_needs_two_real_directories(tmp_path):
-    one = run_cli(str(tmp_path), module="nnexp.compare")
-    assert one.returncode == 2 and "at least two" in one.stderr
-    done = run_cli(str(tmp_path), str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"), module="nnexp.compare")
-    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
-    assert "holds no run" in done.stderr
+def test_compare_needs_two_real_directories(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path)])
+    assert exit_.value.code == 2 and "at least two" in capsys.readouterr().err
+    assert main([str(tmp_path), str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "holds no run" in err

@@ -1,18 +1,16 @@
 """The inverse query: the classic back query layer by layer, and the gradient method."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 from scipy.special import logit
 
-from helpers import ROOT, compose_config
+from conftest import numerical_gradient
+from helpers import compose_config
 from nnexp.data import load_dataset
 from nnexp.errors import ConfigError
-from nnexp.inverse import back_query, gradient_query, inverse_query, load_model
+from nnexp.inverse import back_query, gradient_query, input_gradient, inverse_query, load_model, main
 from nnexp.network import MLP
 from nnexp.optim import SGD
 from nnexp.storage import write_npz
@@ -89,21 +87,34 @@ def test_gradient_method_finds_an_input_of_each_class_for_a_relu_network(tmp_pat
     assert np.load(run_dir / "inverse_gradient.npz")["images"].shape == (10, 8, 8)
 
 
-def inverse_cli(*args):
-    return subprocess.run([sys.executable, "-m", "nnexp.inverse", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+def inverse_cli(capsys, *args):
+    """``python -m nnexp.inverse args``, in this process: (exit code, stdout, stderr)."""
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_cli_errors_are_one_line(tmp_path):
-    done = inverse_cli(tmp_path)
-    assert done.returncode == 1
-    assert done.stderr.strip() == (f"nnexp.inverse: error: {tmp_path} has no weights.npz (not a run directory, "
-                                   "or the run failed or diverged); give the directory of a completed run")
-    model = MLP([2, 2, 2], dtype=np.float64)
-    save_run(tmp_path / "xor", model, ["data=xor"])
-    done = inverse_cli(tmp_path / "xor", "--method", "back")
-    assert done.returncode == 1 and "not a square image" in done.stderr and len(done.stderr.splitlines()) == 1
-    model = MLP([4, 3, 2], activation="relu", dtype=np.float64)
-    save_run(tmp_path / "relu", model, ["model.activation=relu"])
-    done = inverse_cli(tmp_path / "relu", "--method", "back")
-    assert done.returncode == 1 and "use --method gradient" in done.stderr
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    code, _, err = inverse_cli(capsys, tmp_path)
+    assert code == 1
+    assert err.strip() == (f"nnexp.inverse: error: {tmp_path} has no weights.npz (not a run directory, "
+                           "or the run failed or diverged); give the directory of a completed run")
+    save_run(tmp_path / "xor", MLP([2, 2, 2], dtype=np.float64), ["data=xor"])
+    code, _, err = inverse_cli(capsys, tmp_path / "xor", "--method", "back")
+    assert code == 1 and "not a square image" in err and len(err.splitlines()) == 1
+    save_run(tmp_path / "relu", MLP([4, 3, 2], activation="relu", dtype=np.float64), ["model.activation=relu"])
+    code, _, err = inverse_cli(capsys, tmp_path / "relu", "--method", "back")
+    assert code == 1 and "use --method gradient" in err
+    code, out, _ = inverse_cli(capsys, tmp_path / "relu", "--method", "gradient")
+    assert code == 0 and out.strip() == f"wrote {tmp_path / 'relu' / 'inverse_gradient.png'}"
+
+
+def test_the_input_gradient_matches_finite_differences():
+    model = MLP([5, 4, 3], activation="tanh", output_activation="softmax", loss="cross_entropy", bias=True,
+                dtype=np.float64, rng=np.random.default_rng(1))
+    x = np.random.default_rng(2).uniform(0, 1, (3, 5))
+    classes = np.array([2, 0, 1])
+    _, grad = input_gradient(model, x, classes)
+    for row in range(3):
+        numeric = numerical_gradient(lambda: input_gradient(model, x[row:row + 1], classes[row:row + 1])[0][0], x[row])
+        np.testing.assert_allclose(grad[row], numeric, rtol=1e-6, atol=1e-9)

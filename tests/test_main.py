@@ -14,6 +14,8 @@ def test_default_command_writes_a_run_directory(tmp_path):
     for name in ("history.csv", "result.json", "per_label.csv", "confusion.csv", "weights.npz", "batches.csv"):
         assert (tmp_path / name).is_file(), name
     assert pd.read_csv(tmp_path / "history.csv")["test_acc"].iloc[0] > 0.5
+    for name in ("loss_per_batch.png", "confusion.png", "per_label.png"):   # a single run draws its figures
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG"), name
 
 
 def test_bad_value_is_one_line_and_nonzero_exit(tmp_path):
