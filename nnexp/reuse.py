@@ -7,10 +7,11 @@ same configuration, bit for bit. Every job saves the state after each epoch into
 
     <reuse_dir>/<key>/epoch_<E>.npz     (a CheckpointStore with keep_all=True)
 
-where the key hashes the whole configuration except ``REUSE_IGNORES`` (epochs, and keys that do
-not change the arithmetic: resume.NOT_IDENTITY), plus what the configuration leaves open: the kernel ``auto`` resolves
-to, the content of an ``init_from`` file, the data directory's absolute path, and the nnexp and
-NumPy versions. A job asking for E epochs takes epoch E from the store if it is there, else
+where the key hashes the whole configuration except ``REUSE_IGNORES`` (epochs, and the keys of
+resume.NOT_IDENTITY), plus what the configuration leaves open: the kernel ``auto`` resolves to, the
+number of BLAS threads (OpenBLAS's sums depend on it: a mini-batch epoch on 1 and on 2 threads
+differs in the last bits), the content of an ``init_from`` file, the data directory's absolute
+path, and the nnexp and NumPy versions. A job asking for E epochs takes epoch E from the store if it is there, else
 continues from the longest saved epoch below E.
 
 Parallel jobs: files are written atomically (temporary file, then rename), and a job about to
@@ -40,16 +41,16 @@ from .resume import config_hash, file_digest
 log = logging.getLogger(__name__)
 
 REUSE_IGNORES = ("epochs", "experiment", "kernel")
-"""Top-level config keys outside the key besides resume.NOT_IDENTITY (threads: the kernels give the
-same arithmetic on any count; the reuse switches): epochs (what is shared), the preset's name (its
-values are in the config), and ``kernel`` (replaced by the kernel it resolves to: that one does
-change the rounding)."""
+"""Top-level config keys outside the key besides resume.NOT_IDENTITY (``threads``, replaced by the
+count it resolves to; the reuse switches): epochs (what is shared), the preset's name (its values
+are in the config), and ``kernel`` (replaced by the kernel it resolves to)."""
 
 
-def reuse_key(cfg, kernel, data_dir=None):
+def reuse_key(cfg, kernel, threads, data_dir=None):
     """Hex digest naming the store of ``cfg``'s configuration (all but REUSE_IGNORES), with what
-    the configuration leaves open: the resolved kernel, the data directory, init_from's content."""
-    identity = {"config": config_hash(cfg, ignore=REUSE_IGNORES), "kernel": kernel,
+    the configuration leaves open: the resolved kernel and BLAS thread count, the data directory,
+    init_from's content."""
+    identity = {"config": config_hash(cfg, ignore=REUSE_IGNORES), "kernel": kernel, "blas_threads": threads,
                 "data_dir": str(data_dir) if data_dir is not None else None,
                 "init_from": file_digest(cfg.init_from) if cfg.init_from else None,
                 "versions": {"nnexp": __version__, "numpy": np.__version__}}
@@ -115,7 +116,7 @@ class SharedEpochs:
         return True
 
 
-def shared_epochs(cfg, kernel, data_dir):
+def shared_epochs(cfg, kernel, threads, data_dir):
     """The SharedEpochs of ``cfg`` under ``cfg.reuse_dir`` (relative: to the launch directory),
     or None with ``reuse=false``."""
     if not cfg.reuse:
@@ -128,4 +129,4 @@ def shared_epochs(cfg, kernel, data_dir):
             root = Path(get_original_cwd()) / root
         except ValueError:   # outside a Hydra run
             root = Path(os.getcwd()) / root
-    return SharedEpochs(root / reuse_key(cfg, kernel, data_dir))
+    return SharedEpochs(root / reuse_key(cfg, kernel, threads, data_dir))

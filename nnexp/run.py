@@ -126,7 +126,8 @@ def run_job(cfg, run_dir, parallel_sweep=False):
     if history:
         log.info("resuming from the checkpoint of epoch %d of %d", len(history), cfg.epochs)
     kernel = resolve_kernel(cfg.kernel)
-    shared = shared_epochs(cfg, kernel, resolve_dir(cfg.data.dir))
+    thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
+    shared = shared_epochs(cfg, kernel, thread_count, resolve_dir(cfg.data.dir))
 
     def before_epoch(epoch):   # epochs another job of this configuration trained: load, keep a copy here
         found = shared is not None and shared.load(model, optimizer, epoch, cfg.epochs, history, batch_log)
@@ -144,7 +145,7 @@ def run_job(cfg, run_dir, parallel_sweep=False):
 
     status, diverged_epoch, threads = "completed", None, None
     try:
-        with blas_threads(blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)) as threads:
+        with blas_threads(thread_count) as threads:
             train(model, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
                   history, batch_log, on_epoch=on_epoch, kernel=kernel, before_epoch=before_epoch)
     except Diverged as err:

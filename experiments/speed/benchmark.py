@@ -13,8 +13,9 @@ experiments/speed/results.csv and results.md. Each figure is the median of --rep
 2. Mini-batch 64, one epoch of the same network: nnexp (all cores) and PyTorch on the CPU when
    installed (its default threads: all cores).
 3. The sweep -m lr=0.025,0.1,0.3 epochs=1,5,10 on full MNIST with hydra/launcher=parallel,
-   with the reuse store (default) and with reuse=false: wall seconds of the whole command and the
-   epochs the jobs trained (result.json's epochs_trained, summed).
+   with the reuse store (default) and with reuse=false: wall seconds of the whole command without
+   its end-of-sweep report, and the epochs the jobs trained (result.json's epochs_trained, summed);
+   then the report (python -m nnexp.report) on its own.
 """
 
 import argparse
@@ -168,15 +169,16 @@ def mini_batch(data, repeats):
 
 
 def sweep(data_dir, repeats, reuse):
-    """Section 3: wall seconds of the parallel sweep command, and epochs trained by its jobs."""
-    seconds, trained = [], []
+    """Section 3: wall seconds of the parallel sweep command (its jobs: the end-of-sweep report is
+    switched off and timed on its own, with reuse), and the epochs its jobs trained."""
+    seconds, trained, report = [], [], []
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     for _ in range(repeats):
         work = Path(tempfile.mkdtemp(prefix="nnexp-bench-"))
         command = [sys.executable, "-m", "nnexp", "-m", *SWEEP, "data=mnist", "hydra/launcher=parallel",
-                   f"hydra.sweep.dir={work / 'sweep'}", f"reuse={str(reuse).lower()}"]
+                   f"hydra.sweep.dir={work / 'sweep'}", f"reuse={str(reuse).lower()}", "~hydra.callbacks.report"]
         if data_dir is not None:
             command.append(f"data.dir={Path(data_dir).resolve()}")
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
         started = time.perf_counter()
         done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
         seconds.append(time.perf_counter() - started)
@@ -185,10 +187,21 @@ def sweep(data_dir, repeats, reuse):
         results = [json.loads(p.read_text()) for p in (work / "sweep").glob("*/result.json")]
         assert len(results) == 9 and all(r["status"] == "completed" for r in results)
         trained.append(sum(r["epochs_trained"] for r in results))
+        if reuse:
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "nnexp.report", str(work / "sweep")], cwd=work, env=env,
+                                  capture_output=True, text=True)
+            report.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise SystemExit(f"the report failed:\n{done.stderr[-3000:]}")
         shutil.rmtree(work)
     label = "with reuse (default)" if reuse else "reuse=false"
-    return [("parallel sweep lr x epochs", f"wall time, {label}", "s", seconds),
+    rows = [("parallel sweep lr x epochs", f"wall time of the jobs, {label}", "s", seconds),
             ("parallel sweep lr x epochs", f"epochs trained, {label}", "epochs", trained)]
+    if reuse:
+        rows.append(("parallel sweep lr x epochs", "end-of-sweep report (python -m nnexp.report: tables, "
+                     "figures, GIF)", "s", report))
+    return rows
 
 
 def machine():
@@ -219,6 +232,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="directory holding the MNIST files (default: download)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is reported)")
+    parser.add_argument("--sweep-repeats", type=int, default=3, help="runs of each sweep (a few minutes each)")
     parser.add_argument("--out", default=str(HERE), help="directory for results.csv and results.md")
     parser.add_argument("--skip", nargs="*", default=[], choices=["per-sample", "mini-batch", "sweep"])
     args = parser.parse_args()
@@ -238,8 +252,8 @@ def main():
         rows += found
         notes["torch"] = torch_version or "not installed"
     if "sweep" not in args.skip:
-        rows += sweep(args.data, args.repeats, reuse=True)
-        rows += sweep(args.data, args.repeats, reuse=False)
+        rows += sweep(args.data, args.sweep_repeats, reuse=True)
+        rows += sweep(args.data, args.sweep_repeats, reuse=False)
     notes["load average (1, 5, 15 min) before, after"] = [list(load_before), list(os.getloadavg())]
     markdown = table(rows)
     out = Path(args.out)
