@@ -114,3 +114,27 @@ def test_weights_files_are_refused_naming_each_wrong_array(tmp_path):
     (tmp_path / "cut.npz").write_bytes((tmp_path / "w.npz").read_bytes()[:150])
     with pytest.raises(WeightsError, match="cut.npz is not a readable .npz"):
         read_npz(tmp_path / "cut.npz")
+
+
+def test_report_of_an_empty_directory_is_one_line_and_writes_nothing(tmp_path):
+    empty = tmp_path / "sweep"
+    empty.mkdir()
+    done = run_cli(str(empty), module="nnexp.report")
+    assert done.returncode == 1
+    assert done.stderr == (f"nnexp.report: error: {empty} holds no jobs: no multirun.yaml grid and no job "
+                           "directories (.hydra/overrides.yaml); give the directory of a sweep or of a run\n")
+    assert list(empty.iterdir()) == []
+
+
+def test_inverse_of_a_run_without_weights_is_one_line_and_changes_nothing(finished_sweep, tmp_path):
+    """A diverged job's directory: everything but weights.npz."""
+    import shutil
+
+    run_dir = shutil.copytree(finished_sweep / "0", tmp_path / "run")
+    (run_dir / "weights.npz").unlink()
+    before = tree_digest(run_dir)
+    done = run_cli(str(run_dir), module="nnexp.inverse")
+    assert done.returncode == 1
+    assert done.stderr == (f"nnexp.inverse: error: {run_dir} has no weights.npz (not a run directory, or the run "
+                           "failed or diverged); give the directory of a completed run\n")
+    assert tree_digest(run_dir) == before

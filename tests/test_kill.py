@@ -11,20 +11,22 @@ import numpy as np
 import pandas as pd
 
 from nnexp.checkpoint import CheckpointStore
-from nnexp.storage import read_npz
+from nnexp.report import collect, history_frame, results_frame
+from nnexp.storage import read_npz, write_csv
 
 from helpers import TINY, cli_env, run_cli
 
 EPOCHS = 20
-SWEEP = ["-m", *TINY, f"epochs={EPOCHS}", "shuffle=true", "momentum=0.5", "lr=0.1,0.2,0.3"]
+SWEEP = ["-m", *TINY, f"epochs={EPOCHS}", "shuffle=true", "momentum=0.5", "lr=0.1,0.2,0.3",
+         "hydra.callbacks.report.gif_frames=0"]
 """Three jobs; shuffling and momentum make an inexact resume show in the numbers."""
 
 
-def start_sweep(sweep_dir, cwd):
+def start_sweep(sweep_dir, cwd, *extra):
     """The sweep as a background process of its own group, started in ``cwd``: each sweep of this
     test has its own working directory, so its own epoch reuse store (outputs/reuse)."""
     cwd.mkdir()
-    return subprocess.Popen([sys.executable, "-m", "nnexp", *SWEEP, f"hydra.sweep.dir={sweep_dir}"], cwd=cwd,
+    return subprocess.Popen([sys.executable, "-m", "nnexp", *SWEEP, *extra, f"hydra.sweep.dir={sweep_dir}"], cwd=cwd,
                             env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
@@ -40,14 +42,15 @@ def wait_until_mid_job(process, job_dir, timeout=120):
     raise AssertionError(f"{job_dir} never started training")
 
 
-def tables(job_dir):
-    return [pd.read_csv(job_dir / name).drop(columns="seconds", errors="ignore")
-            for name in ("history.csv", "batches.csv", "per_label.csv", "confusion.csv")]
+def tables(directory, names=("history.csv", "batches.csv", "per_label.csv", "confusion.csv")):
+    """The tables of a job (or, with names, of the sweep) without the timing column."""
+    return [pd.read_csv(directory / name).drop(columns="seconds", errors="ignore") for name in names]
 
 
 def test_a_killed_sweep_resumes_and_ends_as_if_never_interrupted(tmp_path):
     straight_dir, killed_dir = tmp_path / "straight", tmp_path / "killed"
-    straight = start_sweep(straight_dir, tmp_path / "straight-cwd")   # the reference, side by side
+    # the reference, side by side; its results.csv is made below by the report's code, without figures
+    straight = start_sweep(straight_dir, tmp_path / "straight-cwd", "~hydra.callbacks.report")
     killed = start_sweep(killed_dir, tmp_path / "killed-cwd")
     try:
         wait_until_mid_job(killed, killed_dir / "1")
@@ -76,3 +79,10 @@ def test_a_killed_sweep_resumes_and_ends_as_if_never_interrupted(tmp_path):
         ours, reference = read_npz(killed_dir / job / "weights.npz"), read_npz(straight_dir / job / "weights.npz")
         for name in reference:
             np.testing.assert_array_equal(ours[name], reference[name])
+    jobs = collect(straight_dir)
+    write_csv(straight_dir / "results.csv", results_frame(jobs, straight_dir))
+    write_csv(straight_dir / "history.csv", history_frame(jobs))
+    sweep_tables = ("results.csv", "history.csv")   # the rerun's report callback rebuilt them from all jobs
+    for ours, reference in zip(tables(killed_dir, sweep_tables), tables(straight_dir, sweep_tables)):
+        pd.testing.assert_frame_equal(ours, reference)
+    assert pd.read_csv(killed_dir / "results.csv")["status"].tolist() == ["completed"] * 3
