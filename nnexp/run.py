@@ -9,7 +9,8 @@ Files written (each atomically):
                    or the reuse store), kernel (per-sample kernel), blas_threads
     per_label.csv  label, count, errors, error_rate, error_share   (classification)
     confusion.csv  label, pred_0..pred_K-1                          (classification)
-    weights.npz    W1..WL (and b1..bL with biases), loadable with allow_pickle=False
+    weights.npz    W1..WL (and b1..bL with biases) of an MLP, conv1.W, conv1.b, ... of a CNN;
+                   loadable with allow_pickle=False
     checkpoints/   epoch_<E>.npz: the latest epoch's training state, to continue after an interruption
 """
 
@@ -25,6 +26,7 @@ import pandas as pd
 
 from . import __version__
 from .checkpoint import BATCH_COLUMNS, HISTORY_COLUMNS, CheckpointStore
+from .cnn import build_cnn
 from .config import validate
 from .data import load_dataset, resolve_dir
 from .errors import ConfigError
@@ -47,7 +49,11 @@ def build_model(model_cfg, data, dtype, rng):
         return MLP([data.n_inputs, *model_cfg.hidden, data.n_outputs], activation=model_cfg.activation,
                    output_activation=model_cfg.output_activation, loss=model_cfg.loss, init=model_cfg.init,
                    bias=model_cfg.bias, uniform_limit=model_cfg.uniform_limit, dtype=dtype, rng=rng)
-    raise ConfigError(f"unknown model {model_cfg.name!r}; choose mlp")
+    if model_cfg.name == "cnn":
+        if data.image_shape is None:
+            raise ConfigError(f"model=cnn needs image data (mnist, mnist_sample, digits); data={data.name} has none")
+        return build_cnn(model_cfg, data.image_shape, data.n_outputs, dtype=dtype, rng=rng)
+    raise ConfigError(f"unknown model {model_cfg.name!r}; choose mlp or cnn")
 
 
 def summarize(history, status, seconds):
