@@ -10,7 +10,7 @@ from nnexp.errors import ConfigError
 from nnexp.run import run_job
 from nnexp.storage import read_npz
 
-from helpers import compose_config
+from helpers import compose_config, run_cli
 
 SMALL_STACK = ("model.layers=[{type:conv,filters:4,kernel:3,pad:1},{type:activation,name:relu},"
                "{type:pool,mode:max,size:2},{type:flatten},{type:dense,units:null}]")
@@ -44,6 +44,24 @@ def test_cnn_run_writes_the_run_directory(tmp_path):
     assert set(read_npz(tmp_path / "weights.npz")) == {"conv1.W", "conv1.b", "dense1.W", "dense1.b"}
     assert pd.read_csv(tmp_path / "confusion.csv").iloc[:, 1:].to_numpy().sum() == saved["data"]["test_size"]
     assert result["test_acc"] > 0.3   # 10 classes: chance is 0.1
+    for name in ("filters.png", "feature_maps.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and name in saved["files"]
+
+
+def test_conv_type_sweep_compares_the_three_types(tmp_path):
+    done = run_cli("-m", *TINY_CNN, "epochs=1", "model.conv_type=standard,dilated,separable",
+                   f"hydra.sweep.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert sorted(results["model.conv_type"]) == ["dilated", "separable", "standard"]
+    assert (results["status"] == "completed").all()
+    weights = {row["model.conv_type"]: set(read_npz(tmp_path / row["dir"] / "weights.npz"))
+               for _, row in results.iterrows()}
+    assert "conv1.depthwise.W" in weights["separable"] and "conv1.W" in weights["standard"]
+    assert weights["dilated"] == weights["standard"]   # same filter shapes, applied dilated
+    for name in ("accuracy_by_model_conv_type.png", "best_filters.png", "best_feature_maps.png"):
+        assert (tmp_path / name).is_file(), name
+    assert "best_filters.png" in (tmp_path / "report.md").read_text()
 
 
 def test_cnn_with_a_huge_learning_rate_diverges_and_is_recorded(tmp_path):
