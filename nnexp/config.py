@@ -10,6 +10,7 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from .cnn import CONV_TYPES, CNNConfig
 from .errors import ConfigError
 
 
@@ -77,6 +78,7 @@ def register_configs():
     store.store(name="schema", node=Config)
     store.store(group="data", name="schema", node=DataConfig)
     store.store(group="model", name="schema_mlp", node=MLPConfig)
+    store.store(group="model", name="schema_cnn", node=CNNConfig)
 
 
 DTYPES = ("float32", "float64")
@@ -105,3 +107,8 @@ def validate(cfg):
         bad = [h for h in cfg.model.hidden if h < 1]
         if bad:
             raise ConfigError(f"model.hidden={list(cfg.model.hidden)} has a layer of size {bad[0]}; every size must be at least 1")
+    if cfg.model.name == "cnn":
+        if cfg.model.conv_type not in CONV_TYPES:
+            raise ConfigError(f"model.conv_type={cfg.model.conv_type} is not known; choose one of {', '.join(CONV_TYPES)}")
+        if cfg.data.name in ("xor", "sine"):
+            raise ConfigError(f"model=cnn needs image data (mnist, mnist_sample, digits); data={cfg.data.name} has none")

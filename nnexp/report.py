@@ -19,6 +19,7 @@ are read, so a partial or interrupted sweep is reported as far as it got:
 import argparse
 import logging
 import shlex
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,6 +285,10 @@ def sweep_figures(sweep_dir, results, history, keys, gif_frames=plots.GIF_FRAMES
     return out
 
 
+CNN_FIGURES = (("filters.png", "First-layer filters"), ("feature_maps.png", "Feature maps of one test image"))
+"""Figures a CNN run writes into its run directory (nnexp/run.py write_cnn_figures)."""
+
+
 def run_figures(run_dir, out_dir=None, prefix=""):
     """Figures of one run from its files (batches.csv, history.csv, confusion.csv, per_label.csv),
     written to ``out_dir`` (default: the run directory) as ``<prefix>loss_per_batch.png``,
@@ -311,6 +316,12 @@ def run_figures(run_dir, out_dir=None, prefix=""):
         drawn.append(("Confusion matrix", plots.confusion(confusion, out_dir / f"{prefix}confusion.png")))
     if per_label is not None:
         drawn.append(("Errors per label", plots.per_label_errors(per_label, out_dir / f"{prefix}per_label.png")))
+    for name, title in CNN_FIGURES:   # drawn by the run itself (they need its network)
+        source, target = run_dir / name, out_dir / f"{prefix}{name}"
+        if source.is_file():
+            if source.resolve() != target.resolve():
+                shutil.copyfile(source, target)
+            drawn.append((title, target))
     return drawn
 
 

@@ -8,8 +8,11 @@ Files written (each atomically):
                    git commit, BLAS), epochs_trained (by this job: not restored from a checkpoint
                    or the reuse store), kernel (per-sample kernel), blas_threads
     per_label.csv  label, count, errors, error_rate, error_share   (classification)
+    filters.png    a CNN's first-layer filters (nnexp/plots.py filter_grid)
+    feature_maps.png  what each layer of a CNN makes of the first test image (feature_map_grid)
     confusion.csv  label, pred_0..pred_K-1                          (classification)
-    weights.npz    W1..WL (and b1..bL with biases), loadable with allow_pickle=False
+    weights.npz    W1..WL (and b1..bL with biases) of an MLP, conv1.W, conv1.b, ... of a CNN;
+                   loadable with allow_pickle=False
     checkpoints/   epoch_<E>.npz: the latest epoch's training state, to continue after an interruption
 """
 
@@ -25,6 +28,7 @@ import pandas as pd
 
 from . import __version__
 from .checkpoint import BATCH_COLUMNS, HISTORY_COLUMNS, CheckpointStore
+from .cnn import CNN, build_cnn
 from .config import validate
 from .data import load_dataset, resolve_dir
 from .errors import ConfigError
@@ -47,7 +51,11 @@ def build_model(model_cfg, data, dtype, rng):
         return MLP([data.n_inputs, *model_cfg.hidden, data.n_outputs], activation=model_cfg.activation,
                    output_activation=model_cfg.output_activation, loss=model_cfg.loss, init=model_cfg.init,
                    bias=model_cfg.bias, uniform_limit=model_cfg.uniform_limit, dtype=dtype, rng=rng)
-    raise ConfigError(f"unknown model {model_cfg.name!r}; choose mlp")
+    if model_cfg.name == "cnn":
+        if data.image_shape is None:
+            raise ConfigError(f"model=cnn needs image data (mnist, mnist_sample, digits); data={data.name} has none")
+        return build_cnn(model_cfg, data.image_shape, data.n_outputs, dtype=dtype, rng=rng)
+    raise ConfigError(f"unknown model {model_cfg.name!r}; choose mlp or cnn")
 
 
 def summarize(history, status, seconds):
@@ -68,7 +76,8 @@ def summarize(history, status, seconds):
     return result
 
 
-OUTPUT_FILES = ("history.csv", "batches.csv", "weights.npz", "per_label.csv", "confusion.csv")
+OUTPUT_FILES = ("history.csv", "batches.csv", "weights.npz", "per_label.csv", "confusion.csv", "filters.png",
+                "feature_maps.png")
 """Files of a run directory that result.json lists (those this run wrote); others are removed."""
 
 
@@ -106,6 +115,19 @@ def write_scores(run_dir, model, data):
     counts = confusion_matrix(data.labels_test, predicted, data.n_outputs)
     return [write_csv(run_dir / "confusion.csv", confusion_frame(counts)),
             write_csv(run_dir / "per_label.csv", per_label_frame(counts))]
+
+
+def write_cnn_figures(run_dir, model, data):
+    """The first-layer filters and the feature maps of the first test image of a trained CNN."""
+    from . import plots   # matplotlib: imported only when a CNN has finished
+
+    image, label = data.x_test[0], int(data.labels_test[0])
+    predicted = int(model.predict(image[None]).argmax(axis=1)[0])
+    filters = plots.filter_grid(model.first_conv_filters(), run_dir / "filters.png",
+                                title=f"First-layer filters ({model.names[0]})")
+    maps = plots.feature_map_grid(model.feature_maps(image), run_dir / "feature_maps.png",
+                                  title=f"Feature maps of test image 1 (label {label}, predicted {predicted})")
+    return [filters, maps]
 
 
 def run_job(cfg, run_dir, parallel_sweep=False):
@@ -159,6 +181,8 @@ def run_job(cfg, run_dir, parallel_sweep=False):
         written.append(write_npz(run_dir / "weights.npz", model.state()))
         if data.task == "classification":
             written.extend(write_scores(run_dir, model, data))
+        if isinstance(model, CNN):
+            written.extend(write_cnn_figures(run_dir, model, data))
     for stale in set(OUTPUT_FILES) - {path.name for path in written}:   # left by an earlier run here
         (run_dir / stale).unlink(missing_ok=True)
     result = summarize(history, status, time.perf_counter() - started)
