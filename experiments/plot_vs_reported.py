@@ -2,6 +2,7 @@
 
     python experiments/plot_vs_reported.py lr_sweep <results.csv> [<classic_rule.csv>] <out.png>
     python experiments/plot_vs_reported.py epochs <history.csv> [<classic_rule.csv>] <out.png>
+    python experiments/plot_vs_reported.py per_label <run_dir> [<run_dir> ...] <out.png>
 
 results.csv / history.csv come from the nnexp sweep (3 seeds: mean with min-max band);
 classic_rule.csv from experiments/classic_backprop/classic_vs_true.py (the classic update rule).
@@ -18,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 LR_SWEEP = {0.01: .909, 0.05: .940, 0.08: .948, 0.1: .949, 0.12: .949, 0.15: .950, 0.18: .957,
             0.2: .949, 0.3: .944, 0.5: .916, 0.7: .905, 1.0: .865}
+# the two-hidden-layer classic: share of all test errors per label (%)
+ERROR_SHARE = [3.141, 2.462, 13.667, 12.054, 12.394, 16.638, 5.518, 12.649, 14.601, 6.876]
 EPOCHS = {1: .949, 2: .959, 3: .963, 4: .967, 5: .967, 7: .966, 10: .966, 15: .965, 20: .961}
 
 
@@ -28,8 +31,32 @@ def band(ax, x, groups, label, style):
         ax.fill_between(x, groups.min().values * 100, groups.max().values * 100, alpha=0.2)
 
 
+def per_label(run_dirs, out):
+    """Error share per label: the classic's reported bars beside each of our runs' per_label.csv."""
+    fig, ax = plt.subplots(figsize=(8, 4.6))
+    labels = np.arange(10)
+    width = 0.8 / (len(run_dirs) + 1)
+    ax.bar(labels - 0.4 + width / 2, ERROR_SHARE, width, color="black", label="reported (classic, 88.22%)")
+    for i, run in enumerate(run_dirs, start=1):
+        t = pd.read_csv(f"{run}/per_label.csv")
+        acc = 1 - t["errors"].sum() / t["count"].sum()
+        ax.bar(labels - 0.4 + width * (i + 0.5), t["error_share"] * 100, width,
+               label=f"nnexp run {i} ({acc * 100:.2f}%)")
+    ax.set_xticks(labels)
+    ax.set_xlabel("true label")
+    ax.set_ylabel("share of all test errors (%)")
+    ax.set_title("784-16-16-10, lr 0.17, 1 epoch: where the errors fall")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    print(f"wrote {out}")
+
+
 def main(kind, table, *rest):
     *classic, out = rest
+    if kind == "per_label":
+        return per_label([table, *classic], out)
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     if kind == "lr_sweep":
         ours = pd.read_csv(table)
