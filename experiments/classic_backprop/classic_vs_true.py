@@ -28,15 +28,46 @@ from nnexp.mnist_files import load_mnist_dir
 
 def train_epoch(w_ih, w_ho, x, y, lr, rule):
     """One per-sample pass in place. rule: 'classic' (raw error backwards) or 'true' (delta)."""
-    for i in range(len(x)):
-        a0 = x[i]
-        h = expit(w_ih @ a0)
-        o = expit(w_ho @ h)
-        err = y[i] - o
-        d_out = err * o * (1.0 - o)
-        back = w_ho.T @ (err if rule == "classic" else d_out)   # before W_ho changes
-        w_ho += lr * np.outer(d_out, h)
-        w_ih += lr * np.outer(back * h * (1.0 - h), a0)
+    _epoch(w_ih, w_ho, x, y, lr, rule == "classic")
+
+
+def _epoch_py(w_ih, w_ho, x, y, lr, classic):
+    n_hidden, n_in = w_ih.shape
+    n_out = w_ho.shape[0]
+    h = np.empty(n_hidden)
+    o = np.empty(n_out)
+    d_out = np.empty(n_out)
+    back = np.empty(n_hidden)
+    for i in range(x.shape[0]):
+        for j in range(n_hidden):
+            s = 0.0
+            for k in range(n_in):
+                s += w_ih[j, k] * x[i, k]
+            h[j] = 1.0 / (1.0 + np.exp(-s))
+        for m in range(n_out):
+            s = 0.0
+            for j in range(n_hidden):
+                s += w_ho[m, j] * h[j]
+            o[m] = 1.0 / (1.0 + np.exp(-s))
+            d_out[m] = (y[i, m] - o[m]) * o[m] * (1.0 - o[m])
+        for j in range(n_hidden):                       # W_ho^T (error or delta), before W_ho changes
+            s = 0.0
+            for m in range(n_out):
+                s += w_ho[m, j] * ((y[i, m] - o[m]) if classic else d_out[m])
+            back[j] = s * h[j] * (1.0 - h[j])
+        for m in range(n_out):
+            for j in range(n_hidden):
+                w_ho[m, j] += lr * d_out[m] * h[j]
+        for j in range(n_hidden):
+            for k in range(n_in):
+                w_ih[j, k] += lr * back[j] * x[i, k]
+
+
+try:
+    from numba import njit
+    _epoch = njit(cache=False)(_epoch_py)
+except ImportError:  # plain Python loops: correct but slow
+    _epoch = _epoch_py
 
 
 def accuracy(w_ih, w_ho, x, labels):
