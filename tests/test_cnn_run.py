@@ -55,7 +55,7 @@ def test_conv_type_sweep_compares_the_three_types(tmp_path):
     results = pd.read_csv(tmp_path / "results.csv")
     assert sorted(results["model.conv_type"]) == ["dilated", "separable", "standard"]
     assert (results["status"] == "completed").all()
-    weights = {row["model.conv_type"]: set(read_npz(tmp_path / row["dir"] / "weights.npz"))
+    weights = {row["model.conv_type"]: set(read_npz(tmp_path / str(row["dir"]) / "weights.npz"))
                for _, row in results.iterrows()}
     assert "conv1.depthwise.W" in weights["separable"] and "conv1.W" in weights["standard"]
     assert weights["dilated"] == weights["standard"]   # same filter shapes, applied dilated
