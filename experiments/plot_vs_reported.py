@@ -66,7 +66,8 @@ def main(kind, table, *rest):
             c = pd.read_csv(classic[0])
             c = c[(c["rule"] == "classic") & (c["epoch"] == c["epoch"].max())]
             gc = c.groupby("lr")["test_acc"]
-            band(ax, sorted(c["lr"].unique()), gc, f"classic update rule re-run, mean of {gc.size().max()} seeds", "s--")
+            n = gc.size().max()
+            band(ax, sorted(c["lr"].unique()), gc, "classic update rule re-run, " + (f"mean of {n} seeds" if n > 1 else "1 seed"), "s--")
         ax.plot(list(LR_SWEEP), np.array(list(LR_SWEEP.values())) * 100, "k^:", label="reported (classic, read from its plot)")
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (log scale)")
