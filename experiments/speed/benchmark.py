@@ -199,8 +199,8 @@ def sweep(data_dir, repeats, reuse):
     rows = [("parallel sweep lr x epochs", f"wall time of the jobs, {label}", "s", seconds),
             ("parallel sweep lr x epochs", f"epochs trained, {label}", "epochs", trained)]
     if reuse:
-        rows.append(("parallel sweep lr x epochs", "end-of-sweep report (python -m nnexp.report: tables, "
-                     "figures, GIF)", "s", report))
+        rows.append(("end-of-sweep report", "python -m nnexp.report on that sweep (tables, figures, GIF)", "s",
+                     report))
     return rows
 
 
@@ -214,14 +214,15 @@ def machine():
 
 
 def table(rows):
-    """Markdown: one line per measurement with its median, the runs, and the ratio to its section's first."""
-    lines = ["| measurement | variant | median | unit | runs | vs first row of section |",
+    """Markdown: one line per measurement with its median, the runs, and its speed relative to the
+    first row of its section (time of the first row / its time: above 1 is faster)."""
+    lines = ["| measurement | variant | median | unit | runs | speed vs first row |",
              "| --- | --- | ---: | --- | --- | ---: |"]
     first = {}
     for section, name, unit, values in rows:
         median = statistics.median(values)
         key = (section, unit)
-        ratio = "" if key not in first or unit == "epochs" else f"{first[key] / median:.2f}x faster"
+        ratio = "" if key not in first or unit == "epochs" else f"{first[key] / median:.2f}x"
         first.setdefault(key, median)
         shown = ", ".join(f"{v:.3g}" for v in values)
         lines.append(f"| {section} | {name} | {median:.3g} | {unit} | {shown} | {ratio} |")
@@ -235,37 +236,52 @@ def main():
     parser.add_argument("--sweep-repeats", type=int, default=3, help="runs of each sweep (a few minutes each)")
     parser.add_argument("--out", default=str(HERE), help="directory for results.csv and results.md")
     parser.add_argument("--skip", nargs="*", default=[], choices=["per-sample", "mini-batch", "sweep"])
+    parser.add_argument("--table", metavar="CSV", help="only print the table of an earlier run's results.csv")
     args = parser.parse_args()
+    if args.table:
+        import pandas as pd
+
+        frame = pd.read_csv(args.table)
+        print(table([(r.measurement, r.variant, r.unit, [float(v) for v in str(r.runs).split()])
+                     for r in frame.itertuples()]))
+        return
     from omegaconf import OmegaConf
 
     from nnexp.config import DataConfig
 
     data = load_dataset(OmegaConf.structured(DataConfig(name="mnist", dir=args.data)), "float32")
-    load_before = os.getloadavg()
-    rows, notes = [], {"machine": machine(), "repeats": args.repeats}
-    if "per-sample" not in args.skip:
-        found, agreement = per_sample(data, args.repeats)
+    rows, notes = [], {"machine": machine(), "repeats": args.repeats, "sweep repeats": args.sweep_repeats,
+                       "load average (1, 5, 15 min) at the start": list(os.getloadavg())}
+    sections = {
+        "per-sample": lambda: per_sample(data, args.repeats),
+        "mini-batch": lambda: mini_batch(data, args.repeats),
+        "sweep": lambda: (sweep(args.data, args.sweep_repeats, True) + sweep(args.data, args.sweep_repeats, False),
+                          None),
+    }
+    for name, measure in sections.items():
+        if name in args.skip:
+            continue
+        found, extra = measure()
         rows += found
-        notes["largest |W1 - W1 of the plain loop| after the epoch (float32)"] = agreement
-    if "mini-batch" not in args.skip:
-        found, torch_version = mini_batch(data, args.repeats)
-        rows += found
-        notes["torch"] = torch_version or "not installed"
-    if "sweep" not in args.skip:
-        rows += sweep(args.data, args.sweep_repeats, reuse=True)
-        rows += sweep(args.data, args.sweep_repeats, reuse=False)
-    notes["load average (1, 5, 15 min) before, after"] = [list(load_before), list(os.getloadavg())]
-    markdown = table(rows)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+        if name == "per-sample":
+            notes["largest |W1 - W1 of the plain loop| after the epoch (float32)"] = extra
+        if name == "mini-batch":
+            notes["torch"] = extra or "not installed"
+        notes["load average (1, 5, 15 min) at the end"] = list(os.getloadavg())
+        write(rows, notes, Path(args.out))   # after every section: an interrupted run keeps what it measured
+    print((Path(args.out) / "results.md").read_text())
+
+
+def write(rows, notes, out):
+    """results.csv (one row per measurement, every run) and results.md (the table and the notes)."""
     import pandas as pd
 
+    out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame([{"measurement": s, "variant": n, "median": statistics.median(v), "unit": u,
                            "runs": " ".join(f"{x:.6g}" for x in v)} for s, n, u, v in rows])
     frame.to_csv(out / "results.csv", index=False)
-    text = f"{markdown}\n\n```json\n{json.dumps(notes, indent=2, ensure_ascii=False)}\n```\n"
+    text = f"{table(rows)}\n\n```json\n{json.dumps(notes, indent=2, ensure_ascii=False)}\n```\n"
     (out / "results.md").write_text(text)
-    print(text)
 
 
 if __name__ == "__main__":
