@@ -82,16 +82,23 @@ def finished_result(cfg, run_dir):
         return None, f"the previous attempt ended as {status}{error}"
     if result.get("config_hash") != config_hash(cfg):
         return None, f"{path} was computed from another configuration"
+    problem = files_problem(run_dir, result)
+    return (None, problem) if problem else (result, None)
+
+
+def files_problem(run_dir, result):
+    """Why the files result.json lists are not those it recorded (one line), or None when every
+    one is there with its recorded sha256. A reader of a run's tables can check them with this."""
     files = result.get("files")
     if not isinstance(files, dict) or "history.csv" not in files:
-        return None, f"{path} lists no files (written by an older nnexp, or damaged)"
+        return f"{Path(run_dir) / 'result.json'} lists no files (written by an older nnexp, or damaged)"
     for name, digest in files.items():
         file = Path(run_dir) / name
         if not file.is_file():
-            return None, f"{file} is missing"
+            return f"{file} is missing"
         if file_digest(file) != digest:
-            return None, f"{file} is not the file result.json recorded (changed or corrupt)"
-    return result, None
+            return f"{file} is not the file result.json recorded (changed or corrupt)"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
