@@ -139,7 +139,7 @@ def inverse_query(run_dir, out=None, method="auto"):
     from .plots import inverse_grid
 
     return inverse_grid(images.reshape(-1, side, side), answers.argmax(axis=1), out,
-                        f"Inverse query ({method}) of {Path(run_dir).resolve().name}")
+                        f"Inverse query ({method}) of the network in {'/'.join(Path(run_dir).resolve().parts[-2:])}")
 
 
 def main(argv=None):
