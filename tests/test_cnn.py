@@ -10,6 +10,8 @@ from omegaconf import OmegaConf
 from nnexp.cnn import CLASSIC_LAYERS, DEFAULT_LAYERS, CNNConfig, build_cnn
 from nnexp.errors import ConfigError, WeightsError
 
+from conftest import numerical_gradient, relative_error
+
 SMALL_LAYERS = [
     {"type": "conv", "filters": 3, "kernel": 3, "pad": 1},
     {"type": "activation", "name": "leaky_relu"},
@@ -36,24 +38,6 @@ def batch(n=4, k=3, seed=1):
     return x, np.eye(k)[rng.integers(0, k, n)]
 
 
-def numeric_grad(f, arr, h=1e-6):
-    grad = np.zeros_like(arr)
-    flat, gflat = arr.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        plus = f()
-        flat[i] = old - h
-        minus = f()
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
-    return grad
-
-
-def rel_error(a, b):
-    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))
-
-
 @pytest.mark.parametrize("mean", [True, False])
 @pytest.mark.parametrize("cfg", [{}, {"conv_type": "dilated"}, {"conv_type": "separable"},
                                  {"output_activation": "sigmoid", "loss": "mse", "bias": False}])
@@ -70,7 +54,7 @@ def test_loss_and_grads_match_finite_differences(mean, cfg):
     assert len(grads) == len(net.params) == len(net.decay)
     for p, g in zip(net.params, grads):
         assert g.shape == p.shape and g.dtype == p.dtype
-        assert rel_error(g, numeric_grad(total, p)) < 1e-6
+        assert relative_error(g, numerical_gradient(total, p)) < 1e-6
 
 
 def test_mean_gradient_is_sum_over_n():

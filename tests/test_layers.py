@@ -8,28 +8,9 @@ from nnexp.errors import ConfigError
 from nnexp.layers import (Activation, Conv2D, DepthwiseConv2D, Dense, Dropout, Flatten, Pool2D,
                           SeparableConv2D, conv2d_naive, conv2d_naive_backward)
 
+from conftest import numerical_gradient, relative_error
+
 F64 = np.float64
-
-
-def rel_error(a, b):
-    """||a - b|| / (||a|| + ||b||), 0 when both are zero."""
-    denom = np.linalg.norm(a) + np.linalg.norm(b)
-    return 0.0 if denom == 0 else np.linalg.norm(a - b) / denom
-
-
-def numeric_grad(f, arr, h=1e-6):
-    """Central differences of the scalar f() with respect to every entry of ``arr`` (changed in place)."""
-    grad = np.zeros_like(arr)
-    flat, gflat = arr.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        plus = f()
-        flat[i] = old - h
-        minus = f()
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
-    return grad
 
 
 def check_layer(layer, x, seed=0):
@@ -42,11 +23,11 @@ def check_layer(layer, x, seed=0):
     dx = layer.backward(dout)
     grads = list(layer.grads)
     assert dx.shape == x.shape
-    assert rel_error(dx, numeric_grad(scalar, x)) < 1e-6
+    assert relative_error(dx, numerical_gradient(scalar, x)) < 1e-6
     assert len(grads) == len(layer.params)
     for p, g in zip(layer.params, grads):
         assert g.shape == p.shape
-        assert rel_error(g, numeric_grad(scalar, p)) < 1e-6
+        assert relative_error(g, numerical_gradient(scalar, p)) < 1e-6
 
 
 def make(cls, *args, seed=1, **kwargs):
