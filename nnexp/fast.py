@@ -11,7 +11,9 @@ For one sample x with target y, layers l = 1..L (W_l: (n_l, n_{l-1}), C order):
 
 BLAS sees each C-order W_l through its transpose W_l.T, a Fortran-order (n_{l-1}, n_l) view of the
 same memory, so gemv and ger work on the model's own arrays in place. Momentum and weight decay add
-full-matrix passes (v <- mu v - lr lambda W, then the rank-1 term into v, then W <- W + v).
+full-matrix passes (v <- mu v - lr lambda W, then the rank-1 term into v, then W <- W + v). With
+plain SGD the first layer (the large one: 784 x 100 for MNIST) is updated once per chunk of
+samples instead of once per sample, exactly as if per sample (see ``BlasTrainer``).
 
 The per-sample loss is not computed inside the loop: each sample's output a_L is written into a
 row of an (N, n_L) buffer, and ``loss.fn`` scores all rows at once after the epoch (one batched
@@ -19,9 +21,10 @@ call), which gives the per-batch loss log for free.
 
 Kernels (config key ``kernel``): ``numba`` compiles the whole epoch (nnexp/fast_numba.py, the
 extra ``nnexp[fast]``), ``numpy`` is the BLAS loop here, ``reference`` is ``train_epoch`` itself,
-``auto`` is numba when it is installed, else numpy. Every kernel covers every activation, loss,
-bias on/off, momentum and weight decay, in float32 and float64; anything else (another model or
-optimizer, inputs of another dtype than the weights) runs on the reference path.
+``auto`` is numba when it is installed and the training set is large (NUMBA_MIN_SAMPLES), else
+numpy. Every kernel covers every activation, loss, bias on/off, momentum and weight decay, in
+float32 and float64; anything else (another model or optimizer, inputs of another dtype than the
+weights) runs on the reference path.
 """
 
 import importlib.util
@@ -41,18 +44,26 @@ log = logging.getLogger(__name__)
 KERNELS = ("auto", "numba", "numpy", "reference")
 PROGRESS_CHUNK = 2000
 """Samples between two progress-bar updates."""
+NUMBA_MIN_SAMPLES = 20_000
+"""``auto`` uses numba for training sets at least this large (full MNIST, not the embedded sample).
+A process spends about 3 s loading numba and its compiled epoch from numba's disk cache (about
+25 s of CPU compiling it the first time on a machine), longer than the numpy kernel needs for an
+epoch of a few thousand samples."""
+DEFERRED = 32
+"""Samples per chunk over which the numpy kernel defers the first layer's updates (see BlasTrainer)."""
 
 
 def numba_available():
     return importlib.util.find_spec("numba") is not None
 
 
-def resolve_kernel(kernel):
-    """The kernel ``auto`` stands for here (numba when installed, else numpy); checks the name."""
+def resolve_kernel(kernel, n_samples):
+    """The kernel ``auto`` stands for when training on ``n_samples`` samples per epoch (numba when
+    it is installed and the set has at least NUMBA_MIN_SAMPLES, else numpy); checks the name."""
     if kernel not in KERNELS:
         raise ConfigError(f"kernel={kernel} is not known; choose one of {', '.join(KERNELS)}")
     if kernel == "auto":
-        return "numba" if numba_available() else "numpy"
+        return "numba" if numba_available() and n_samples >= NUMBA_MIN_SAMPLES else "numpy"
     if kernel == "numba" and not numba_available():
         raise ConfigError("kernel=numba needs numba: pip install 'nnexp[fast]', or use kernel=numpy")
     return kernel
@@ -79,7 +90,7 @@ def unsupported(model, optimizer, x):
 def per_sample_trainer(model, optimizer, x, kernel="auto"):
     """A trainer whose ``epoch(x, y, order, progress)`` replaces ``train_epoch`` at batch size 1,
     or None to use the reference path (kernel=reference, or a case the fast path does not cover)."""
-    kernel = resolve_kernel(kernel)
+    kernel = resolve_kernel(kernel, len(x))
     if kernel == "reference":
         return None
     reason = unsupported(model, optimizer, x)
@@ -94,17 +105,18 @@ def per_sample_trainer(model, optimizer, x, kernel="auto"):
 
 
 # ---------------------------------------------------------------------------------------------
-# Activations into preallocated buffers: forward(z, a) writes a = f(z); backward(z, a, g, out, t)
-# writes out = dL/dz from g = dL/da, using t (same shape, float) and m (bool) as scratch.
+# Activations into preallocated buffers: forward(z, a) writes a = f(z); backward(z, a, g, out, t, m, ones)
+# writes out = dL/dz from g = dL/da, using t (same shape, float) and m (bool) as scratch; ``ones`` is a
+# vector of ones (an array operand: NumPy takes a slower path for a Python scalar).
 
 
 def _sigmoid(z, a):
     expit(z, a)
 
 
-def _sigmoid_backward(z, a, g, out, t, m):
+def _sigmoid_backward(z, a, g, out, t, m, ones):
     np.multiply(g, a, out)            # g a (1 - a), in the reference's order
-    np.subtract(1, a, t)
+    np.subtract(ones, a, t)
     np.multiply(out, t, out)
 
 
@@ -112,9 +124,9 @@ def _tanh(z, a):
     np.tanh(z, a)
 
 
-def _tanh_backward(z, a, g, out, t, m):
+def _tanh_backward(z, a, g, out, t, m, ones):
     np.multiply(a, a, t)              # g (1 - a a)
-    np.subtract(1, t, t)
+    np.subtract(ones, t, t)
     np.multiply(g, t, out)
 
 
@@ -122,7 +134,7 @@ def _relu(z, a):
     np.maximum(z, 0, out=a)
 
 
-def _relu_backward(z, a, g, out, t, m):
+def _relu_backward(z, a, g, out, t, m, ones):
     np.greater(z, 0, m)               # g [z > 0]
     np.multiply(g, m, out)
 
@@ -132,7 +144,7 @@ def _leaky_relu(z, a):
     np.maximum(z, a, out=a)
 
 
-def _leaky_relu_backward(z, a, g, out, t, m):
+def _leaky_relu_backward(z, a, g, out, t, m, ones):
     np.multiply(g, LEAKY_SLOPE, out)  # g s, then g where z > 0
     np.greater(z, 0, m)
     np.copyto(out, g, where=m)
@@ -142,7 +154,7 @@ def _identity(z, a):
     np.copyto(a, z)
 
 
-def _identity_backward(z, a, g, out, t, m):
+def _identity_backward(z, a, g, out, t, m, ones):
     np.copyto(out, g)
 
 
@@ -152,7 +164,7 @@ def _softmax(z, a):
     np.divide(a, a.sum(), a)
 
 
-def _softmax_backward(z, a, g, out, t, m):
+def _softmax_backward(z, a, g, out, t, m, ones):
     np.multiply(g, a, t)              # a (g - sum_j g_j a_j)
     np.subtract(g, t.sum(), out)
     np.multiply(a, out, out)
@@ -189,20 +201,38 @@ class PerSampleTrainer:
 
 
 class BlasTrainer(PerSampleTrainer):
-    """The NumPy kernel: scipy's BLAS (gemv, ger) and ufuncs writing into preallocated vectors."""
+    """The NumPy kernel: scipy's BLAS and ufuncs writing into preallocated vectors.
+
+    The first layer's weight updates are deferred over chunks of ``DEFERRED`` samples when the
+    optimizer is plain SGD (no momentum, no weight decay): its weights W (n_1, n_0) then change by
+    rank-1 steps only, so after the samples r < s of a chunk X (n, n_0) that started from W,
+
+        W_s x_s = W x_s - lr sum_{r<s} delta_r (x_r . x_s) = Z[s] - lr D[:s]^T G[:s, s]
+
+    with Z = X W^T and G = X X^T computed once per chunk (gemm), and D (n, n_1) the chunk's
+    first-layer errors delta_r. Per sample that is one small gemv instead of streaming W twice
+    (gemv and ger, the bulk of the cost); at the chunk's end W <- W - lr D^T X is one gemm. A bias
+    b_1 joins as an input fixed at 1: G + 1, Z + b_1, and b_1 <- b_1 - lr sum_r delta_r. This is
+    the reference's arithmetic in another order, equal to float rounding. With momentum or decay
+    every step touches all of W, so chunks are one sample long and each step is taken at once.
+    """
 
     def __init__(self, model, optimizer):
         super().__init__(model, optimizer)
         double = model.dtype == np.float64
-        self.gemv, self.ger, self.axpy = ((blas.dgemv, blas.dger, blas.daxpy) if double
-                                          else (blas.sgemv, blas.sger, blas.saxpy))
+        self.gemv, self.ger, self.gemm, self.axpy = ((blas.dgemv, blas.dger, blas.dgemm, blas.daxpy) if double
+                                                     else (blas.sgemv, blas.sger, blas.sgemm, blas.saxpy))
         sizes, dtype = model.sizes, model.dtype
+        self.deferred = optimizer.velocity is None and not self.decay
+        self.chunk = DEFERRED if self.deferred else 1
+        self.first_deltas = np.empty((self.chunk, sizes[1]), dtype)
         self.zs = [np.empty(n, dtype) for n in sizes[1:]]
         self.acts = [np.empty(n, dtype) for n in sizes[1:-1]]   # a_1..a_{L-1}; a_L is a row of outputs
         self.deltas = [np.empty(n, dtype) for n in sizes[1:]]
         self.gs = [np.empty(n, dtype) for n in sizes[1:]]
         self.scratch = [np.empty(n, dtype) for n in sizes[1:]]
         self.masks = [np.empty(n, bool) for n in sizes[1:]]
+        self.ones = [np.ones(n, dtype) for n in sizes[1:]]
         self.lr_delta = [np.empty(n, dtype) for n in sizes[1:]]
         self.forward = [FORWARD[f.name] for f in model.activations]
         self.backward = [BACKWARD[f.name] for f in model.activations]
@@ -212,51 +242,77 @@ class BlasTrainer(PerSampleTrainer):
         self.flat = [(w.reshape(-1), v.reshape(-1)) for w, v in zip(model.weights, optimizer.velocity or [])]
 
     def train_range(self, x, y, order, outputs, start, stop):
-        """Train on samples order[start:stop]; write each sample's output into outputs[i].
+        """Train on samples order[start:stop] in chunks; write each sample's output into outputs[i]."""
+        for first in range(start, stop, self.chunk):
+            rows = order[first:min(first + self.chunk, stop)]
+            self.train_chunk(x[rows], y[rows], outputs[first:first + len(rows)])
+
+    def train_chunk(self, x, y, outputs):
+        """Train on the rows of x (n, n_0) one at a time; outputs[t] = a_L of row t.
 
         Written for few Python operations per sample: everything per layer is looked up once per
-        call, and plain SGD (no momentum, decay or biases) updates with ger right in the loop.
+        chunk, and plain SGD without biases updates the upper layers with ger right in the loop.
         """
-        gemv, ger, neg_lr = self.gemv, self.ger, -self.lr
-        last = len(self.zs) - 1
-        forward_layers = list(zip(self.transposed, self.zs, self.acts + [None], self.forward,
-                                  self.model.biases or [None] * (last + 1)))
-        backward_layers = [(layer, self.transposed[layer], self.gs[layer - 1], self.deltas[layer - 1],
-                            self.backward[layer - 1], self.zs[layer - 1], self.scratch[layer - 1],
-                            self.masks[layer - 1]) for layer in range(last, 0, -1)]
-        out_delta, out_g, out_z = self.deltas[last], self.gs[last], self.zs[last]
-        out_backward, out_scratch, out_mask = self.backward[last], self.scratch[last], self.masks[last]
-        cross_entropy, plain = self.cross_entropy, self.velocity_t is None and not self.decay and not self.has_bias
-        update, subtract = self.update, np.subtract
+        n, lr, last = len(x), self.lr, len(self.zs) - 1
+        gemv, ger, neg_lr, subtract = self.gemv, self.ger, -self.lr, np.subtract
+        first_bias = self.model.biases[0] if self.has_bias else None
+        z_first = self.gemm(1.0, self.transposed[0], x.T, trans_a=1).T    # (n, n_1): W_1 x at the chunk's start
+        if first_bias is not None:
+            np.add(z_first, first_bias, z_first)
+        deltas_first = self.first_deltas[:n]
+        deferred = self.deferred
+        if deferred:                                 # earlier[r, t] = x_r . x_t (+ 1) for r < t, else 0
+            earlier = np.triu(self.gemm(1.0, x.T, x.T, trans_a=1) + (first_bias is not None), 1)
+            deltas_first.fill(0)                     # rows not yet trained on add nothing
+        forward_first = self.forward[0]
+        act_first = self.acts[0] if last else None
+        upper_forward = list(zip(self.transposed[1:], self.zs[1:], self.acts[1:] + [None], self.forward[1:],
+                                 (self.model.biases or [None] * (last + 1))[1:]))
+        # layer 1 takes its z and delta from the chunk's rows: None here, filled in per sample
+        backward_layers = [(layer, self.transposed[layer], self.gs[layer - 1],
+                            self.deltas[layer - 1] if layer > 1 else None, self.backward[layer - 1],
+                            self.zs[layer - 1] if layer > 1 else None, self.scratch[layer - 1],
+                            self.masks[layer - 1], self.ones[layer - 1]) for layer in range(last, 0, -1)]
+        out_g, out_backward = self.gs[last], self.backward[last]
+        out_scratch, out_mask, out_ones = self.scratch[last], self.masks[last], self.ones[last]
+        cross_entropy, plain = self.cross_entropy, self.deferred and not self.has_bias
+        update = self.update
         inputs = [None] * (last + 2)
-        for i in range(start, stop):
-            j = order[i]
-            a = inputs[0] = x[j]
-            out = outputs[i]
-            for k, (wt, z, buffer, forward, bias) in enumerate(forward_layers):
+        all_deltas = deltas_first.T                                        # (n_1, n), Fortran order
+        for z0, delta0, out, target, column in zip(z_first, deltas_first, outputs, y,
+                                                   earlier.T if deferred else [None]):
+            if deferred:                                   # W_t x_t = W x_t - lr sum_r delta_r (x_r . x_t)
+                gemv(neg_lr, all_deltas, column, 1.0, z0, 0, 1, 0, 1, 0, 1)
+            a = inputs[1] = act_first if last else out
+            forward_first(z0, a)
+            for k, (wt, z, buffer, forward, bias) in enumerate(upper_forward, 2):
                 gemv(1.0, wt, a, 0.0, z, 0, 1, 0, 1, 1, 1)                 # z = W a (trans=1)
                 if bias is not None:
                     np.add(z, bias, z)
-                a = inputs[k + 1] = out if buffer is None else buffer
+                a = inputs[k] = out if buffer is None else buffer
                 forward(z, a)
+            out_z, delta = (self.zs[last], self.deltas[last]) if last else (z0, delta0)
             if cross_entropy:                                              # output error delta_L
-                subtract(out, y[j], out_delta)
+                subtract(out, target, delta)
             else:
-                subtract(out, y[j], out_g)
-                out_backward(out_z, out, out_g, out_delta, out_scratch, out_mask)
-            delta = out_delta
-            for layer, wt, g, below, backward, z, scratch, mask in backward_layers:
+                subtract(out, target, out_g)
+                out_backward(out_z, out, out_g, delta, out_scratch, out_mask, out_ones)
+            for layer, wt, g, below, backward, z, scratch, mask, ones in backward_layers:
                 gemv(1.0, wt, delta, 0.0, g, 0, 1, 0, 1, 0, 1)            # g = W^T delta, before W changes
                 if plain:
                     ger(neg_lr, inputs[layer], delta, 1, 1, wt, 1, 1, 1)  # W - lr delta a^T
                 else:
                     update(layer, inputs[layer], delta)
-                backward(z, inputs[layer], g, below, scratch, mask)
+                if below is None:
+                    below, z = delta0, z0
+                backward(z, inputs[layer], g, below, scratch, mask, ones)
                 delta = below
-            if plain:
-                ger(neg_lr, inputs[0], delta, 1, 1, forward_layers[0][0], 1, 1, 1)
-            else:
-                update(0, inputs[0], delta)
+        if deferred:                                                       # W_1 - lr D^T x, b_1 - lr sum D
+            self.gemm(neg_lr, x.T, deltas_first.T, 1.0, self.transposed[0], 0, 1, 1)
+            if first_bias is not None:
+                np.subtract(first_bias, lr * deltas_first.sum(axis=0), first_bias)
+        else:
+            update(0, x[0], deltas_first[0])
 
     def update(self, layer, a_prev, delta):
         """SGD step of layer ``layer`` from the rank-1 gradient delta a_prev^T (and delta for b)."""

@@ -1,5 +1,6 @@
 """The per-sample epoch compiled with numba (the extra ``nnexp[fast]``): the loop of nnexp/fast.py,
-sample by sample and layer by layer, with no Python in between.
+sample by sample and layer by layer, with no Python in between, and the same deferred first-layer
+updates (see ``BlasTrainer``).
 
 Same arithmetic as the reference path, to float rounding: the sums of the forward pass and of
 W^T delta may be reassociated (vectorised), products may be fused (FMA); NaN and infinity keep
@@ -12,7 +13,7 @@ from numba import njit
 from numba.typed import List
 
 from .activations import LEAKY_SLOPE
-from .fast import PerSampleTrainer
+from .fast import DEFERRED, PerSampleTrainer
 
 FLAGS = {"reassoc", "contract", "nsz"}
 """LLVM fast-math flags used: reorder sums, fuse multiply-adds, ignore the sign of zero."""
@@ -121,51 +122,102 @@ def _dot_rows(w, a, z):
 
 
 @njit(cache=True, fastmath=FLAGS)
+def _first_layer_rows(w, b, x, z, has_bias):
+    """z = x W^T (+ b) for the rows of the chunk x (n, n_0): the first layer at the chunk's start (gemm)."""
+    z[:, :] = np.dot(x, w.T)
+    if has_bias:
+        for r in range(x.shape[0]):
+            for o in range(b.shape[0]):
+                z[r, o] += b[o]
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _gram(x, gram, has_bias):
+    """gram = x x^T (+ 1 with a bias: its input is fixed at 1), (n, n) (gemm)."""
+    gram[:x.shape[0], :x.shape[0]] = np.dot(x, x.T)
+    if has_bias:
+        gram += 1.0
+
+
+@njit(cache=True, fastmath=FLAGS)
+def _apply_deferred(w, b, x, d, lr, has_bias):
+    """W <- W - lr D^T x and b <- b - lr sum_r d_r: the chunk's first-layer steps, all at once."""
+    step = np.dot(d.T, x)                                   # (n_1, n_0), gemm
+    for o in range(w.shape[0]):
+        for i in range(w.shape[1]):
+            w[o, i] -= lr * step[o, i]
+        if has_bias:
+            for r in range(x.shape[0]):
+                b[o] -= lr * d[r, o]
+
+
+@njit(cache=True, fastmath=FLAGS)
 def _train_range(ws, bs, vws, vbs, zs, acts, gs, deltas, x, y, order, outputs, start, stop, codes,
-                 cross_entropy, has_bias, momentum, decay, lr, mu, wd, slope):
+                 cross_entropy, has_bias, momentum, decay, lr, mu, wd, slope, chunk, rows, z_first, d_first, gram):
     """Train on samples order[start:stop] one at a time; outputs[i] = a_L of sample i.
 
+    Samples go in chunks of ``chunk`` rows (gathered into ``rows``); within a chunk the first
+    layer's updates are deferred as in nnexp/fast.py's BlasTrainer (chunk 1 with momentum or
+    decay): z_first[t] = W x_t - lr sum_{r<t} gram[r, t] d_first[r], one gemm-like pass per chunk.
     Items of the typed lists are taken out once per layer, never inside a loop over rows: every
     access costs a reference count, and would keep the row loops from being vectorised.
     """
     n_layers = len(ws)
     last = n_layers - 1
-    for i in range(start, stop):
-        j = order[i]
-        for layer in range(n_layers):                        # forward: z = W a (+ b), a = f(z)
-            z = zs[layer]
-            _dot_rows(ws[layer], x[j] if layer == 0 else acts[layer - 1], z)
-            if has_bias:
-                b = bs[layer]
-                for o in range(z.shape[0]):
-                    z[o] += b[o]
-            _activate(codes[layer], z, acts[layer], slope)
-        out = acts[last]
-        outputs[i, :] = out
-        delta = deltas[last]
-        if cross_entropy:
-            for k in range(out.shape[0]):
-                delta[k] = out[k] - y[j, k]
-        else:
-            g = gs[last]
-            for k in range(out.shape[0]):
-                g[k] = out[k] - y[j, k]
-            _backward(codes[last], zs[last], out, g, delta, slope)
-        for layer in range(last, -1, -1):                    # backward, updating each layer in turn
-            w, v = ws[layer], vws[layer]                      # (list items fetched once, not per row)
-            if layer > 0:
+    w_first, b_first = ws[0], bs[0]
+    for first in range(start, stop, chunk):
+        n = min(chunk, stop - first)
+        x_chunk, z_chunk, d_chunk = rows[:n], z_first[:n], d_first[:n]
+        for t in range(n):
+            x_chunk[t, :] = x[order[first + t]]
+        _first_layer_rows(w_first, b_first, x_chunk, z_chunk, has_bias)
+        _gram(x_chunk, gram, has_bias)
+        for t in range(n):
+            i, j = first + t, order[first + t]
+            z0 = z_chunk[t]
+            for r in range(t):                               # W_t x_t from W at the chunk's start
+                step = lr * gram[r, t]
+                for o in range(z0.shape[0]):
+                    z0[o] -= step * d_chunk[r, o]
+            for layer in range(n_layers):                    # forward: z = W a (+ b), a = f(z)
+                z = z0 if layer == 0 else zs[layer]
+                if layer > 0:
+                    _dot_rows(ws[layer], acts[layer - 1], z)
+                    if has_bias:
+                        b = bs[layer]
+                        for o in range(z.shape[0]):
+                            z[o] += b[o]
+                _activate(codes[layer], z, acts[layer], slope)
+            out = acts[last]
+            outputs[i, :] = out
+            delta = d_chunk[t] if last == 0 else deltas[last]
+            if cross_entropy:
+                for k in range(out.shape[0]):
+                    delta[k] = out[k] - y[j, k]
+            else:
+                g = gs[last]
+                for k in range(out.shape[0]):
+                    g[k] = out[k] - y[j, k]
+                _backward(codes[last], z0 if last == 0 else zs[last], out, g, delta, slope)
+            for layer in range(last, 0, -1):                 # backward, updating each upper layer in turn
+                w, v = ws[layer], vws[layer]                  # (list items fetched once, not per row)
                 g = gs[layer - 1]                           # g = W^T delta, before W changes
                 g[:] = 0.0
                 for o in range(w.shape[0]):
                     for k in range(w.shape[1]):
                         g[k] += w[o, k] * delta[o]
-            a_prev = x[j] if layer == 0 else acts[layer - 1]
-            _update_layer(w, v, a_prev, delta, lr, mu, wd, momentum, decay)
+                _update_layer(w, v, acts[layer - 1], delta, lr, mu, wd, momentum, decay)
+                if has_bias:
+                    _update_bias(bs[layer], vbs[layer], delta, lr, mu, momentum)
+                below = d_chunk[t] if layer == 1 else deltas[layer - 1]
+                _backward(codes[layer - 1], z0 if layer == 1 else zs[layer - 1], acts[layer - 1], g, below, slope)
+                delta = below
+        if chunk > 1:
+            _apply_deferred(w_first, b_first, x_chunk, d_chunk, lr, has_bias)
+        else:
+            _update_layer(w_first, vws[0], x_chunk[0], d_chunk[0], lr, mu, wd, momentum, decay)
             if has_bias:
-                _update_bias(bs[layer], vbs[layer], delta, lr, mu, momentum)
-            if layer > 0:
-                _backward(codes[layer - 1], zs[layer - 1], acts[layer - 1], g, deltas[layer - 1], slope)
-                delta = deltas[layer - 1]
+                _update_bias(b_first, vbs[0], d_chunk[0], lr, mu, momentum)
 
 
 def typed_list(arrays):
@@ -192,10 +244,15 @@ class NumbaTrainer(PerSampleTrainer):
         self.zs, self.acts, self.gs, self.deltas = vectors(), vectors(), vectors(), vectors()
         self.codes = np.array([CODES[f.name] for f in model.activations], dtype=np.int64)
         self.cross_entropy = model.loss.name == "cross_entropy"
+        self.chunk = DEFERRED if velocity is None and not self.decay else 1
+        self.rows = np.empty((self.chunk, sizes[0]), dtype)
+        self.z_first, self.d_first = np.empty((2, self.chunk, sizes[1]), dtype)
+        self.gram = np.empty((self.chunk, self.chunk), dtype)
 
     def train_range(self, x, y, order, outputs, start, stop):
         s = self.scalar
         _train_range(self.ws, self.bs, self.vws, self.vbs, self.zs, self.acts, self.gs, self.deltas, x, y,
                      order, outputs, start, stop, self.codes, self.cross_entropy, self.has_bias,
                      self.optimizer.velocity is not None, self.decay, s(self.lr), s(self.momentum),
-                     s(self.weight_decay), s(LEAKY_SLOPE))
+                     s(self.weight_decay), s(LEAKY_SLOPE), self.chunk, self.rows, self.z_first, self.d_first,
+                     self.gram)

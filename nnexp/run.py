@@ -147,7 +147,7 @@ def run_job(cfg, run_dir, parallel_sweep=False):
     history, batch_log = checkpoints.restore(model, optimizer, cfg.epochs)
     if history:
         log.info("resuming from the checkpoint of epoch %d of %d", len(history), cfg.epochs)
-    kernel = resolve_kernel(cfg.kernel)
+    kernel = resolve_kernel(cfg.kernel, len(data.x_train))
     thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
     shared = shared_epochs(cfg, kernel, thread_count, resolve_dir(cfg.data.dir))
 

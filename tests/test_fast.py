@@ -5,7 +5,7 @@ import pytest
 
 from nnexp.data import Dataset
 from nnexp.errors import ConfigError
-from nnexp.fast import BlasTrainer, numba_available, per_sample_trainer, resolve_kernel
+from nnexp.fast import DEFERRED, NUMBA_MIN_SAMPLES, BlasTrainer, numba_available, per_sample_trainer, resolve_kernel
 from nnexp.network import MLP
 from nnexp.optim import SGD
 from nnexp.train import train
@@ -24,20 +24,21 @@ def toy_data(output, dtype, n=60, seed=5):
     return Dataset("toy", "regression", x[:n], y[:n], x[n:], y[n:])
 
 
-def trained(kernel, data, hidden, output, loss, bias, dtype, momentum=0.0, weight_decay=0.0, epochs=2):
+def trained(kernel, data, hidden, output, loss, bias, dtype, momentum=0.0, weight_decay=0.0, epochs=2,
+            sizes=(7, 6, 5, 3)):
     """A 7-6-5-3 network after ``epochs`` shuffled per-sample epochs on ``kernel``: (model, history, log)."""
-    model = MLP([7, 6, 5, 3], activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
+    model = MLP(list(sizes), activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
                 dtype=dtype, rng=np.random.default_rng(0))
     optimizer = SGD(model.params, model.decay, lr=0.05, momentum=momentum, weight_decay=weight_decay)
     history, log = train(model, optimizer, data, epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
     return model, optimizer, history, log
 
 
-def assert_same_training(kernel, dtype, **settings):
-    data = toy_data(settings["output"], dtype)
+def assert_same_training(kernel, dtype, n=60, **settings):
+    data = toy_data(settings["output"], dtype, n)
     ref_model, ref_opt, ref_history, ref_log = trained("reference", data, dtype=dtype, **settings)
     model, opt, history, log = trained(kernel, data, dtype=dtype, **settings)
-    start = MLP([7, 6, 5, 3], dtype=dtype, rng=np.random.default_rng(0), init="xavier")
+    start = MLP(list(settings.get("sizes", (7, 6, 5, 3))), dtype=dtype, rng=np.random.default_rng(0), init="xavier")
     assert not np.allclose(ref_model.weights[0], start.weights[0])   # the reference did train
     tolerance = TOLERANCE[dtype]
     for fast, ref in zip(model.params + (opt.velocity or []), ref_model.params + (ref_opt.velocity or [])):
@@ -68,6 +69,16 @@ def test_fast_path_equals_reference_with_momentum_and_weight_decay(kernel, dtype
                          momentum=momentum, weight_decay=weight_decay)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("sizes", [(7, 3), (7, 6, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_deferred_first_layer_with_any_depth_and_a_last_chunk_cut_short(kernel, sizes, bias):
+    """The first layer's updates are deferred over chunks of DEFERRED samples: also when it is the
+    output layer, and when the epoch (DEFERRED * 2 + 7 samples) does not end on a chunk boundary."""
+    assert_same_training(kernel, np.float64, n=DEFERRED * 2 + 7, sizes=sizes, hidden="tanh", output="sigmoid",
+                         loss="mse", bias=bias)
+
+
 def test_kernel_choice_and_fallbacks():
     model = MLP([4, 3, 2], dtype=np.float32, rng=np.random.default_rng(0))
     optimizer = SGD(model.params, model.decay, lr=0.1)
@@ -77,9 +88,11 @@ def test_kernel_choice_and_fallbacks():
     assert per_sample_trainer(model, optimizer, x32.astype(np.float64), "numpy") is None  # other dtype
     other = SGD([p.copy() for p in model.params], model.decay, lr=0.1)
     assert per_sample_trainer(model, other, x32, "numpy") is None          # not the model's arrays
-    assert resolve_kernel("auto") == ("numba" if numba_available() else "numpy")
+    assert resolve_kernel("auto", NUMBA_MIN_SAMPLES) == ("numba" if numba_available() else "numpy")
+    assert resolve_kernel("auto", NUMBA_MIN_SAMPLES - 1) == "numpy"     # not worth loading numba
+    assert resolve_kernel("numpy", 10**6) == "numpy"
     with pytest.raises(ConfigError, match="kernel=fastest is not known"):
-        resolve_kernel("fastest")
+        resolve_kernel("fastest", 10)
 
 
 def test_diverging_run_is_detected_on_the_fast_path():

@@ -51,7 +51,7 @@ def test_reused_epochs_equal_a_fresh_run(tmp_path):
 
 
 def test_the_key_ignores_epochs_and_what_does_not_change_the_arithmetic():
-    kernel = resolve_kernel("auto")
+    kernel = resolve_kernel("auto", 300)
     base = reuse_key(compose_config(SETTINGS + ["epochs=1"]), kernel, 1)
     assert reuse_key(compose_config(SETTINGS + ["epochs=7", "threads=1", "reuse_dir=/elsewhere"]), kernel, 1) == base
     for change in ("lr=0.3", "seed=1", "model.hidden=[13]", "dtype=float64", "data.train_size=301"):
