@@ -76,3 +76,23 @@ def test_best_is_the_highest_accuracy_or_the_lowest_loss():
     values = np.array([0.3, np.nan, 0.9, 0.5])
     assert plots.best_index(values, "test_acc") == 2
     assert plots.best_index(values, "test_loss") == 0
+
+
+def test_learning_rate_labels_never_overlap_and_every_rate_keeps_its_tick():
+    """The lr_sweep grid has 0.15, 0.18 and 0.2 side by side: their labels would overlap."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    lrs = [0.01, 0.05, 0.08, 0.1, 0.12, 0.15, 0.18, 0.2, 0.3, 0.5, 0.7, 1.0]
+    fig = Figure(figsize=(8, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(lrs, np.linspace(0.88, 0.95, len(lrs)))
+    plots.log_lr_axis(ax, lrs)
+    fig.canvas.draw()
+    assert list(ax.get_xticks()) == lrs
+    shown = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert {t.get_text() for t in shown} >= {"0.01", "0.1", "1"}
+    boxes = [t.get_window_extent() for t in shown]
+    assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+    assert plots.spaced_labels([0.025, 0.1, 0.3]) == ["0.025", "0.1", "0.3"]   # room for every label
