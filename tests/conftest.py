@@ -45,6 +45,10 @@ def own_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+SWEEP_GIF_FRAMES = 12
+"""Views in the turning GIF of ``tiny_sweep`` (72 by default: about 10 s more for every such sweep)."""
+
+
 @pytest.fixture(scope="session")
 def tiny_sweep(tmp_path_factory):
     """A real 3 x 2 sweep as the user types it, one learning rate invalid (its two jobs fail):
@@ -52,5 +56,6 @@ def tiny_sweep(tmp_path_factory):
     from helpers import TINY, run_cli
 
     sweep_dir = tmp_path_factory.mktemp("sweep")
-    done = run_cli("-m", "lr=0.1,0.3,-1", "epochs=1,2", *TINY, f"hydra.sweep.dir={sweep_dir}")
+    done = run_cli("-m", "lr=0.1,0.3,-1", "epochs=1,2", *TINY, f"hydra.callbacks.report.gif_frames={SWEEP_GIF_FRAMES}",
+                   f"hydra.sweep.dir={sweep_dir}")
     return sweep_dir, done

@@ -21,11 +21,12 @@ TINY_SWEEP = ["-m", *TINY, "epochs=1", "lr=0.1,0.3"]
 """A two-job sweep of one epoch each: the finished results that bad-input tests must not touch."""
 
 
-def compose_config(overrides=()):
-    """The config ``python -m nnexp <overrides>`` would run with (no Hydra run directory)."""
+def compose_config(overrides=(), return_hydra_config=False):
+    """The config ``python -m nnexp <overrides>`` would run with (no Hydra run directory), with
+    Hydra's own section (launcher, sweeper, callbacks) if ``return_hydra_config``."""
     register_configs()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+        return compose(config_name="config", overrides=list(overrides), return_hydra_config=return_hydra_config)
 
 
 def run_cli(*args, cwd=None, timeout=300, module="nnexp", env=None):

@@ -3,7 +3,8 @@
 import pandas as pd
 from PIL import Image
 
-from helpers import run_cli
+from conftest import SWEEP_GIF_FRAMES
+from helpers import compose_config, run_cli
 
 FIGURES = ["accuracy_vs_lr.png", "accuracy_vs_epochs.png", "lr_epochs_heatmap.png", "lr_epochs_surface.png",
            "best_loss_per_batch.png", "best_loss_per_epoch.png", "best_confusion.png", "best_per_label.png"]
@@ -43,8 +44,11 @@ def test_figures_are_valid_images_and_the_gif_turns(tiny_sweep):
         with Image.open(sweep_dir / name) as image:
             assert image.format == "PNG" and image.size[0] > 300, name
     with Image.open(sweep_dir / "lr_epochs_surface.gif") as gif:
-        assert gif.format == "GIF" and gif.n_frames >= 36
-    assert (sweep_dir / "lr_epochs_surface.gif").stat().st_size < 5_000_000
+        assert gif.format == "GIF" and gif.n_frames == SWEEP_GIF_FRAMES
+    # each frame is compressed on its own: the default turn of 72 views stays under 5 MB
+    default_frames = compose_config(return_hydra_config=True).hydra.callbacks.report.gif_frames
+    assert default_frames == 72
+    assert (sweep_dir / "lr_epochs_surface.gif").stat().st_size * default_frames / SWEEP_GIF_FRAMES < 5_000_000
 
 
 def test_report_md_names_the_best_job_and_embeds_existing_figures(tiny_sweep):

@@ -2,13 +2,10 @@
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from PIL import Image
 
-from helpers import TINY, run_cli
-from nnexp.config import register_configs
-from nnexp.main import config_dir
+from helpers import TINY, compose_config, run_cli
 from nnexp.report import planned_grid
 
 CLASSIC = {"batch_size": 1, "shuffle": False, "data.name": "mnist", "data.scaling": "classic", "data.divisor": 255,
@@ -18,9 +15,7 @@ CLASSIC = {"batch_size": 1, "shuffle": False, "data.name": "mnist", "data.scalin
 
 def preset(name):
     """The composed config of ``experiment=name``, Hydra's own section included."""
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose(config_name="config", overrides=[f"experiment={name}"], return_hydra_config=True)
+    return compose_config([f"experiment={name}"], return_hydra_config=True)
 
 
 def value(cfg, key):

@@ -5,11 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from nnexp.config import register_configs
-from nnexp.main import config_dir
 from nnexp.run import run_job
 from nnexp.storage import read_npz
 from nnexp.threads import available_cores, blas_thread_count
@@ -17,7 +14,7 @@ from nnexp.threads import available_cores, blas_thread_count
 from helpers import compose_config, run_cli
 
 SMALL = ["model.hidden=[10]", "data.train_size=300"]
-SWEEP = ["-m", "lr=0.1,0.3", "epochs=1,2", *SMALL]
+SWEEP = ["-m", "lr=0.1,0.3", "epochs=1,2", *SMALL, "hydra.callbacks.report.gif_frames=0"]
 
 
 def results(sweep_dir):
@@ -71,19 +68,14 @@ def test_submitit_local_sweep_equals_sequential_sweep(sequential, tmp_path):
 
 
 def test_slurm_preset_composes_to_the_submitit_slurm_launcher():
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=cpu"],
-                      return_hydra_config=True)
+    cfg = compose_config(["hydra/launcher=slurm", "hydra.launcher.partition=cpu"], return_hydra_config=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert launcher.partition == "cpu" and launcher.cpus_per_task == 1 and launcher.timeout_min == 60
 
 
 def test_parallel_preset_is_one_job_per_core():
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["hydra/launcher=parallel"], return_hydra_config=True)
+    cfg = compose_config(["hydra/launcher=parallel"], return_hydra_config=True)
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == -1
 
 
