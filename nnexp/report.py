@@ -13,7 +13,9 @@ are read, so a partial or interrupted sweep is reported as far as it got:
 
     completed   result.json says completed          failed   the job raised (error recorded)
     diverged    the loss became non-finite           missing  a job directory without a readable
-    pending     a grid point whose job never started          result.json (killed, or still running)
+    pending     a grid point whose job never started          result.json (killed, or still running),
+                                                              or whose files are not those result.json
+                                                              recorded (sha256; changed or corrupt)
 """
 
 import argparse
@@ -32,7 +34,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from . import plots
 from .errors import NnexpError
-from .resume import expand_grid, job_dirs, load_result, sweep_args
+from .resume import expand_grid, files_problem, job_dirs, load_result, sweep_args
 from .storage import write_csv, write_text
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,9 @@ def collect(sweep_dir):
         overrides = parse_overrides(read_yaml(job_dir / ".hydra" / "overrides.yaml") or [])
         num = num if num is not None else -1 - len(jobs)
         result, problem = load_result(job_dir)
+        if result and (result.get("status") == "completed" or "files" in result):
+            problem = files_problem(job_dir, result)
+            result = {} if problem else result    # files changed since the job: no result to report
         jobs[num] = Job(num, overrides, job_dir, result or {}, problem)
     return [jobs[num] for num in sorted(jobs)]
 

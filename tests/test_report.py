@@ -1,5 +1,6 @@
 """``python -m nnexp.report``: the same tables from disk at any time, partial sweeps included."""
 
+import re
 import shutil
 
 import pandas as pd
@@ -14,7 +15,7 @@ def copy_sweep(sweep_dir, target):
     """A copy of a sweep whose recorded GIF setting is 4 frames, so that rebuilding it is quick."""
     copy = shutil.copytree(sweep_dir, target)
     multirun = copy / "multirun.yaml"
-    multirun.write_text(multirun.read_text().replace("gif_frames: 72", "gif_frames: 4"))
+    multirun.write_text(re.sub(r"gif_frames: \d+", "gif_frames: 4", multirun.read_text()))
     return copy
 
 
@@ -51,6 +52,17 @@ def test_killed_and_never_started_jobs_are_reported(tiny_sweep, tmp_path, capsys
     assert results.loc[1, "error"] == "no result.json (killed, or still running)"
     assert list(results["status"]) == ["completed", "missing", "completed", "pending", "failed", "failed"]
     assert set(pd.read_csv(copy / "history.csv")["job"]) == {0, 1, 2}  # job 1's history.csv is still on disk
+
+
+def test_a_job_whose_files_changed_after_it_finished_is_not_reported_as_completed(tiny_sweep, tmp_path, capsys):
+    copy = copy_sweep(tiny_sweep[0], tmp_path / "copy")
+    history = copy / "2" / "history.csv"
+    history.write_text(history.read_text().replace("0.", "0.9", 1))   # an edited number
+    assert report(capsys, copy)[0] == 0
+    results = pd.read_csv(copy / "results.csv").set_index("job")
+    assert list(results["status"]) == ["completed", "completed", "missing", "completed", "failed", "failed"]
+    assert results.loc[2, "error"] == f"{history} is not the file result.json recorded (changed or corrupt)"
+    assert pd.isna(results.loc[2, "test_acc"])
 
 
 def test_bad_directories_are_one_line_errors(tmp_path, capsys):
