@@ -49,7 +49,7 @@ NUMBA_MIN_SAMPLES = 20_000
 A process spends about 3 s loading numba and its compiled epoch from numba's disk cache (about
 25 s of CPU compiling it the first time on a machine), longer than the numpy kernel needs for an
 epoch of a few thousand samples."""
-DEFERRED = 32
+DEFERRED = 64
 """Samples per chunk over which the numpy kernel defers the first layer's updates (see BlasTrainer)."""
 
 
@@ -105,23 +105,16 @@ def per_sample_trainer(model, optimizer, x, kernel="auto"):
 
 
 # ---------------------------------------------------------------------------------------------
-# Activations into preallocated buffers: forward(z, a) writes a = f(z); backward(z, a, g, out, t, m, ones)
-# writes out = dL/dz from g = dL/da, using t (same shape, float) and m (bool) as scratch; ``ones`` is a
-# vector of ones (an array operand: NumPy takes a slower path for a Python scalar).
-
-
-def _sigmoid(z, a):
-    expit(z, a)
+# Activations into preallocated buffers: forward(z, a) writes a = f(z) (for sigmoid and tanh the ufunc
+# itself: no Python call around it); backward(z, a, g, out, t, m, ones) writes out = dL/dz from
+# g = dL/da, using t (same shape, float) and m (bool) as scratch; ``ones`` is a vector of ones (an
+# array operand: NumPy takes a slower path for a Python scalar).
 
 
 def _sigmoid_backward(z, a, g, out, t, m, ones):
     np.multiply(g, a, out)            # g a (1 - a), in the reference's order
     np.subtract(ones, a, t)
     np.multiply(out, t, out)
-
-
-def _tanh(z, a):
-    np.tanh(z, a)
 
 
 def _tanh_backward(z, a, g, out, t, m, ones):
@@ -170,7 +163,7 @@ def _softmax_backward(z, a, g, out, t, m, ones):
     np.multiply(a, out, out)
 
 
-FORWARD = {"sigmoid": _sigmoid, "tanh": _tanh, "relu": _relu, "leaky_relu": _leaky_relu,
+FORWARD = {"sigmoid": expit, "tanh": np.tanh, "relu": _relu, "leaky_relu": _leaky_relu,
            "identity": _identity, "softmax": _softmax}
 BACKWARD = {"sigmoid": _sigmoid_backward, "tanh": _tanh_backward, "relu": _relu_backward,
             "leaky_relu": _leaky_relu_backward, "identity": _identity_backward,
@@ -225,7 +218,8 @@ class BlasTrainer(PerSampleTrainer):
         sizes, dtype = model.sizes, model.dtype
         self.deferred = optimizer.velocity is None and not self.decay
         self.chunk = DEFERRED if self.deferred else 1
-        self.first_deltas = np.empty((self.chunk, sizes[1]), dtype)
+        self.first_deltas, self.first_z = np.empty((2, self.chunk, sizes[1]), dtype)
+        self.upper = np.triu(np.ones((self.chunk, self.chunk), dtype), 1)      # 1 where r < t
         self.zs = [np.empty(n, dtype) for n in sizes[1:]]
         self.acts = [np.empty(n, dtype) for n in sizes[1:-1]]   # a_1..a_{L-1}; a_L is a row of outputs
         self.deltas = [np.empty(n, dtype) for n in sizes[1:]]
@@ -253,21 +247,21 @@ class BlasTrainer(PerSampleTrainer):
         Written for few Python operations per sample: everything per layer is looked up once per
         chunk, and plain SGD without biases updates the upper layers with ger right in the loop.
         """
-        n, lr, last = len(x), self.lr, len(self.zs) - 1
+        n, lr, last, deferred = len(x), self.lr, len(self.zs) - 1, self.deferred
         gemv, ger, neg_lr, subtract = self.gemv, self.ger, -self.lr, np.subtract
         first_bias = self.model.biases[0] if self.has_bias else None
-        z_first = self.gemm(1.0, self.transposed[0], x.T, trans_a=1).T    # (n, n_1): W_1 x at the chunk's start
-        if first_bias is not None:
-            np.add(z_first, first_bias, z_first)
+        z_first = self.first_layer_inputs(x, first_bias)                     # (n, n_1)
         deltas_first = self.first_deltas[:n]
-        deferred = self.deferred
         if deferred:                                 # earlier[r, t] = x_r . x_t (+ 1) for r < t, else 0
-            earlier = np.triu(self.gemm(1.0, x.T, x.T, trans_a=1) + (first_bias is not None), 1)
+            earlier = self.gemm(1.0, x.T, x.T, trans_a=1)
+            if first_bias is not None:
+                np.add(earlier, 1, earlier)
+            np.multiply(earlier, self.upper[:n, :n], earlier)
             deltas_first.fill(0)                     # rows not yet trained on add nothing
         forward_first = self.forward[0]
         act_first = self.acts[0] if last else None
         upper_forward = list(zip(self.transposed[1:], self.zs[1:], self.acts[1:] + [None], self.forward[1:],
-                                 (self.model.biases or [None] * (last + 1))[1:]))
+                                 (self.model.biases or [None] * (last + 1))[1:], range(2, last + 2)))
         # layer 1 takes its z and delta from the chunk's rows: None here, filled in per sample
         backward_layers = [(layer, self.transposed[layer], self.gs[layer - 1],
                             self.deltas[layer - 1] if layer > 1 else None, self.backward[layer - 1],
@@ -275,7 +269,8 @@ class BlasTrainer(PerSampleTrainer):
                             self.masks[layer - 1], self.ones[layer - 1]) for layer in range(last, 0, -1)]
         out_g, out_backward = self.gs[last], self.backward[last]
         out_scratch, out_mask, out_ones = self.scratch[last], self.masks[last], self.ones[last]
-        cross_entropy, plain = self.cross_entropy, self.deferred and not self.has_bias
+        top = (self.zs[last], self.deltas[last]) if last else None
+        cross_entropy, plain = self.cross_entropy, deferred and not self.has_bias
         update = self.update
         inputs = [None] * (last + 2)
         all_deltas = deltas_first.T                                        # (n_1, n), Fortran order
@@ -285,13 +280,13 @@ class BlasTrainer(PerSampleTrainer):
                 gemv(neg_lr, all_deltas, column, 1.0, z0, 0, 1, 0, 1, 0, 1)
             a = inputs[1] = act_first if last else out
             forward_first(z0, a)
-            for k, (wt, z, buffer, forward, bias) in enumerate(upper_forward, 2):
+            for wt, z, buffer, forward, bias, k in upper_forward:
                 gemv(1.0, wt, a, 0.0, z, 0, 1, 0, 1, 1, 1)                 # z = W a (trans=1)
                 if bias is not None:
                     np.add(z, bias, z)
                 a = inputs[k] = out if buffer is None else buffer
                 forward(z, a)
-            out_z, delta = (self.zs[last], self.deltas[last]) if last else (z0, delta0)
+            out_z, delta = top or (z0, delta0)
             if cross_entropy:                                              # output error delta_L
                 subtract(out, target, delta)
             else:
@@ -313,6 +308,15 @@ class BlasTrainer(PerSampleTrainer):
                 np.subtract(first_bias, lr * deltas_first.sum(axis=0), first_bias)
         else:
             update(0, x[0], deltas_first[0])
+
+    def first_layer_inputs(self, x, bias):
+        """z_1 = W_1 x (+ b_1) of every row of x as rows of a C-order (n, n_1) buffer: W_1 as at the
+        chunk's start. (BLAS computes the product faster into a Fortran-order result; one copy.)"""
+        z = self.first_z[:len(x)]
+        np.copyto(z, self.gemm(1.0, x.T, self.transposed[0], trans_a=1))
+        if bias is not None:
+            np.add(z, bias, z)
+        return z
 
     def update(self, layer, a_prev, delta):
         """SGD step of layer ``layer`` from the rank-1 gradient delta a_prev^T (and delta for b)."""
