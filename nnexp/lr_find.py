@@ -30,7 +30,7 @@ from hydra.core.hydra_config import HydraConfig
 from .config import register_configs, validate
 from .data import load_dataset
 from .errors import ConfigError, NnexpError
-from .main import config_dir
+from .main import config_dir, hydra_command
 from .optim import SGD
 from .run import build_model
 from .storage import write_csv, write_json
@@ -135,4 +135,4 @@ def main(cfg):
 
 
 if __name__ == "__main__":
-    main()
+    hydra_command(main, "nnexp.lr_find")

@@ -1,13 +1,16 @@
 """Command-line entry point: ``python -m nnexp [overrides]`` and ``nnexp [overrides]``."""
 
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException, OverrideParseException
 from hydra.types import RunMode
+from omegaconf.errors import OmegaConfBaseException
 
 from .config import register_configs
 from .errors import NnexpError
@@ -33,6 +36,42 @@ def log_to_file(text):
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)
+
+
+CONFIG_ERROR_DETAIL = ("full_key:", "object_type=", "reference_type=")
+"""Lines OmegaConf appends to its messages (where in the config), left out of the one-line error."""
+SEARCH_PATH = "Config search path"
+"""Where Hydra's list of the config directories begins: it and what follows are left out."""
+
+
+def config_error_line(err):
+    """Hydra's configuration error (and the OmegaConf error it wraps) as one line, naming the
+    override that does not parse when that is the error."""
+    lines = [line.strip() for part in (err, err.__cause__) if part is not None
+             for line in str(part).split(SEARCH_PATH)[0].splitlines()]
+    text = " ".join(line for line in lines if line and not line.startswith(CONFIG_ERROR_DETAIL))
+    return f"override {err.override!r} does not parse: {text}" if isinstance(err, OverrideParseException) else text
+
+
+def hydra_command(hydra_main, prog):
+    """Run a ``@hydra.main`` function as a command whose configuration errors (a value of the wrong
+    type, an unknown key, an unknown config group option, an override that does not parse) are one
+    line on stderr and exit code 1, like nnexp's own errors. Hydra prints these in several lines
+    unless HYDRA_FULL_ERROR=1, with which it raises them instead: that is set here for the call,
+    and a user's own HYDRA_FULL_ERROR=1 still gets Hydra's full report."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        return hydra_main()
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        return hydra_main()
+    except (HydraException, OmegaConfBaseException) as err:
+        print(f"{prog}: error: {config_error_line(err)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def cli():
+    """``python -m nnexp [overrides]`` and the ``nnexp`` command."""
+    return hydra_command(main, "nnexp")
 
 
 def describe_failure(err):

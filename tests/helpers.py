@@ -41,10 +41,10 @@ def run_cli(*args, cwd=None, timeout=300, module="nnexp", env=None):
 
 
 def cli_env(extra=None):
-    """The environment of a command-line test: Hydra's short error messages, this checkout's nnexp
-    first on the path (whatever the working directory), plus ``extra``."""
+    """The environment of a command-line test: errors as a user without HYDRA_FULL_ERROR sees them,
+    this checkout's nnexp first on the path (whatever the working directory), plus ``extra``."""
     path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-    return dict(os.environ, HYDRA_FULL_ERROR="0", PYTHONPATH=path, **(extra or {}))
+    return {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONPATH": path, **(extra or {})}
 
 
 def tree_digest(root):

@@ -78,18 +78,29 @@ def test_bad_input_is_one_line_and_leaves_results_alone(case, finished_sweep, tm
         assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npy"))
 
 
-@pytest.mark.parametrize("override, first_line", [
-    ("lr=abc", "Error merging override lr=abc"),
-    ("batchsize=3", "Could not override 'batchsize'."),
-    ("model.hidden=[ten]", "Error merging override model.hidden=[ten]"),
+@pytest.mark.parametrize("override, line", [
+    ("lr=abc", "Error merging override lr=abc Value 'abc' of type 'str' could not be converted to Float"),
+    ("batchsize=3", "Could not override 'batchsize'. To append to your config use +batchsize=3 "
+                    "Key 'batchsize' not in 'Config'"),
+    ("model.hidden=[ten]", "Error merging override model.hidden=[ten] "
+                           "Value 'ten' of type 'str' could not be converted to Integer"),
+    ("model=cnnn", "In 'config': Could not find 'model/cnnn' Available options in 'model': cnn cnn_classic mlp "
+                   "schema_cnn schema_mlp"),
+    ("lr=[0.1", "override 'lr=[0.1' does not parse: no viable alternative at input '[0.1' "
+                "See https://hydra.cc/docs/1.2/advanced/override_grammar/basic for details"),
 ])
-def test_hydra_rejects_a_wrong_type_or_key_before_anything_is_written(override, first_line, tmp_path):
-    """Hydra prints its composition errors itself, in a few lines without a traceback; the first
-    line names the override."""
+def test_hydra_rejects_a_wrong_type_or_key_before_anything_is_written(override, line, tmp_path):
+    """Hydra's composition errors, one line naming the override, exit code 1, nothing written."""
     done = run_cli(override, f"hydra.run.dir={tmp_path}/run")
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.split("\n")[0] == first_line
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"nnexp: error: {line}"
     assert not (tmp_path / "run").exists()
+
+
+def test_hydra_full_error_keeps_hydra_report(tmp_path):
+    """HYDRA_FULL_ERROR=1 is the user asking for Hydra's own report (with its traceback)."""
+    done = run_cli("lr=abc", f"hydra.run.dir={tmp_path}/run", env={"HYDRA_FULL_ERROR": "1"})
+    assert done.returncode == 1 and "Traceback" in done.stderr and "nnexp: error" not in done.stderr
 
 
 def test_weights_files_are_refused_naming_each_wrong_array(tmp_path):
