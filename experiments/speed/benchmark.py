@@ -141,6 +141,7 @@ def mini_batch(data, repeats):
             train_epoch(model, optimizer, x, y, order, 64, True, None, NoProgress())
         return time.perf_counter() - started
 
+    nnexp_epoch()    # untimed warm-up: first touches of the data and of BLAS's buffers
     rows = [("mini-batch 64 epoch", f"nnexp, {cores} threads", "s/epoch", timed(nnexp_epoch, repeats))]
     try:
         import torch
@@ -163,6 +164,7 @@ def mini_batch(data, repeats):
             optimizer.step()
         return time.perf_counter() - started
 
+    torch_epoch()    # untimed warm-up: PyTorch's first epoch also sets up its kernels and allocator
     rows.append(("mini-batch 64 epoch", f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads",
                  "s/epoch", timed(torch_epoch, repeats)))
     return rows, torch.__version__
