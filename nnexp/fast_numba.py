@@ -13,7 +13,7 @@ from numba import njit
 from numba.typed import List
 
 from .activations import LEAKY_SLOPE
-from .fast import DEFERRED, PerSampleTrainer
+from .fast import PerSampleTrainer
 
 FLAGS = {"reassoc", "contract", "nsz"}
 """LLVM fast-math flags used: reorder sums, fuse multiply-adds, ignore the sign of zero."""
@@ -244,7 +244,6 @@ class NumbaTrainer(PerSampleTrainer):
         self.zs, self.acts, self.gs, self.deltas = vectors(), vectors(), vectors(), vectors()
         self.codes = np.array([CODES[f.name] for f in model.activations], dtype=np.int64)
         self.cross_entropy = model.loss.name == "cross_entropy"
-        self.chunk = DEFERRED if velocity is None and not self.decay else 1
         self.rows = np.empty((self.chunk, sizes[0]), dtype)
         self.z_first, self.d_first = np.empty((2, self.chunk, sizes[1]), dtype)
         self.gram = np.empty((self.chunk, self.chunk), dtype)
