@@ -107,8 +107,5 @@ def validate(cfg):
         bad = [h for h in cfg.model.hidden if h < 1]
         if bad:
             raise ConfigError(f"model.hidden={list(cfg.model.hidden)} has a layer of size {bad[0]}; every size must be at least 1")
-    if cfg.model.name == "cnn":
-        if cfg.model.conv_type not in CONV_TYPES:
-            raise ConfigError(f"model.conv_type={cfg.model.conv_type} is not known; choose one of {', '.join(CONV_TYPES)}")
-        if cfg.data.name in ("xor", "sine"):
-            raise ConfigError(f"model=cnn needs image data (mnist, mnist_sample, digits); data={cfg.data.name} has none")
+    if cfg.model.name == "cnn" and cfg.model.conv_type not in CONV_TYPES:
+        raise ConfigError(f"model.conv_type={cfg.model.conv_type} is not known; choose one of {', '.join(CONV_TYPES)}")
