@@ -20,9 +20,8 @@ import pandas as pd
 
 from . import plots
 from .errors import NnexpError
-from .report import (Job, ReportError, collect, history_frame, key_columns, longest_histories, parse_overrides,
-                     read_yaml, results_frame, varying)
-from .resume import load_result
+from .report import (ReportError, collect, history_frame, job_on_disk, key_columns, longest_histories, results_frame,
+                     varying)
 from .storage import write_csv
 
 METRICS = ["test_acc", "best_test_acc", "best_epoch", "train_acc", "test_loss"]
@@ -36,9 +35,7 @@ def load(directory):
     if not directory.is_dir():
         raise ReportError(f"{directory} is not a directory; give sweep or run directories")
     if (directory / "result.json").is_file():
-        overrides_file = directory / ".hydra" / "overrides.yaml"
-        overrides = parse_overrides(read_yaml(overrides_file) or []) if overrides_file.is_file() else {}
-        jobs = [Job(0, overrides, directory, load_result(directory)[0] or {})]
+        jobs = [job_on_disk(0, directory)]
     else:
         jobs = collect(directory)
         if not jobs:

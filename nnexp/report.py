@@ -138,14 +138,21 @@ def collect(sweep_dir):
         jobs[num] = Job(num, parse_overrides(lines))
     for job_dir in job_dirs(sweep_dir):
         num = job_number(job_dir)
-        overrides = parse_overrides(read_yaml(job_dir / ".hydra" / "overrides.yaml") or [])
         num = num if num is not None else -1 - len(jobs)
-        result, problem = load_result(job_dir)
-        if result and (result.get("status") == "completed" or "files" in result):
-            problem = files_problem(job_dir, result)
-            result = {} if problem else result    # files changed since the job: no result to report
-        jobs[num] = Job(num, overrides, job_dir, result or {}, problem)
+        jobs[num] = job_on_disk(num, job_dir)
     return [jobs[num] for num in sorted(jobs)]
+
+
+def job_on_disk(num, job_dir):
+    """The Job of a run directory: its overrides (.hydra/overrides.yaml, if any) and its result,
+    which counts only while the files result.json lists are those it recorded (sha256)."""
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = parse_overrides(read_yaml(overrides_file) or []) if overrides_file.is_file() else {}
+    result, problem = load_result(job_dir)
+    if result and (result.get("status") == "completed" or "files" in result):
+        problem = files_problem(job_dir, result)
+        result = {} if problem else result    # files changed since the job: no result to report
+    return Job(num, overrides, job_dir, result or {}, problem)
 
 
 def key_columns(jobs):
