@@ -69,11 +69,8 @@ def input_gradient(model, x, classes):
     score = np.log(p[rows, classes])
     delta = -p
     delta[rows, classes] += 1             # d score / d z_L
-    for layer in reversed(range(len(model.weights))):
-        g = delta @ model.weights[layer]  # d score / d a_{layer}
-        if layer == 0:
-            return score, g
-        delta = model.activations[layer - 1].backward(zs[layer - 1], activations[layer], g)
+    first = model.layer_errors(zs, activations, delta)[0]   # d score / d z_1
+    return score, first @ model.weights[0]
 
 
 def gradient_query(model, low, high, steps=300, step=0.02, l2=0.05):

@@ -78,14 +78,19 @@ class MLP:
         delta = self.loss.delta(zs[-1], activations[-1], y)
         if mean:
             delta = delta / len(x)
-        grad_w, grad_b = [None] * len(self.weights), [None] * len(self.weights)
-        for layer in reversed(range(len(self.weights))):
-            grad_w[layer] = delta.T @ activations[layer]
-            grad_b[layer] = delta.sum(axis=0)
-            if layer > 0:
-                g = delta @ self.weights[layer]
-                delta = self.activations[layer - 1].backward(zs[layer - 1], activations[layer], g)
+        errors = self.layer_errors(zs, activations, delta)
+        grad_w = [e.T @ a for e, a in zip(errors, activations)]
+        grad_b = [e.sum(axis=0) for e in errors]
         return losses, grad_w + (grad_b if self.biases is not None else [])
+
+    def layer_errors(self, zs, activations, delta):
+        """The errors delta_1..delta_L (each (N, n_l)) of every layer from the output error
+        delta = delta_L: delta_{l-1} = f'_{l-1}(z_{l-1}) * (delta_l W_l)."""
+        errors = [delta]
+        for layer in range(len(self.weights) - 1, 0, -1):
+            g = errors[0] @ self.weights[layer]
+            errors.insert(0, self.activations[layer - 1].backward(zs[layer - 1], activations[layer], g))
+        return errors
 
     def state(self):
         """Named arrays for a weights file: W1..WL (n_l, n_{l-1}) and, with biases, b1..bL."""
