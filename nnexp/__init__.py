@@ -1,3 +1,3 @@
 """nnexp: a neural network written from scratch in NumPy, trained and swept with Hydra."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

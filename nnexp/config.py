@@ -1,24 +1,54 @@
 """The configuration schema (Hydra structured configs) and the checks Hydra's types cannot make.
 
-The YAML files in ``conf/`` fill these dataclasses; Hydra then refuses unknown keys and values of
-the wrong type. ``validate`` checks ranges and names.
+The YAML files in ``conf/`` fill these dataclasses; Hydra then refuses unknown keys, values of the
+wrong type and, through the Enum fields, names outside a closed set (an activation, a loss, a
+dtype...), each with the allowed names. ``validate`` checks what types cannot say: ranges.
+
+Enum members reach the code below as their names: ``nnexp.training.identity.plain`` converts a
+section, and each Enum here is also a ``str``, so ``cfg.dtype == "float32"`` holds.
 """
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from .cnn import CONV_TYPES, CNNConfig
 from .errors import ConfigError
+
+
+class Choice(str, Enum):
+    """A closed set of names; a member is its name, also as a string and in messages."""
+
+    def __str__(self):
+        return self.value
+
+    __format__ = str.__format__
+
+
+def choices(name, names):
+    """An Enum ``name`` of the given names (each member's value is its name)."""
+    return Choice(name, [(n, n) for n in names])
+
+
+DType = choices("DType", ["float32", "float64"])
+HiddenActivation = choices("HiddenActivation", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
+OutputActivation = choices("OutputActivation", ["sigmoid", "softmax", "tanh", "relu", "leaky_relu", "identity"])
+Loss = choices("Loss", ["mse", "cross_entropy"])
+Init = choices("Init", ["normal", "unit_normal", "uniform", "xavier", "he"])
+Kernel = choices("Kernel", ["auto", "numba", "numpy", "reference"])
+Scaling = choices("Scaling", ["classic", "standard"])
+ConvType = choices("ConvType", ["standard", "dilated", "separable"])
+LayerType = choices("LayerType", ["conv", "activation", "pool", "flatten", "dense", "dropout"])
+PoolMode = choices("PoolMode", ["max", "avg"])
 
 
 @dataclass
 class DataConfig:
-    name: str = MISSING             # mnist_sample | mnist | digits | xor | sine
+    name: str = MISSING             # mnist_sample | mnist | digits | xor | sine (the files in conf/data/)
     dir: Optional[str] = None       # mnist: folder with the IDX or CSV files (None: download)
-    scaling: str = "classic"        # classic: x/divisor*0.99+0.01, targets 0.01/0.99; standard: x/divisor, one-hot
+    scaling: Scaling = Scaling.classic  # classic: x/divisor*0.99+0.01, targets 0.01/0.99; standard: x/divisor, one-hot
     divisor: float = 255.0
     train_size: Optional[int] = None  # use the first N training examples
     test_fraction: float = 0.2      # mnist_sample, digits: share of each class held out for test
@@ -31,12 +61,43 @@ class DataConfig:
 class MLPConfig:
     name: str = "mlp"
     hidden: List[int] = field(default_factory=lambda: [100])
-    activation: str = "sigmoid"         # hidden layers
-    output_activation: str = "sigmoid"
-    loss: str = "mse"                   # mse | cross_entropy
-    init: str = "normal"                # normal | unit_normal | uniform | xavier | he
+    activation: HiddenActivation = HiddenActivation.sigmoid     # hidden layers
+    output_activation: OutputActivation = OutputActivation.sigmoid
+    loss: Loss = Loss.mse
+    init: Init = Init.normal
     uniform_limit: float = 0.5          # a of init=uniform, U(-a, a)
     bias: bool = False
+
+
+@dataclass
+class LayerConfig:
+    """One layer of ``model.layers`` (nnexp/nn/build.py): ``type`` and the keys of that type; keys
+    left null are not given (defaults: stride 1, pad 0, dilation 1, bias the model's, pool max 2)."""
+    type: LayerType = MISSING
+    filters: Optional[int] = None       # conv
+    kernel: Any = None                  # conv: int or [h, w]
+    stride: Optional[int] = None        # conv, pool
+    pad: Any = None                     # conv: int, [h, w] or same
+    dilation: Optional[int] = None      # conv
+    bias: Optional[bool] = None         # conv, dense
+    name: Optional[HiddenActivation] = None   # activation
+    mode: Optional[PoolMode] = None     # pool
+    size: Optional[int] = None          # pool
+    units: Optional[int] = None         # dense (null on the last: the number of classes)
+    rate: Optional[float] = None        # dropout
+
+
+@dataclass
+class CNNConfig:
+    """``model=cnn``: the layer list (in conf/model/) and how the network is set up."""
+    name: str = "cnn"
+    layers: List[LayerConfig] = MISSING
+    output_activation: OutputActivation = OutputActivation.softmax
+    loss: Loss = Loss.cross_entropy
+    init: Init = Init.he
+    uniform_limit: float = 0.5
+    bias: bool = True
+    conv_type: ConvType = ConvType.standard
 
 
 @dataclass
@@ -61,13 +122,13 @@ class Config:
     momentum: float = 0.0
     weight_decay: float = 0.0
     seed: int = 0
-    dtype: str = "float32"
+    dtype: DType = DType.float32
     init_from: Optional[str] = None     # weights.npz to continue from
     experiment: Optional[str] = None    # name of the experiment preset in use
     overwrite: bool = False             # -m into the directory of another sweep: delete it (else refused)
-    threads: Any = "auto"               # BLAS threads: auto (nnexp/threads.py) or a number
-    kernel: str = "auto"                # per-sample training: auto | numba | numpy | reference (nnexp/fast.py)
-    reuse: bool = True                  # share epochs with jobs that differ only in epochs (nnexp/reuse.py)
+    threads: Any = "auto"               # BLAS threads: auto (nnexp/training/threads.py) or a number
+    kernel: Kernel = Kernel.auto        # per-sample training (nnexp/nn/kernels)
+    reuse: bool = True                  # share epochs with jobs that differ only in epochs (nnexp/training/reuse.py)
     reuse_dir: str = "outputs/reuse"    # where those epochs are kept (relative: to the launch directory)
     lr_find: FinderConfig = field(default_factory=FinderConfig)
 
@@ -79,9 +140,6 @@ def register_configs():
     store.store(group="data", name="schema", node=DataConfig)
     store.store(group="model", name="schema_mlp", node=MLPConfig)
     store.store(group="model", name="schema_cnn", node=CNNConfig)
-
-
-DTYPES = ("float32", "float64")
 
 
 def validate(cfg):
@@ -97,8 +155,6 @@ def validate(cfg):
     if cfg.threads != "auto" and (not isinstance(cfg.threads, int) or isinstance(cfg.threads, bool)
                                   or cfg.threads < 1):
         raise ConfigError(f"threads={cfg.threads} must be auto or a whole number of at least 1")
-    if cfg.dtype not in DTYPES:
-        raise ConfigError(f"dtype={cfg.dtype} is not supported; choose one of {', '.join(DTYPES)}")
     if cfg.data.train_size is not None and cfg.data.train_size < 1:
         raise ConfigError(f"data.train_size={cfg.data.train_size} must be at least 1 (or null for all)")
     if cfg.data.divisor <= 0:
@@ -107,5 +163,3 @@ def validate(cfg):
         bad = [h for h in cfg.model.hidden if h < 1]
         if bad:
             raise ConfigError(f"model.hidden={list(cfg.model.hidden)} has a layer of size {bad[0]}; every size must be at least 1")
-    if cfg.model.name == "cnn" and cfg.model.conv_type not in CONV_TYPES:
-        raise ConfigError(f"model.conv_type={cfg.model.conv_type} is not known; choose one of {', '.join(CONV_TYPES)}")

@@ -1,4 +1,7 @@
-"""Errors a user can cause. Each one is reported as a single line naming what was wrong."""
+"""Errors a user can cause, and how every command reports one: a single line naming what was wrong."""
+
+import sys
+
 
 
 class NnexpError(Exception):
@@ -15,3 +18,15 @@ class DataError(NnexpError):
 
 class WeightsError(NnexpError):
     """A weights file that does not fit the configured network (the message names arrays and shapes)."""
+
+
+def error_line(message, prog="nnexp"):
+    """Print ``prog: error: message`` as one line on stderr; returns 1, the exit code of an error."""
+    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 1
+
+
+def exit_with_error(message, prog="nnexp"):
+    """``error_line``, then exit with code 1 (a SystemExit, which passes through Hydra's own error
+    printing)."""
+    sys.exit(error_line(message, prog))

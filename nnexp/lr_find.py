@@ -19,7 +19,6 @@ Every setting of ``python -m nnexp`` applies (``experiment=two_hidden``, ``model
 """
 
 import logging
-import sys
 from pathlib import Path
 
 import hydra
@@ -28,13 +27,12 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 
 from .config import register_configs, validate
-from .data import load_dataset
-from .errors import ConfigError, NnexpError
+from .errors import ConfigError, NnexpError, exit_with_error
 from .main import config_dir, hydra_command
-from .optim import SGD
-from .run import build_model
+from .nn.optim import SGD
 from .storage import write_csv, write_json
-from .train import epoch_order, epoch_rng
+from .training.job import build_model, load_data
+from .training.loop import epoch_order, epoch_rng
 
 log = logging.getLogger("nnexp")
 
@@ -73,7 +71,7 @@ def range_test(model, data, cfg, finder):
     """Train ``model`` through the lr schedule; returns the table (step, lr, loss, smoothed_loss) and
     whether it stopped early. Batches follow the run's epoch order, continuing into the next epoch."""
     lrs = learning_rates(finder.start, finder.end, finder.steps)
-    optimizer = SGD(model.params, model.decay, lrs[0], cfg.momentum, cfg.weight_decay)
+    optimizer = SGD.of(model, lrs[0], cfg.momentum, cfg.weight_decay)
     n = len(data.x_train)
     batches_per_epoch = -(-n // cfg.batch_size)
     losses, smoothed, order, avg = [], [], None, 0.0
@@ -100,13 +98,13 @@ def range_test(model, data, cfg, finder):
 
 def find(cfg, run_dir):
     """Run the range test for ``cfg`` and write lr_find.csv, lr_find.json and lr_find.png; return the summary."""
-    from .plots import lr_finder
+    from .figures.run import lr_finder
 
     run_dir = Path(run_dir)
     validate(cfg)
     check(cfg.lr_find)
-    data = load_dataset(cfg.data, cfg.dtype)
-    model = build_model(cfg.model, data, np.dtype(cfg.dtype), np.random.default_rng(cfg.seed))
+    data = load_data(cfg)
+    model = build_model(cfg.model, data, np.dtype(str(cfg.dtype)), np.random.default_rng(cfg.seed))
     table, stopped = range_test(model, data, cfg, cfg.lr_find)
     suggested, lowest = suggest(table["lr"].to_numpy(), table["smoothed_loss"].to_numpy())
     summary = {"suggested_lr": suggested, "min_loss_lr": lowest, "start": cfg.lr_find.start, "end": cfg.lr_find.end,
@@ -128,8 +126,7 @@ def main(cfg):
     try:
         summary = find(cfg, run_dir)
     except NnexpError as err:
-        print(f"nnexp.lr_find: error: {err}", file=sys.stderr)
-        sys.exit(1)
+        exit_with_error(err, "nnexp.lr_find")
     print(f"suggested lr {summary['suggested_lr']:.4g} (lowest loss at lr {summary['min_loss_lr']:.4g}); "
           f"wrote {run_dir / 'lr_find.png'}")
 

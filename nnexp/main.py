@@ -2,7 +2,6 @@
 
 import logging
 import os
-import sys
 import traceback
 from pathlib import Path
 
@@ -12,11 +11,11 @@ from hydra.errors import HydraException, OverrideParseException
 from hydra.types import RunMode
 from omegaconf.errors import OmegaConfBaseException
 
-from .config import register_configs
-from .errors import NnexpError
-from .resume import finished_result
+from .config import register_configs, validate
+from .errors import NnexpError, exit_with_error
 from .storage import write_json
-from .threads import in_parallel_sweep
+from .training.results import finished_result
+from .training.threads import in_parallel_sweep
 
 log = logging.getLogger("nnexp")
 
@@ -65,8 +64,7 @@ def hydra_command(hydra_main, prog):
     try:
         return hydra_main()
     except (HydraException, OmegaConfBaseException) as err:
-        print(f"{prog}: error: {config_error_line(err)}", file=sys.stderr)
-        sys.exit(1)
+        exit_with_error(config_error_line(err), prog)
 
 
 def cli():
@@ -89,7 +87,8 @@ def main(cfg):
     """Run one job, unless its directory already holds its finished result (a rerun sweep skips
     it). A failure is recorded in the job's result.json and log; a single run then exits non-zero
     with one line, while in a sweep the other jobs go on."""
-    from .run import environment, run_job   # here: a refused launch or a typo is reported without the wait
+    from .training.environment import environment   # here: a refused launch or a typo is reported
+    from .training.job import run_job               # without the wait for numpy, pandas...
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
@@ -99,6 +98,7 @@ def main(cfg):
             return done["status"]
         if why_not is not None:
             log.warning("running again: %s", why_not)
+        validate(cfg)
         status = run_job(cfg, run_dir, parallel_sweep=in_parallel_sweep(HydraConfig.get()))["status"]
     except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported in one line
         message = describe_failure(err)
@@ -107,8 +107,7 @@ def main(cfg):
                                              "environment": environment()})
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             log_to_file(f"failed: {message}")
-            print(f"nnexp: error: {message}", file=sys.stderr)
-            sys.exit(1)
+            exit_with_error(message)
         log.error("job failed: %s", message)
         return "failed"
     if HydraConfig.get().mode != RunMode.MULTIRUN:  # a sweep's figures come from its report
@@ -117,8 +116,8 @@ def main(cfg):
 
 
 def draw_run_figures(run_dir):
-    """A single run's figures (nnexp.report.run_figures); failing to draw loses no result."""
-    from .report import run_figures
+    """A single run's figures (nnexp.sweep.report.run_figures); failing to draw loses no result."""
+    from .sweep.report import run_figures
 
     try:
         run_figures(run_dir)

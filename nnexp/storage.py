@@ -1,4 +1,4 @@
-"""Files a run writes, each written atomically: to a temporary file beside it, then renamed.
+"""Files nnexp writes, each written atomically: to a temporary file beside it, then renamed.
 
 A reader (a later job, ``nnexp.report``, a resumed sweep) therefore sees either the old file or
 the whole new one, never half of it. The data is flushed to disk before the rename, so a machine
@@ -6,6 +6,7 @@ that goes down right after a write does not leave an empty file under the final 
 full disk fails the write and leaves the old file as it was.
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -92,3 +93,18 @@ def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def sha256_file(path):
+    """sha256 (hex) of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_json(value):
+    """sha256 (hex) of ``value`` as canonical JSON (sorted keys, no spaces): equal values, equal hashes."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

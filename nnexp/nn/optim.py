@@ -13,8 +13,9 @@ class SGD:
     ``params`` are the model's own arrays: they are modified in place, never rebound.
     """
 
-    def __init__(self, params, decay, lr, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params, decay, lr, momentum=0.0, weight_decay=0.0, names=None):
         self.params = params
+        self.names = [str(i) for i in range(len(params))] if names is None else list(names)
         self.decay = [bool(d) and weight_decay > 0 for d in decay]
         self.lr = lr
         self.momentum = momentum
@@ -35,11 +36,16 @@ class SGD:
                 w += v
 
     def state(self):
-        """Named arrays that, with the parameters, let training continue exactly (momentum)."""
-        return {} if self.velocity is None else {f"velocity_{i}": v for i, v in enumerate(self.velocity)}
+        """Named arrays that, with the parameters, let training continue exactly: the momentum of
+        each parameter, ``velocity_<name>`` (the parameter's name in the weights file)."""
+        return {} if self.velocity is None else {f"velocity_{n}": v for n, v in zip(self.names, self.velocity)}
 
     def load_state(self, arrays):
         """Restore what ``state`` returned (ignored without momentum)."""
-        if self.velocity is not None:
-            for i, v in enumerate(self.velocity):
-                v[...] = arrays[f"velocity_{i}"]
+        for name, v in zip(self.names, self.velocity or []):
+            v[...] = arrays[f"velocity_{name}"]
+
+    @classmethod
+    def of(cls, network, lr, momentum=0.0, weight_decay=0.0):
+        """SGD over every parameter of ``network``, its state named like the network's."""
+        return cls(network.params, network.decay, lr, momentum, weight_decay, names=network.param_keys)

@@ -1,4 +1,4 @@
-"""MNIST from files on disk: IDX (gzipped or not) or CSV, parsed once and cached as ``.npy``.
+"""MNIST files on disk: IDX (gzipped or not) or CSV, found in a directory and parsed.
 
 Formats read here:
 
@@ -9,41 +9,20 @@ Formats read here:
 * CSV: one image per line, ``label,p1,...,p784`` (785 integers), no header; one header line whose
   first field is not a number (``label,1x1,...``) is skipped.
 
-``load_mnist_dir`` returns ``{"x_train": uint8 (n, 784), "labels_train": int64 (n,),
-"x_test": uint8 (m, 784), "labels_test": int64 (m,)}``. The parsed arrays are kept as ``.npy``
-files in a cache directory, keyed by the source files' absolute paths, sizes and mtimes, so the
-second load takes milliseconds and a changed source file is parsed again.
-
-Cache root: ``$NNEXP_CACHE`` if set, else ``pooch.os_cache("nnexp")``; parsed arrays live in
-``<root>/mnist-npy`` and downloads in ``<root>/mnist``.
+Parsed, the four arrays are ``{"x_train": uint8 (n, 784), "labels_train": int64 (n,), "x_test":
+uint8 (m, 784), "labels_test": int64 (m,)}``; ``nnexp.data.cache`` keeps them as ``.npy`` and
+``nnexp.data.download`` loads a directory or fetches the files.
 """
 
 import gzip
-import hashlib
-import json
 import os
 import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
-import pooch
-import requests  # pooch's HTTP client: its errors mean "offline"
 
-from .errors import DataError
-from .storage import atomic_path
-
-MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-"""Live mirror of the classic files (yann.lecun.com no longer serves them); also used by torchvision."""
-
-MNIST_HASHES = {
-    # sha256 of the standard files; their md5s are the published ones (torchvision's list):
-    # f68b3c2d..., d53e105e..., 9fb629c4..., ec29112d... in this order.
-    "train-images-idx3-ubyte.gz": "sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-    "train-labels-idx1-ubyte.gz": "sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-    "t10k-images-idx3-ubyte.gz": "sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-    "t10k-labels-idx1-ubyte.gz": "sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-}
+from ..errors import DataError
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -58,15 +37,11 @@ CSV_FILES = {"train": "mnist_train.csv", "test": "mnist_test.csv"}
 CSV_WIDTH = 785
 """Fields per CSV line: the label, then 28 * 28 pixels."""
 
-DOWNLOAD_TIMEOUT = 60
-"""Seconds to wait for the mirror before giving up."""
-
 _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_DTYPE_CODES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
                     0x0D: "float", 0x0E: "double"}
 _CSV_CHARS = str.maketrans("", "", "0123456789, \t\r")
-_CACHE_VERSION = 1
-_DATA_DIR_HINT = "put the four IDX files in a directory and pass data.dir=<dir>"
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,35 +221,6 @@ def _csv_unknown(path, loadtxt_error):
 # A directory of MNIST files
 
 
-def load_mnist_dir(directory, cache_dir=None):
-    """Load the four IDX files (or mnist_train.csv + mnist_test.csv) found in ``directory``.
-
-    Returns ``{"x_train": uint8 (n, 784), "labels_train": int64 (n,), "x_test": uint8 (m, 784),
-    "labels_test": int64 (m,)}``. ``cache_dir`` holds the parsed ``.npy`` files (default
-    ``<cache root>/mnist-npy``). Raises DataError for a missing or unreadable directory, an
-    incomplete set of files, or a directory holding none of them (the message lists the names).
-    """
-    sources = find_mnist_files(directory)
-    if sources is None:
-        idx_names = ", ".join(f"{name}[.gz]" for name in IDX_FILES.values())
-        raise DataError(f"{directory}: no MNIST files found (looked for {idx_names}, or "
-                        f"{CSV_FILES['train']} + {CSV_FILES['test']}); put them there, "
-                        "or pass data.dir=null to download them")
-    return cached_arrays(list(sources[1].values()), lambda: _parse_sources(*sources), cache_dir)
-
-
-def cached_arrays(sources, parse, cache_dir=None):
-    """The four arrays of ``load_mnist_dir`` made by ``parse()`` from the files ``sources``: from the
-    .npy cache while those files are unchanged (same paths, sizes, mtimes), else parsed and cached."""
-    cache = Path(cache_dir) if cache_dir is not None else cache_root() / "mnist-npy"
-    files = _cache_files(cache, sources)
-    arrays = _load_cached(files)
-    if arrays is None:
-        arrays = parse()
-        _save_cached(files, arrays)
-    return arrays
-
-
 def find_mnist_files(directory):
     """Which MNIST files ``directory`` holds: ``("idx", {array name: path})``, ``("csv", {split: path})``,
     or None when it holds none of them. Raises DataError for a missing, unreadable or partial directory.
@@ -322,7 +268,7 @@ def _first_file(directory, names):
     return next((directory / n for n in names if (directory / n).is_file()), None)
 
 
-def _parse_sources(kind, paths):
+def parse_sources(kind, paths):
     """Parse the source files into the four arrays (see ``load_mnist_dir``)."""
     arrays = {}
     for split in ("train", "test"):
@@ -349,134 +295,3 @@ def _idx_pair(image_path, label_path):
     if labels.size and labels.max() > 9:
         raise DataError(f"{label_path}: label {labels.max()} outside 0..9; pass the MNIST labels file")
     return images.reshape(len(images), -1), labels.astype(np.int64)
-
-
-# ---------------------------------------------------------------------------------------------
-# .npy cache
-
-
-def cache_root():
-    """``$NNEXP_CACHE`` if set, else the user cache directory ``pooch.os_cache("nnexp")``."""
-    return Path(os.environ.get("NNEXP_CACHE") or pooch.os_cache("nnexp")).expanduser()
-
-
-def _cache_files(cache, sources):
-    """Cache paths ``mnist-<where>-<stamp>-<array>.npy`` for these sources.
-
-    ``where`` hashes the absolute paths, ``stamp`` their sizes and mtimes: a changed file gives a
-    new stamp, and the entries under the old stamp are removed when the new ones are written.
-    """
-    paths = [str(Path(p).resolve()) for p in sources]
-    stats = [os.stat(p) for p in paths]
-    where = _digest([_CACHE_VERSION, paths])
-    stamp = _digest([[s.st_size, s.st_mtime_ns] for s in stats])
-    return {name: cache / f"mnist-{where}-{stamp}-{name}.npy" for name in IDX_FILES}
-
-
-def _digest(value):
-    return hashlib.sha256(json.dumps(value).encode()).hexdigest()[:16]
-
-
-def _load_cached(files):
-    """The cached arrays, or None when absent; a corrupt entry is deleted (with a warning) -> None."""
-    if not all(f.is_file() for f in files.values()):
-        return None
-    try:
-        arrays = {name: np.load(f, allow_pickle=False) for name, f in files.items()}
-        problem = _cache_problem(arrays)
-    except Exception as e:  # noqa: BLE001 -- any failure to read means the entry is unusable
-        problem = f"{type(e).__name__}: {e}"
-    if problem is None:
-        return arrays
-    warnings.warn(f"{next(iter(files.values())).parent}: corrupt MNIST cache entry ({problem}); "
-                  "deleted it, parsing the source files again", stacklevel=3)
-    for f in files.values():
-        f.unlink(missing_ok=True)
-    return None
-
-
-def _cache_problem(arrays):
-    """What is wrong with cached arrays (dtypes, shapes, counts), or None if they are usable."""
-    for split in ("train", "test"):
-        x, labels = arrays[f"x_{split}"], arrays[f"labels_{split}"]
-        if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 784:
-            return f"x_{split} is {x.dtype} {x.shape}, expected uint8 (n, 784)"
-        if labels.dtype != np.int64 or labels.shape != (len(x),):
-            return f"labels_{split} is {labels.dtype} {labels.shape}, expected int64 ({len(x)},)"
-    return None
-
-
-def _save_cached(files, arrays):
-    """Write each array atomically, then drop older entries for the same sources; warn on failure."""
-    cache = next(iter(files.values())).parent
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        for name, f in files.items():
-            _atomic_save(f, arrays[name])
-    except OSError as e:
-        warnings.warn(f"{cache}: cannot write the MNIST cache ({e}); loading will parse the files "
-                      "every time; set NNEXP_CACHE to a writable directory", stacklevel=3)
-        return
-    prefix = "-".join(next(iter(files.values())).name.split("-")[:2])  # mnist-<where>
-    for old in cache.glob(f"{prefix}-*.npy"):
-        if old not in files.values():
-            old.unlink(missing_ok=True)
-
-
-def _atomic_save(path, array):
-    """np.save into a temporary file in the same directory, then renamed: no reader sees half a file."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, array, allow_pickle=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# Download
-
-
-def download_mnist(cache_dir=None):
-    """Download the four gzipped IDX files, checking their sha256, into ``cache_dir``; returns it.
-
-    Default ``<cache root>/mnist``. Files already there with the right hash are not fetched again.
-    Raises DataError when the mirror cannot be reached or serves a file with another hash.
-    """
-    directory = Path(cache_dir) if cache_dir is not None else cache_root() / "mnist"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"{directory}: cannot create the MNIST download directory ({e.strerror or e}); "
-                        "set NNEXP_CACHE to a writable directory") from None
-    downloader = pooch.HTTPDownloader(progressbar=False, timeout=DOWNLOAD_TIMEOUT)
-    for name, known_hash in MNIST_HASHES.items():
-        url = MNIST_URL + name
-        try:
-            pooch.retrieve(url, known_hash, fname=name, path=directory, downloader=downloader)
-        except (requests.exceptions.RequestException, OSError) as e:
-            raise DataError(f"could not download MNIST from {url} ({_short_reason(e)}); "
-                            f"{_DATA_DIR_HINT}") from None
-        except ValueError as e:  # pooch: the file's hash is not the known one
-            reason = " ".join(str(e).split())
-            raise DataError(f"{url}: downloaded file has the wrong checksum ({reason}); "
-                            f"{_DATA_DIR_HINT}") from None
-    return directory
-
-
-def _short_reason(error):
-    """The innermost cause of a requests error on one line, e.g. ``[Errno 111] Connection refused``."""
-    cause = error
-    for _ in range(10):  # requests -> urllib3 -> socket; bounded in case of a cycle
-        inner = cause.__cause__ or cause.__context__
-        if inner is None:
-            break
-        cause = inner
-    return " ".join(str(cause).split()) or type(cause).__name__
-
-
-def load_mnist(directory=None, cache_dir=None):
-    """MNIST from ``directory`` if it holds the files, else downloaded (see ``download_mnist``).
-
-    Returns the dict of ``load_mnist_dir``. A directory that does not exist is an error, not a
-    reason to download: it is usually a typo in data.dir.
-    """
-    if directory is not None and find_mnist_files(directory) is not None:
-        return load_mnist_dir(directory, cache_dir)
-    return load_mnist_dir(download_mnist(), cache_dir)

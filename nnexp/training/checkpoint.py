@@ -14,15 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WeightsError
-from .storage import read_npz, write_npz
+from ..errors import WeightsError
+from ..storage import read_npz, write_npz
+from .run_files import BATCH_COLUMNS, HISTORY_COLUMNS, INTEGER_COLUMNS
 
 log = logging.getLogger(__name__)
-
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
-BATCH_COLUMNS = ["epoch", "batch", "samples", "train_loss"]
-INTEGER_COLUMNS = {"epoch", "batch", "samples"}
-
 
 def rows_to_array(rows, columns):
     return np.array([[row[c] for c in columns] for row in rows], dtype=np.float64).reshape(-1, len(columns))
@@ -77,7 +73,7 @@ class CheckpointStore:
                 if self.identity is not None and \
                         arrays.get("identity", np.empty(0, np.uint8)).tobytes() != self.identity.encode():
                     raise WeightsError(f"{self.path(epoch)} was written by another configuration")
-                history = array_to_rows(arrays.get("history", np.empty((0, 6))), HISTORY_COLUMNS)
+                history = array_to_rows(arrays.get("history", np.empty((0, len(HISTORY_COLUMNS)))), HISTORY_COLUMNS)
                 optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
                 if len(history) != epoch or "batches" not in arrays or set(optimizer.state()) - set(optim):
                     raise WeightsError(f"{self.path(epoch)} is incomplete (history, batch log or optimizer state)")

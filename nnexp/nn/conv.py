@@ -1,22 +1,8 @@
-"""Layers of the convolutional network, CS231n style: each a small class with a forward and a backward.
-
-Every layer has the same interface:
-
-- ``forward(x, train=False, rng=None) -> out``. With ``train=True`` it keeps on ``self`` what
-  ``backward`` needs (the cache); in inference (``train=False``) it keeps nothing, so predicting
-  10,000 images does not hold their intermediate arrays. ``rng`` (a ``np.random.Generator``) is
-  used only by dropout.
-- ``backward(dout) -> dx``: ``dout = dL/dout`` from the layer above, ``dx = dL/dx`` for the layer
-  below, and the parameter gradients left in ``self.grads``. A layer with parameters whose
-  ``input_grad`` is False (the model's first layer: nobody needs dL/dimages) returns None instead
-  of dx and skips that work.
-- ``params`` (list of arrays, updated in place by the optimizer), ``grads`` (same order, filled by
-  ``backward``), ``param_names`` (for weight files) and ``decay`` (True where L2 weight decay
-  applies: weights, not biases).
+"""Convolution and pooling layers (CS231n style, the interface of ``nnexp.nn.layers.Layer``).
 
 Image tensors are ``(N, C, H, W)``: samples, channels, height, width. Convolution is computed as
 one matrix product over im2col columns (a Python loop only over the ``kh * kw`` kernel offsets);
-``conv2d_naive`` and ``conv2d_naive_backward`` are plain loops kept only to test it.
+a naive loop convolution lives in the tests, only to check this one.
 
 Memory layout: shapes are always (N, C, H, W), but conv and pooling outputs are transposed views of
 C-contiguous (C, N, H, W) arrays. im2col wants channel-major columns, and NumPy elementwise work
@@ -26,17 +12,8 @@ layer to layer and no copy is made only to reorder them.
 
 import numpy as np
 
-from .activations import get_activation
-from .errors import ConfigError
-from .initializers import initial_biases, initial_weights
-
-
-def _pair(v):
-    """An int or a pair of ints as a tuple (height, width)."""
-    if isinstance(v, (int, np.integer)):
-        return int(v), int(v)
-    h, w = v
-    return int(h), int(w)
+from ..errors import ConfigError
+from .layers import Layer, pair
 
 
 def conv_output_size(size, kernel, stride, pad, dilation):
@@ -95,31 +72,6 @@ def col2im(cols, x_shape, kernel, stride, pad, dilation):
     return dxp[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 
 
-class Layer:
-    """Base: no parameters, nothing to decay."""
-
-    input_grad = True
-
-    def __init__(self):
-        self.params, self.grads, self.param_names, self.decay = [], [], [], []
-
-    def output_shape(self, shape):
-        """Shape of one sample's output for one sample's input ``shape`` (no batch axis)."""
-        return shape
-
-    def _init_params(self, w_shape, fan_in, fan_out, bias, init, rng, dtype, uniform_limit):
-        """W (decayed) and, if ``bias``, b of size w_shape[0] or w_shape[-1] for dense (not decayed),
-        drawn in float64 by ``nnexp.initializers`` (he: N(0, 2 / fan_in), ...) and cast to dtype."""
-        rng = np.random.default_rng() if rng is None else rng
-        self.W = initial_weights(init, w_shape, fan_in, fan_out, rng, uniform_limit).astype(dtype)
-        self.params, self.param_names, self.decay = [self.W], ["W"], [True]
-        self.b = None
-        if bias:
-            units = w_shape[-1] if len(w_shape) == 2 else w_shape[0]
-            self.b = initial_biases(init, (units,), rng, uniform_limit).astype(dtype)
-            self.params.append(self.b)
-            self.param_names.append("b")
-            self.decay.append(False)
 
 
 class Conv2D(Layer):
@@ -135,7 +87,7 @@ class Conv2D(Layer):
     def __init__(self, in_channels, filters, kernel, stride=1, pad=0, dilation=1, bias=True,
                  init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
         super().__init__()
-        self.kernel, self.pad = _pair(kernel), _pair(pad)
+        self.kernel, self.pad = pair(kernel), pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
         kh, kw = self.kernel
         self._init_params((filters, in_channels, kh, kw), in_channels * kh * kw, filters * kh * kw,
@@ -187,7 +139,7 @@ class DepthwiseConv2D(Layer):
     def __init__(self, channels, kernel, stride=1, pad=0, dilation=1, bias=False,
                  init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
         super().__init__()
-        self.kernel, self.pad = _pair(kernel), _pair(pad)
+        self.kernel, self.pad = pair(kernel), pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
         kh, kw = self.kernel
         self._init_params((channels, 1, kh, kw), kh * kw, kh * kw, bias, init, rng, dtype,
@@ -244,8 +196,7 @@ class SeparableConv2D(Layer):
         self.pointwise = Conv2D(in_channels, filters, 1, 1, 0, 1, bias, init, rng, dtype,
                                 uniform_limit)
         self.params = self.depthwise.params + self.pointwise.params
-        self.param_names = ([f"depthwise.{p}" for p in self.depthwise.param_names]
-                            + [f"pointwise.{p}" for p in self.pointwise.param_names])
+        self.param_names = ["Wd", "Wp"] + self.pointwise.param_names[1:]   # depthwise W, pointwise W, b
         self.decay = self.depthwise.decay + self.pointwise.decay
 
     def output_shape(self, shape):
@@ -333,143 +284,3 @@ class Pool2D(Layer):
             else:
                 dx[:, :, r, q] = part
         return dx.transpose(1, 0, 2, 3)
-
-
-class Flatten(Layer):
-    """x: (N, C, H, W) -> (N, C H W), row-major; the backward reshapes the error back."""
-
-    def output_shape(self, shape):
-        return (int(np.prod(shape)),)
-
-    def forward(self, x, train=False, rng=None):
-        if train:
-            self.cache = x.shape
-        return x.reshape(x.shape[0], -1)
-
-    def backward(self, dout):
-        return dout.reshape(self.cache)
-
-
-class Dense(Layer):
-    """Fully connected layer, out = x @ W + b with W: (in, out) (CS231n's convention, rows = inputs).
-
-    x: (N, in), W: (in, out), b: (out,), out: (N, out);
-    dW = x^T @ dout, db = sum_n dout[n], dx = dout @ W^T.
-    """
-
-    def __init__(self, in_features, units, bias=True, init="he", rng=None, dtype=np.float32,
-                 uniform_limit=0.5):
-        super().__init__()
-        self._init_params((in_features, units), in_features, units, bias, init, rng, dtype,
-                          uniform_limit)
-
-    def output_shape(self, shape):
-        return (self.W.shape[1],)
-
-    def forward(self, x, train=False, rng=None):
-        """x: (N, in) -> x @ W + b: (N, out)."""
-        out = x @ self.W
-        if self.b is not None:
-            out += self.b
-        if train:
-            self.cache = x
-        return out
-
-    def backward(self, dout):
-        """dout: (N, out) -> dx: (N, in); grads [dW (in, out), db (out,)]."""
-        x = self.cache
-        self.grads = [x.T @ dout]
-        if self.b is not None:
-            self.grads.append(dout.sum(axis=0))
-        return dout @ self.W.T if self.input_grad else None
-
-
-class Dropout(Layer):
-    """Inverted dropout: in training, out = x m / (1 - rate) with m ~ Bernoulli(1 - rate) per entry,
-    so the expected activation is unchanged and inference is the identity. dx = dout m / (1 - rate).
-    Any shape. Training needs ``rng`` (a np.random.Generator): a missing one is an error, not a
-    silent switch-off.
-    """
-
-    def __init__(self, rate):
-        super().__init__()
-        if not 0.0 <= rate < 1.0:
-            raise ConfigError(f"dropout rate must be in [0, 1), got {rate!r}")
-        self.rate = float(rate)
-
-    def forward(self, x, train=False, rng=None):
-        if not train or self.rate == 0.0:
-            self.cache = None
-            return x
-        if rng is None:
-            raise ValueError("dropout in training mode needs rng=np.random.Generator")
-        keep = 1.0 - self.rate
-        self.cache = (rng.random(x.shape) < keep).astype(x.dtype) / np.asarray(keep, x.dtype)
-        return x * self.cache
-
-    def backward(self, dout):
-        return dout if self.cache is None else dout * self.cache
-
-
-class Activation(Layer):
-    """Elementwise hidden activation a = f(z) from ``nnexp.activations`` (relu, leaky_relu, sigmoid,
-    tanh, identity), any shape; backward dz = f'(z) * da via the activation's own ``backward``.
-    """
-
-    def __init__(self, name):
-        super().__init__()
-        self.name = name
-        self.fn = get_activation(name, hidden=True)
-
-    def forward(self, z, train=False, rng=None):
-        a = self.fn.fn(z)
-        if train:
-            self.cache = (z, a)
-        return a
-
-    def backward(self, dout):
-        z, a = self.cache
-        return self.fn.backward(z, a, dout)
-
-
-def conv2d_naive(x, W, b=None, stride=1, pad=0, dilation=1):
-    """Reference convolution by explicit loops (tests only); same shapes and math as ``Conv2D``."""
-    n, c, h, w = x.shape
-    f, _, kh, kw = W.shape
-    ph, pw = _pair(pad)
-    ho = conv_output_size(h, kh, stride, ph, dilation)
-    wo = conv_output_size(w, kw, stride, pw, dilation)
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    out = np.zeros((n, f, ho, wo), dtype=x.dtype)
-    for s in range(n):
-        for k in range(f):
-            for p in range(ho):
-                for q in range(wo):
-                    total = 0.0 if b is None else b[k]
-                    for i in range(kh):
-                        for j in range(kw):
-                            for ch in range(c):
-                                total += W[k, ch, i, j] * xp[s, ch, p * stride + i * dilation,
-                                                             q * stride + j * dilation]
-                    out[s, k, p, q] = total
-    return out
-
-
-def conv2d_naive_backward(dout, x, W, stride=1, pad=0, dilation=1):
-    """Reference gradients (dx, dW, db) of ``conv2d_naive`` by explicit loops (tests only)."""
-    n, c, h, w = x.shape
-    f, _, kh, kw = W.shape
-    ph, pw = _pair(pad)
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    dxp, dW = np.zeros_like(xp), np.zeros_like(W)
-    db = dout.sum(axis=(0, 2, 3))
-    for s in range(n):
-        for k in range(f):
-            for p in range(dout.shape[2]):
-                for q in range(dout.shape[3]):
-                    for i in range(kh):
-                        for j in range(kw):
-                            r, col = p * stride + i * dilation, q * stride + j * dilation
-                            dW[k, :, i, j] += dout[s, k, p, q] * xp[s, :, r, col]
-                            dxp[s, :, r, col] += dout[s, k, p, q] * W[k, :, i, j]
-    return dxp[:, :, ph:ph + h, pw:pw + w], dW, db

@@ -6,7 +6,7 @@
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def initial_weights(name, shape, fan_in, fan_out, rng, uniform_limit=0.5):

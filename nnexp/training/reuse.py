@@ -8,7 +8,7 @@ same configuration, bit for bit. Every job saves the state after each epoch into
     <reuse_dir>/<key>/epoch_<E>.npz     (a CheckpointStore with keep_all=True)
 
 where the key hashes the whole configuration except ``REUSE_IGNORES`` (epochs, and the keys of
-resume.NOT_IDENTITY), plus what the configuration leaves open: the kernel ``auto`` resolves to, the
+identity.NOT_IDENTITY), plus what the configuration leaves open: the kernel ``auto`` resolves to, the
 number of BLAS threads (OpenBLAS's sums depend on it: a mini-batch epoch on 1 and on 2 threads
 differs in the last bits), the content of an ``init_from`` file, the data directory's absolute
 path, and the nnexp and NumPy versions. A job asking for E epochs takes epoch E from the store if it is there, else
@@ -26,22 +26,20 @@ float32 network takes 0.3 MB per epoch).
 """
 
 import fcntl
-import hashlib
-import json
 import logging
-import os
-from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
+from ..storage import sha256_file, sha256_json
 from .checkpoint import CheckpointStore
-from .resume import config_hash, file_digest
+from .environment import launch_path
+from .identity import config_hash
 
 log = logging.getLogger(__name__)
 
 REUSE_IGNORES = ("epochs", "experiment", "kernel")
-"""Top-level config keys outside the key besides resume.NOT_IDENTITY (``threads``, replaced by the
+"""Top-level config keys outside the key besides identity.NOT_IDENTITY (``threads``, replaced by the
 count it resolves to; the reuse switches): epochs (what is shared), the preset's name (its values
 are in the config), and ``kernel`` (replaced by the kernel it resolves to)."""
 
@@ -52,10 +50,9 @@ def reuse_key(cfg, kernel, threads, data_dir=None):
     init_from's content."""
     identity = {"config": config_hash(cfg, ignore=REUSE_IGNORES), "kernel": kernel, "blas_threads": threads,
                 "data_dir": str(data_dir) if data_dir is not None else None,
-                "init_from": file_digest(cfg.init_from) if cfg.init_from else None,
+                "init_from": sha256_file(cfg.init_from) if cfg.init_from else None,
                 "versions": {"nnexp": __version__, "numpy": np.__version__}}
-    text = json.dumps(identity, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    return sha256_json(identity)[:24]
 
 
 class SharedEpochs:
@@ -121,12 +118,4 @@ def shared_epochs(cfg, kernel, threads, data_dir):
     or None with ``reuse=false``."""
     if not cfg.reuse:
         return None
-    root = Path(cfg.reuse_dir)
-    if not root.is_absolute():
-        from hydra.utils import get_original_cwd
-
-        try:
-            root = Path(get_original_cwd()) / root
-        except ValueError:   # outside a Hydra run
-            root = Path(os.getcwd()) / root
-    return SharedEpochs(root / reuse_key(cfg, kernel, threads, data_dir))
+    return SharedEpochs(launch_path(cfg.reuse_dir) / reuse_key(cfg, kernel, threads, data_dir))

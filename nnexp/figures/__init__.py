@@ -1,0 +1,8 @@
+"""Every figure, one module per subject: ``run`` (one run's curves and tables), ``sweep`` (a sweep's
+views), ``network`` (filters, feature maps, inverse query); ``style`` holds what they share.
+
+Every function takes a DataFrame (or arrays) and a path, draws what it is given (it computes no
+results), writes the file atomically and returns the path. Accuracies are stored as shares (0..1)
+and drawn in percent. Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so
+they can be drawn from any thread or process.
+"""

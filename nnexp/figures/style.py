@@ -1,0 +1,125 @@
+"""What every figure shares: the Agg backend, sizes, axis labels, colours, the best-point marker,
+learning-rate axes, and the atomic save."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from ..storage import atomic_path  # noqa: E402
+
+
+DPI = 100
+
+
+GIF_FRAMES = 72          # one frame per 5 degrees of the turn
+
+
+GIF_FRAME_MS = 80        # 12.5 frames per second: one turn in under 6 s
+
+
+GIF_SIZE = (4.8, 3.6)    # inches at GIF_DPI: 384 x 288 pixels per frame
+
+
+GIF_DPI = 80
+
+
+LABELS = {
+    "lr": "learning rate (lr)",
+    "epochs": "epochs trained",
+    "epoch": "epoch",
+    "test_acc": "test accuracy (%)",
+    "train_acc": "training accuracy (%)",
+    "best_test_acc": "best test accuracy (%)",
+    "test_loss": "test loss (mean per sample)",
+    "train_loss": "training loss (mean per sample)",
+}
+
+
+def label(key):
+    """Axis label of a column: its description with unit, or the key itself."""
+    return LABELS.get(key, key)
+
+
+def shown(frame, metric):
+    """Values of ``metric`` as drawn: accuracies in percent, anything else unchanged."""
+    values = frame[metric].to_numpy(dtype=float)
+    return values * 100 if metric.endswith("_acc") else values
+
+
+def best_index(values, metric):
+    """Position of the best value: the highest accuracy or the lowest loss (NaNs ignored)."""
+    return int(np.nanargmax(values) if metric.endswith("_acc") else np.nanargmin(values))
+
+
+def group_label(keys, values):
+    """Legend text of one group of rows, e.g. 'epochs=5, model.hidden=[10]'."""
+    values = values if isinstance(values, tuple) else (values,)
+    return ", ".join(f"{k}={v}" for k, v in zip(keys, values))
+
+
+def groups(frame, keys):
+    """(label, rows) for each combination of the ``keys`` columns, in order of appearance."""
+    keys = list(keys)
+    if not keys:
+        return [("", frame)]
+    return [(group_label(keys, values), rows) for values, rows in frame.groupby(keys, sort=False, dropna=False)]
+
+
+def save(fig, path):
+    """Write ``fig`` as PNG to ``path`` atomically; return the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def mark_best(ax, x, y, text):
+    """A red star on the best point with its value written beside it."""
+    ax.plot([x], [y], marker="*", markersize=16, color="red", linestyle="none", label=text, zorder=5)
+
+
+def line_color(i, n):
+    """Colour of line i of n: the default cycle for a few lines, viridis in order for many."""
+    return f"C{i}" if n <= 10 else matplotlib.colormaps["viridis"](i / max(1, n - 1))
+
+
+LABEL_GAP = 1 / 18
+"""Smallest distance between two labelled ticks of a log axis, as a share of its width in decades
+(about the width of a label such as "0.15" on the 8-inch figures here)."""
+
+
+def spaced_labels(values):
+    """Tick labels for sorted positive values on a log axis, none closer than LABEL_GAP of the axis
+    to another: the ends and the shortest numbers (1, 0.1, 0.5 before 0.12) are labelled first,
+    then every other value where there is room; the rest are left blank."""
+    logs = np.log10(values)
+    gap = LABEL_GAP * (logs[-1] - logs[0])
+    texts = [f"{value:g}" for value in values]
+    ends = {0, len(values) - 1}
+    kept = []
+    for i in sorted(range(len(values)), key=lambda i: (i not in ends, len(texts[i]), i)):
+        if all(abs(logs[i] - logs[j]) >= gap for j in kept):
+            kept.append(i)
+    return [text if i in kept else "" for i, text in enumerate(texts)]
+
+
+def log_lr_axis(ax, lrs):
+    """A log-scale learning-rate x axis with a tick at every learning rate used, labelled plainly
+    where there is room."""
+    lrs = sorted(set(float(v) for v in lrs))
+    ax.set_xscale("log")
+    ax.set_xticks(lrs, spaced_labels(lrs), rotation=45 if len(lrs) > 6 else 0)
+    ax.minorticks_off()
+    ax.set_xlabel(label("lr") + ", log scale")
+
+
+def outside_legend(ax):
+    """The legend inside the axes for a few entries, to the right of them for many."""
+    if len(ax.get_legend_handles_labels()[0]) > 6:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend()

@@ -1,0 +1,218 @@
+"""Figures of a sweep: score against learning rate, epochs or any key, the lr x epochs heatmap and
+surface (a turning GIF via imageio), and two sweeps compared."""
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from ..storage import atomic_path
+
+from .style import DPI, GIF_FRAMES, GIF_FRAME_MS, GIF_SIZE, GIF_DPI, label, shown, best_index, group_label, groups, save, mark_best, line_color, log_lr_axis, outside_legend
+
+
+def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):
+    """``metric`` against the learning rate (log x), one line per value of the ``group`` columns,
+    the best point starred (classic experiment 2, "Learning rate vs score")."""
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.add_subplot()
+    lines = groups(frame.sort_values("lr", kind="stable"), group)
+    for i, (name, rows) in enumerate(lines):
+        ax.plot(rows["lr"], shown(rows, metric), marker="o", label=name or None, color=line_color(i, len(lines)))
+    values = shown(frame, metric)
+    best = best_index(values, metric)
+    best_lr = frame["lr"].iloc[best]
+    mark_best(ax, best_lr, values[best], f"best: lr={best_lr:g}, {values[best]:.2f}"
+              + (f" ({group_label(group, tuple(frame[list(group)].iloc[best]))})" if group else ""))
+    log_lr_axis(ax, frame["lr"])
+    ax.set_ylabel(label(metric))
+    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} vs learning rate")
+    ax.grid(True, alpha=0.3)
+    outside_legend(ax)
+    return save(fig, path)
+
+
+def accuracy_vs_epochs(history, path, group=(), metric="acc"):
+    """Training (dashed) and test (solid) ``metric`` ('acc' or 'loss') per epoch, one colour per
+    group (e.g. per learning rate); the best test epoch of each group starred (classic experiment 3:
+    test accuracy that stops rising while training accuracy rises is overfitting)."""
+    fig = Figure(figsize=(8, 5))
+    ax = fig.add_subplot()
+    test, train = f"test_{metric}", f"train_{metric}"
+    lines = groups(history.sort_values("epoch", kind="stable"), group)
+    for i, (name, rows) in enumerate(lines):
+        color = line_color(i, len(lines))
+        values = shown(rows, test)
+        ax.plot(rows["epoch"], values, color=color, marker=".", label=name or "test")
+        ax.plot(rows["epoch"], shown(rows, train), color=color, linestyle="--", label=None if name else "training")
+        best = best_index(values, test)
+        ax.plot([rows["epoch"].iloc[best]], [values[best]], marker="*", markersize=14, color=color,
+                markeredgecolor="black", linestyle="none")
+    if group:  # line styles explained once, colours per group
+        ax.plot([], [], color="black", label="test")
+        ax.plot([], [], color="black", linestyle="--", label="training")
+    ax.set_xlabel(label("epoch"))
+    ax.set_ylabel(f"{'accuracy (%)' if metric == 'acc' else 'loss (mean per sample)'}")
+    ax.set_title(f"{'Accuracy' if metric == 'acc' else 'Loss'} per epoch: test solid, training dashed, "
+                 "best test epoch starred", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    outside_legend(ax)
+    return save(fig, path)
+
+
+def lr_epochs_grid(frame, metric):
+    """The ``metric`` of ``frame`` as a matrix: rows sorted learning rates, columns sorted epochs."""
+    table = frame.pivot_table(index="lr", columns="epochs", values=metric, aggfunc="mean")
+    return table.sort_index().sort_index(axis=1)
+
+
+def lr_epochs_heatmap(frame, path, metric="test_acc"):
+    """Learning rate x epochs heatmap of ``metric``, each cell written, the best cell outlined."""
+    table = lr_epochs_grid(frame, metric)
+    values = table.to_numpy(dtype=float) * (100 if metric.endswith("_acc") else 1)
+    fig = Figure(figsize=(max(5.0, 0.6 * table.shape[1] + 2.5), max(3.5, 0.5 * table.shape[0] + 1.5)))
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap="coolwarm", aspect="auto", origin="lower")
+    fig.colorbar(image, ax=ax, label=label(metric))
+    for (i, j), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            ax.text(j, i, f"{value:.1f}" if abs(value) >= 1 else f"{value:.3f}", ha="center", va="center",
+                    fontsize=7)
+    i, j = np.unravel_index(best_index(values.ravel(), metric), values.shape)
+    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=2.5))
+    ax.set_xticks(range(table.shape[1]), [f"{e:g}" for e in table.columns])
+    ax.set_yticks(range(table.shape[0]), [f"{lr:g}" for lr in table.index])
+    ax.set_xlabel(label("epochs"))
+    ax.set_ylabel(label("lr"))
+    ax.set_title(f"{label(metric).split(' (')[0].capitalize()}: best lr={table.index[i]:g}, "
+                 f"epochs={table.columns[j]:g} ({values[i, j]:.2f}), outlined")
+    return save(fig, path)
+
+
+def surface_axes(frame, metric, figsize, dpi):
+    """A figure with the learning rate x epochs surface of ``metric`` (coolwarm), best point marked,
+    its 3-D axes, and a line naming the best point. The learning rate axis is logarithmic when
+    the rates span more than a factor of 30."""
+    table = lr_epochs_grid(frame, metric)
+    lrs, epochs = table.index.to_numpy(dtype=float), table.columns.to_numpy(dtype=float)
+    log_x = lrs.max() / lrs.min() > 30
+    x = np.log10(lrs) if log_x else lrs
+    z = table.to_numpy(dtype=float) * (100 if metric.endswith("_acc") else 1)
+    fig = Figure(figsize=figsize, dpi=dpi)
+    ax = fig.add_subplot(projection="3d", computed_zorder=False)
+    gx, gy = np.meshgrid(x, epochs, indexing="ij")
+    finite = np.isfinite(z)
+    if finite.all():
+        ax.plot_surface(gx, gy, z, cmap="coolwarm", edgecolor="grey", linewidth=0.3, alpha=0.9)
+    else:  # a partial grid: triangulate the points that exist
+        ax.plot_trisurf(gx[finite], gy[finite], z[finite], cmap="coolwarm", edgecolor="grey", linewidth=0.3)
+    i, j = np.unravel_index(best_index(z.ravel(), metric), z.shape)
+    ax.scatter([gx[i, j]], [gy[i, j]], [z[i, j]], color="black", s=60, marker="o", depthshade=False, zorder=10)
+    if log_x:
+        decades = np.arange(np.ceil(x.min()), np.floor(x.max()) + 1)
+        ax.set_xticks(decades, [f"{10 ** d:g}" for d in decades])
+    ax.set_xlabel(label("lr") + (", log scale" if log_x else ""))
+    ax.set_ylabel(label("epochs"))
+    ax.set_zlabel(label(metric))
+    return fig, ax, f"best: lr={lrs[i]:g}, epochs={epochs[j]:g}, {z[i, j]:.2f} (black dot)"
+
+
+def lr_epochs_surface(frame, path, metric="test_acc"):
+    """The learning rate x epochs surface of ``metric`` as a PNG (classic experiment 4)."""
+    fig, ax, best = surface_axes(frame, metric, (7, 5.5), DPI)
+    ax.view_init(elev=25, azim=-135)
+    ax.set_title(best, fontsize=9)
+    fig.suptitle(f"{label(metric).split(' (')[0].capitalize()} over learning rate and epochs")
+    return save(fig, path)
+
+
+def lr_epochs_gif(frame, path, metric="test_acc", frames=GIF_FRAMES):
+    """The surface of ``lr_epochs_surface`` turning once around, ``frames`` rendered views (GIF)."""
+    import imageio.v3 as iio
+
+    fig, ax, best = surface_axes(frame, metric, GIF_SIZE, GIF_DPI)
+    heading = text_strip([f"{label(metric).split(' (')[0].capitalize()} over learning rate and epochs", best],
+                         GIF_SIZE[0], GIF_DPI)
+    canvas = FigureCanvasAgg(fig)
+    images = []
+    for k in range(frames):
+        ax.view_init(elev=25, azim=-135 + 360 * k / frames)
+        canvas.draw()
+        images.append(np.vstack([heading, np.asarray(canvas.buffer_rgba())[..., :3]]))
+    indices, palette = shared_palette(images)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, indices, mode="P", extension=".gif", palette=palette, duration=GIF_FRAME_MS, loop=0)
+    return path
+
+
+def text_strip(lines, width, dpi):
+    """Centred lines of text rendered once as an RGB band ``width`` inches wide: the still heading
+    above every frame of an animation (drawing titles again for each frame would double its cost)."""
+    fig = Figure(figsize=(width, 0.22 * len(lines) + 0.1), dpi=dpi)
+    for i, line in enumerate(lines):
+        fig.text(0.5, 1 - (i + 0.75) / (len(lines) + 0.5), line, ha="center", va="center",
+                 fontsize=10 if i == 0 else 8)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def shared_palette(images, colors=128):
+    """Frames (RGB) as palette indices of one palette drawn from four of them: one quantisation for
+    the whole animation instead of one per frame (faster, smaller, and no colour flicker)."""
+    from PIL import Image
+
+    sample = np.concatenate(images[:: max(1, len(images) // 4)], axis=0)
+    palette = Image.fromarray(sample).quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    indices = np.stack([np.asarray(Image.fromarray(image).quantize(palette=palette, dither=Image.Dither.NONE))
+                        for image in images])
+    return indices, bytes(palette.getpalette())
+
+
+def score_by_key(frame, path, key, metric="test_acc"):
+    """``metric`` of every job against the values of one swept ``key`` (in grid order), with the
+    mean over the other keys joined by a line: for keys such as seed or model.hidden."""
+    values = list(dict.fromkeys(frame[key]))
+    position = {v: i for i, v in enumerate(values)}
+    x = frame[key].map(position).to_numpy(dtype=float)
+    y = shown(frame, metric)
+    fig = Figure(figsize=(max(6.0, 0.8 * len(values) + 3), 4.5))
+    ax = fig.add_subplot()
+    ax.plot(x, y, marker="o", linestyle="none", alpha=0.6, label="one job")
+    means = [np.nanmean(y[x == i]) for i in range(len(values))]
+    ax.plot(range(len(values)), means, color="C1", marker="s", label="mean over the other keys")
+    ax.set_xticks(range(len(values)), [str(v) for v in values], rotation=30 if len(values) > 6 else 0)
+    ax.set_xlabel(key)
+    ax.set_ylabel(label(metric))
+    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} by {key}")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return save(fig, path)
+
+
+def compare_curves(frame, path, x="epoch", metric="test_acc"):
+    """``metric`` of several sweeps or runs overlaid: ``frame`` has columns source (A, B, ...), line
+    (the job or group within it), ``x`` (epoch, or a swept key such as lr) and ``metric``; one colour
+    per source, one line style per line."""
+    fig = Figure(figsize=(8, 5))
+    ax = fig.add_subplot()
+    styles = ["-", "--", ":", "-."]
+    for i, (source, rows) in enumerate(frame.groupby("source", sort=False)):
+        for k, (line, part) in enumerate(rows.groupby("line", sort=False)):
+            ax.plot(part[x], shown(part, metric), color=f"C{i % 10}", linestyle=styles[k % 4],
+                    marker=".", label=f"{source}: {line}" if line else source)
+    if x == "lr":
+        log_lr_axis(ax, frame["lr"])
+    else:
+        ax.set_xlabel(label(x))
+    if x == "epoch":
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(label(metric))
+    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} compared (colour: source)")
+    ax.grid(True, alpha=0.3)
+    outside_legend(ax)
+    return save(fig, path)

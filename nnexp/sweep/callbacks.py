@@ -1,0 +1,82 @@
+"""nnexp's Hydra callbacks (registered in conf/config.yaml under ``hydra.callbacks``):
+
+- ``ResultGuard`` keeps finished results from being overwritten by another configuration (one sweep
+  per ``hydra.sweep.dir``, one configuration per ``hydra.run.dir``) and makes a sweep with
+  unfinished jobs exit non-zero;
+- ``ReportCallback`` turns a finished multirun into results.csv, history.csv, figures and report.md,
+  reading only what the jobs wrote to disk, through the same code as ``python -m nnexp.report``.
+"""
+
+import logging
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from ..errors import NnexpError, exit_with_error
+from ..training.identity import config_hash
+from ..training.results import FINISHED, load_result
+from .guard import SweepRefused, check_sweep_dir, clear_sweep_dir, failed_jobs, job_dirs
+
+log = logging.getLogger(__name__)
+
+
+class ReportCallback(Callback):
+    """At the end of a multirun, aggregate its jobs into the sweep directory.
+
+    ``inverse``: also draw the inverse query of the best job (the inverse_query preset sets it);
+    ``gif_frames``: views in the turning-surface GIF (0: no GIF).
+    """
+
+    def __init__(self, inverse=False, gif_frames=72):
+        self.inverse = inverse
+        self.gif_frames = gif_frames
+
+    def on_multirun_end(self, config, **kwargs):
+        from .report import build_sweep
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            results = build_sweep(sweep_dir, inverse=self.inverse, gif_frames=self.gif_frames)
+        except NnexpError as err:
+            log.error("no sweep report: %s", err)
+            return
+        except Exception:  # noqa: BLE001 - the jobs' results are on disk; say how to retry
+            log.exception("building the sweep report failed; the jobs' results are intact, "
+                          "rerun it with: python -m nnexp.report %s", sweep_dir)
+            return
+        counts = results["status"].value_counts()
+        log.info("sweep report: %s (%s)", sweep_dir / "report.md",
+                 ", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
+class ResultGuard(Callback):
+    """Keeps finished results from being overwritten by another configuration: one sweep per
+    ``hydra.sweep.dir``, one configuration per ``hydra.run.dir``; after a sweep, exits non-zero
+    if a job did not finish."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        run_dir = Path(config.hydra.run.dir)
+        result = load_result(run_dir)[0]
+        if (result is not None and result.get("status") in FINISHED and not config.get("overwrite")
+                and result.get("config_hash") != config_hash(config)):
+            exit_with_error(f"{run_dir} holds the {result['status']} result of another configuration; choose another "
+                   "hydra.run.dir, or add overwrite=true to replace it")
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            check_sweep_dir(config)
+        except SweepRefused as refused:
+            if not (config.get("overwrite") and refused.replaceable):
+                exit_with_error(str(refused))
+            log.warning("overwrite=true: deleting the earlier sweep in %s", config.hydra.sweep.dir)
+            clear_sweep_dir(config.hydra.sweep.dir)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        failed = failed_jobs(config.hydra.sweep.dir)
+        if failed:
+            job, why = failed[0]
+            exit_with_error(f"{len(failed)} of {len(job_dirs(config.hydra.sweep.dir))} jobs in {config.hydra.sweep.dir} "
+                   f"did not finish (first: {job.name}: {why}); their logs hold the details; fix the cause and "
+                   "rerun the same command: finished jobs are skipped")
+

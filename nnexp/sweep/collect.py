@@ -1,0 +1,199 @@
+"""A sweep directory read back from disk: every job of the grid (planned in multirun.yaml or found
+as a job directory) with its overrides and result, as the tables results.csv and history.csv.
+
+Statuses: completed, diverged (the loss became non-finite), failed (the job raised; its error is
+recorded), missing (a job directory without a readable result.json: killed, still running, or its
+files are not those result.json recorded), pending (a grid point whose job never started).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from ..errors import NnexpError
+from ..training.results import files_problem, load_result
+from ..training.run_files import HISTORY_COLUMNS
+from .guard import expand_grid, job_dirs, sweep_args
+
+log = logging.getLogger(__name__)
+
+METRICS = ["train_loss", "train_acc", "test_loss", "test_acc", "best_test_acc", "best_test_loss", "best_epoch"]
+STATUSES = ("completed", "diverged", "failed", "missing", "pending")
+
+
+class ReportError(NnexpError):
+    """A directory that holds no run or sweep to report on."""
+
+
+@dataclass
+class Job:
+    """One grid point of a sweep: its Hydra job number, overrides (key -> value) and what is on disk."""
+
+    num: int
+    overrides: dict
+    dir: Path = None
+    result: dict = field(default_factory=dict)
+    problem: str = None    # why result.json could not be read (a corrupt file)
+
+    @property
+    def status(self):
+        if self.dir is None:
+            return "pending"
+        return self.result.get("status", "missing")
+
+    def note(self):
+        """Why the job has no final result, in a few words ('' when it completed)."""
+        if self.status == "failed":
+            return self.result.get("error", "failed")
+        if self.status == "diverged":
+            return f"loss not finite in epoch {self.result.get('diverged_epoch')}"
+        if self.status == "missing":
+            return self.problem or "no result.json (killed, or still running)"
+        if self.status == "pending":
+            return "not started"
+        return ""
+
+
+def readable(value):
+    """A swept value as shown in tables and legends: lists as typed (``[200,100]``), others as is."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(str(readable(v)) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{readable(v)}" for k, v in value.items()) + "}"
+    return value
+
+
+def parse_overrides(lines):
+    """Hydra override strings ('lr=0.1', 'model.hidden=[200,100]', '+experiment=x') as an ordered
+    dict key -> value, parsed by Hydra's own grammar; deletions ('~key') are left out."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(list(lines))
+    return {o.key_or_group: readable(o.value()) for o in parsed if not o.is_delete()}
+
+
+def read_yaml(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def job_number(job_dir):
+    """The Hydra job number of a job directory (from .hydra/hydra.yaml, else the directory name)."""
+    try:
+        return int(read_yaml(job_dir / ".hydra" / "hydra.yaml")["hydra"]["job"]["num"])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return int(job_dir.name) if job_dir.name.isdigit() else None
+
+
+def multirun_config(sweep_dir):
+    """The sweep's saved configuration (multirun.yaml, unresolved), or an empty config when there is none."""
+    try:
+        return OmegaConf.load(Path(sweep_dir) / "multirun.yaml")
+    except (OSError, yaml.YAMLError, OmegaConfBaseException):
+        return OmegaConf.create()
+
+
+def planned_grid(multirun):
+    """Override lists of every job the sweep launches, in job-number order, expanded from its grid
+    (``hydra.sweeper.params`` then the command line) as Hydra's basic sweeper does; None when the
+    saved config does not say (another sweeper, or no multirun.yaml)."""
+    sweeper = OmegaConf.select(multirun, "hydra.sweeper") or {}
+    if not str(sweeper.get("_target_") or "").endswith("BasicSweeper"):
+        return None
+    try:
+        return expand_grid(sweep_args(multirun))
+    except Exception as err:  # noqa: BLE001 - a grid we cannot expand is reported from job dirs alone
+        log.warning("could not expand the sweep grid of multirun.yaml: %s", err)
+        return None
+
+
+def collect(sweep_dir):
+    """Every job of the sweep, planned or found on disk, sorted by job number."""
+    sweep_dir = Path(sweep_dir)
+    jobs = {}
+    for num, lines in enumerate(planned_grid(multirun_config(sweep_dir)) or []):
+        jobs[num] = Job(num, parse_overrides(lines))
+    for job_dir in job_dirs(sweep_dir):
+        num = job_number(job_dir)
+        num = num if num is not None else -1 - len(jobs)
+        jobs[num] = job_on_disk(num, job_dir)
+    return [jobs[num] for num in sorted(jobs)]
+
+
+def job_on_disk(num, job_dir):
+    """The Job of a run directory: its overrides (.hydra/overrides.yaml, if any) and its result,
+    which counts only while the files result.json lists are those it recorded (sha256)."""
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = parse_overrides(read_yaml(overrides_file) or []) if overrides_file.is_file() else {}
+    result, problem = load_result(job_dir)
+    if result and (result.get("status") == "completed" or "files" in result):
+        problem = files_problem(job_dir, result)
+        result = {} if problem else result    # files changed since the job: no result to report
+    return Job(num, overrides, job_dir, result or {}, problem)
+
+
+def key_columns(jobs):
+    """The override keys of all jobs, in the order they were typed (first appearance)."""
+    return list(dict.fromkeys(key for job in jobs for key in job.overrides))
+
+
+def varying(frame, keys):
+    """The keys that take more than one value across the rows of ``frame``."""
+    return [k for k in keys if frame[k].astype(str).nunique() > 1]
+
+
+def results_frame(jobs, sweep_dir):
+    """results.csv: job, status, one column per override key, final and best metrics, seconds,
+    the job's directory (relative to the sweep directory) and a note for jobs that did not complete."""
+    keys = key_columns(jobs)
+    rows = []
+    for job in jobs:
+        row = {"job": job.num, "status": job.status}
+        row.update({k: job.overrides.get(k) for k in keys})
+        row.update({m: job.result.get(m) for m in METRICS})
+        row["seconds"] = job.result.get("seconds")
+        row["dir"] = "" if job.dir is None else str(job.dir.relative_to(sweep_dir))
+        row["error"] = job.note()
+        rows.append(row)
+    columns = ["job", "status", *keys, *METRICS, "seconds", "dir", "error"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({m: float for m in METRICS if m != "best_epoch"} | {"seconds": float, "best_epoch": "Int64"})
+
+
+def history_frame(jobs):
+    """history.csv: every job's history.csv in long form, with job and the override keys in front."""
+    keys = key_columns(jobs)
+    parts = []
+    for job in jobs:
+        path = None if job.dir is None else job.dir / "history.csv"
+        if path is None or not path.is_file():
+            continue
+        try:
+            history = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.EmptyDataError):
+            log.warning("skipping unreadable %s", path)
+            continue
+        for position, key in enumerate(["job", *keys]):
+            history.insert(position, key, job.num if key == "job" else job.overrides.get(key))
+        parts.append(history)
+    columns = ["job", *keys, *HISTORY_COLUMNS]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def score_metric(results):
+    """The metric that ranks jobs: test accuracy, or test loss where no accuracy exists (regression)."""
+    return "test_acc" if results["test_acc"].notna().any() else "test_loss"
+
+
+def best_row(results):
+    """The completed job with the highest final test accuracy (lowest test loss for regression)."""
+    done = results[results["status"] == "completed"]
+    metric = score_metric(results)
+    if done.empty or done[metric].isna().all():
+        return None
+    return done.loc[done[metric].idxmax() if metric == "test_acc" else done[metric].idxmin()]

@@ -1,0 +1,24 @@
+"""What identifies a job's computation: the hash of its configuration.
+
+Hydra configs reach nnexp as OmegaConf ``DictConfig``s whose closed-set fields are Enums
+(``nnexp.config``); ``plain`` turns one into dicts, lists and strings for the code below Hydra.
+"""
+
+from omegaconf import OmegaConf
+
+from ..storage import sha256_json
+
+NOT_IDENTITY = ("overwrite", "threads", "reuse", "reuse_dir", "lr_find")
+"""Config keys that do not change what a job computes: left out of hashes and grid comparisons."""
+
+
+def plain(cfg):
+    """A config section as plain dicts, lists and values, Enums as their names, interpolations resolved."""
+    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+
+
+def config_hash(cfg, ignore=()):
+    """sha256 of a job's resolved config, without ``hydra``, ``NOT_IDENTITY`` and ``ignore``
+    (top-level keys): the same for the task function's config and Hydra's full one."""
+    keys = [key for key in cfg if key not in ("hydra", *NOT_IDENTITY, *ignore)]
+    return sha256_json(plain(OmegaConf.masked_copy(cfg, keys)))

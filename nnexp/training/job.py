@@ -1,0 +1,142 @@
+"""One job: the pipeline config -> data -> network -> training -> run files, read top to bottom in
+``run_job``. The run directory's files are described in ``nnexp.training.run_files``; result.json
+holds status, final and best metrics, seconds, the data split, seed, config_hash, files (sha256 of
+each file the run wrote), environment, epochs_trained (by this job: not restored from a checkpoint
+or the reuse store), kernel (per-sample kernel) and blas_threads.
+"""
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..data import load_dataset, resolve_dir
+from ..errors import ConfigError
+from ..nn.build import build_network
+from ..nn.kernels import resolve_kernel
+from ..nn.optim import SGD
+from ..storage import read_npz, sha256_file, write_csv, write_json, write_npz
+from .checkpoint import CheckpointStore
+from .environment import environment, launch_path
+from .identity import config_hash, plain
+from .loop import Diverged, train
+from .reuse import shared_epochs
+from .run_files import RUN_FILES, batch_frame, history_frame, summarize, write_network_figures, write_scores
+from .threads import blas_thread_count, blas_threads
+
+log = logging.getLogger(__name__)
+
+
+def data_config(cfg):
+    """The config's ``data`` section as a plain dict whose ``dir`` is absolute (a relative one is
+    taken from where the command was started) or null, checked to be a directory."""
+    section = plain(cfg.data)
+    if section.get("dir"):
+        section["dir"] = str(resolve_dir(launch_path(section["dir"])))
+    return section
+
+
+def load_data(cfg):
+    """The data set of the config, in its dtype."""
+    return load_dataset(data_config(cfg), str(cfg.dtype))
+
+
+def build_model(model_cfg, data, dtype, rng):
+    """The network of the config's ``model`` section, its input and output sizes taken from the data."""
+    model = plain(model_cfg)
+    if model["name"] == "cnn" and data.image_shape is None:
+        raise ConfigError(f"model=cnn needs image data (mnist, mnist_sample, digits); data={data.name} has none")
+    input_shape = data.image_shape if model["name"] == "cnn" else (data.n_inputs,)
+    return build_network(model, input_shape, data.n_outputs, dtype=dtype, rng=rng)
+
+
+class EpochStores:
+    """Where a job's epochs are kept and found: its own checkpoints (the latest epoch, to resume a
+    killed job) and the reuse store shared with jobs that differ only in ``epochs``. ``before_epoch``
+    and ``after_epoch`` are the training loop's hooks."""
+
+    def __init__(self, cfg, run_dir, network, optimizer, kernel, threads):
+        self.network, self.optimizer, self.epochs = network, optimizer, cfg.epochs
+        self.checkpoints = CheckpointStore(run_dir / "checkpoints", identity=config_hash(cfg, ignore=("epochs",)))
+        self.shared = shared_epochs(cfg, kernel, threads, data_config(cfg)["dir"])
+        self.trained = []   # epochs this job trained itself
+
+    def restore(self):
+        """(history, batch_log) of the job's own latest checkpoint, loaded into network and optimizer."""
+        history, batch_log = self.checkpoints.restore(self.network, self.optimizer, self.epochs)
+        if history:
+            log.info("resuming from the checkpoint of epoch %d of %d", len(history), self.epochs)
+        return history, batch_log
+
+    def before_epoch(self, epoch, history, batch_log):
+        """Bring the job to ``epoch`` or later from the reuse store (keeping a checkpoint of it here);
+        True when it did, so the loop does not train those epochs."""
+        found = self.shared is not None and self.shared.load(self.network, self.optimizer, epoch, self.epochs,
+                                                             history, batch_log)
+        if found:
+            self.checkpoints.save(self.network, self.optimizer, history, batch_log)
+        return found
+
+    def after_epoch(self, history, batch_log):
+        """Checkpoint the epoch just trained, here and in the reuse store."""
+        self.trained.append(history[-1]["epoch"])
+        self.checkpoints.save(self.network, self.optimizer, history, batch_log)
+        if self.shared is not None:
+            self.shared.save(self.network, self.optimizer, history, batch_log)
+
+    def release(self):
+        if self.shared is not None:
+            self.shared.release()
+
+
+def write_run_files(run_dir, network, data, history, batch_log, status):
+    """The run directory's tables, weights and figures (weights, scores and figures only when the
+    run completed); removes files of RUN_FILES that an earlier run left. Returns the paths written."""
+    written = [write_csv(run_dir / "history.csv", history_frame(history)),
+               write_csv(run_dir / "batches.csv", batch_frame(batch_log))]
+    if status == "completed":
+        written.append(write_npz(run_dir / "weights.npz", network.state()))
+        if data.task == "classification":
+            written.extend(write_scores(run_dir, network, data))
+        written.extend(write_network_figures(run_dir, network, data))
+    for stale in set(RUN_FILES) - {path.name for path in written}:
+        (run_dir / stale).unlink(missing_ok=True)
+    return written
+
+
+def run_job(cfg, run_dir, parallel_sweep=False):
+    """Train the configured network once and write the run directory; return result.json's dict.
+    ``cfg`` is a composed, validated config (``nnexp.config.validate``); ``parallel_sweep``: this
+    job runs beside others on this machine (BLAS threads, ``nnexp.training.threads``)."""
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    data = load_data(cfg)
+    network = build_model(cfg.model, data, np.dtype(str(cfg.dtype)), np.random.default_rng(cfg.seed))
+    if cfg.init_from:
+        network.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
+    optimizer = SGD.of(network, cfg.lr, cfg.momentum, cfg.weight_decay)
+    kernel = resolve_kernel(str(cfg.kernel), len(data.x_train))
+    thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
+    stores = EpochStores(cfg, run_dir, network, optimizer, kernel, thread_count)
+    history, batch_log = stores.restore()
+    status, diverged_epoch, threads = "completed", None, None
+    try:
+        with blas_threads(thread_count) as threads:
+            train(network, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
+                  history, batch_log, on_epoch=stores.after_epoch, kernel=kernel, before_epoch=stores.before_epoch)
+    except Diverged as err:
+        status, diverged_epoch = "diverged", err.epoch
+    finally:
+        stores.release()
+    written = write_run_files(run_dir, network, data, history, batch_log, status)
+    result = summarize(history, status, time.perf_counter() - started)
+    result.update({"epochs": cfg.epochs, "diverged_epoch": diverged_epoch, "seed": cfg.seed,
+                   "epochs_trained": len(stores.trained), "kernel": kernel if cfg.batch_size == 1 else None,
+                   "blas_threads": threads,
+                   "data": {"name": data.name, "task": data.task, "split": data.split,
+                            "train_size": len(data.x_train), "test_size": len(data.x_test)},
+                   "config_hash": config_hash(cfg), "files": {p.name: sha256_file(p) for p in written},
+                   "environment": environment()})
+    write_json(run_dir / "result.json", result)
+    return result

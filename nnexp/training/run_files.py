@@ -1,0 +1,103 @@
+"""The files of a run directory: their names, their columns, and the tables written into them.
+
+Every file is written atomically (``nnexp.storage``); result.json lists the sha256 of each of
+``RUN_FILES`` that the run wrote, and a file of that list left by an earlier run is removed.
+"""
+
+import numpy as np
+import pandas as pd
+
+from ..nn.metrics import confusion_matrix
+from ..storage import write_csv
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+"""history.csv: one row per epoch, scored on the whole training and test sets after the epoch."""
+BATCH_COLUMNS = ["epoch", "batch", "samples", "train_loss"]
+"""batches.csv: the training loss during each epoch, in at most BATCH_LOG_POINTS chunks."""
+INTEGER_COLUMNS = {"epoch", "batch", "samples"}
+
+CNN_FIGURES = {"filters.png": "First-layer filters", "feature_maps.png": "Feature maps of one test image"}
+"""Figures a network with convolutions draws into its run directory (they need the trained network)."""
+
+RUN_FILES = {
+    "history.csv": "one row per epoch: " + ", ".join(HISTORY_COLUMNS),
+    "batches.csv": "the training loss during each epoch: " + ", ".join(BATCH_COLUMNS),
+    "weights.npz": "the trained parameters, W1, b1, W2, ... (nnexp.nn.network), allow_pickle=False",
+    "per_label.csv": "classification: label, count, errors, error_rate, error_share",
+    "confusion.csv": "classification: label, pred_0 .. pred_K-1",
+    **{name: f"{title} (a network with convolutions)" for name, title in CNN_FIGURES.items()},
+}
+"""Files of a run directory that result.json lists (those this run wrote); others are removed.
+(Besides: result.json itself, checkpoints/, main.log and Hydra's .hydra/.)"""
+
+
+def history_frame(history):
+    return pd.DataFrame(history, columns=HISTORY_COLUMNS)
+
+
+def batch_frame(batch_log):
+    return pd.DataFrame(batch_log, columns=BATCH_COLUMNS)
+
+
+def summarize(history, status, seconds):
+    """Final and best metrics of a history: the best epoch has the highest test accuracy
+    (the lowest test loss for regression)."""
+    result = {"status": status, "epochs_completed": len(history), "seconds": seconds}
+    if not history:
+        return result
+    frame = history_frame(history)
+    final = frame.iloc[-1]
+    result.update({key: float(final[key]) for key in ("train_loss", "train_acc", "test_loss", "test_acc")})
+    if frame["test_acc"].notna().any():
+        best = frame.loc[frame["test_acc"].idxmax()]
+    else:
+        best = frame.loc[frame["test_loss"].idxmin()]
+    result.update({"best_test_acc": float(best["test_acc"]), "best_test_loss": float(best["test_loss"]),
+                   "best_epoch": int(best["epoch"])})
+    return result
+
+
+def confusion_frame(counts):
+    """The confusion matrix as a table: one row per true label, one column per predicted label."""
+    frame = pd.DataFrame(counts, columns=[f"pred_{j}" for j in range(len(counts))])
+    frame.insert(0, "label", np.arange(len(counts)))
+    return frame
+
+
+def per_label_frame(counts):
+    """For each label: count, errors, error_rate (errors / count) and error_share (errors / all errors).
+
+    error_share is the "percentage of all errors" the two-hidden-layer classic printed.
+    """
+    count = counts.sum(axis=1)
+    errors = count - np.diag(counts)
+    total = errors.sum()
+    return pd.DataFrame({
+        "label": np.arange(len(counts)),
+        "count": count,
+        "errors": errors,
+        "error_rate": np.divide(errors, count, out=np.full(len(count), np.nan), where=count > 0),
+        "error_share": errors / total if total else np.zeros(len(count)),
+    })
+
+
+def write_scores(run_dir, network, data):
+    """confusion.csv and per_label.csv of the final network on the test set."""
+    predicted = network.predict(data.x_test).argmax(axis=1)
+    counts = confusion_matrix(data.labels_test, predicted, data.n_outputs)
+    return [write_csv(run_dir / "confusion.csv", confusion_frame(counts)),
+            write_csv(run_dir / "per_label.csv", per_label_frame(counts))]
+
+
+def write_network_figures(run_dir, network, data):
+    """filters.png and feature_maps.png of a trained network with convolutions (none without)."""
+    filters = network.first_conv_filters()
+    if filters is None:
+        return []
+    from ..figures.network import feature_map_grid, filter_grid   # matplotlib: only when needed
+
+    image, label = data.x_test[0], int(data.labels_test[0])
+    predicted = int(network.predict(image[None]).argmax(axis=1)[0])
+    return [filter_grid(filters, run_dir / "filters.png", title=f"First-layer filters ({network.names[0]})"),
+            feature_map_grid(network.feature_maps(image), run_dir / "feature_maps.png",
+                             title=f"Feature maps of test image 1 (label {label}, predicted {predicted})")]
