@@ -61,21 +61,25 @@ def main(kind, table, *rest):
     if kind == "lr_sweep":
         ours = pd.read_csv(table)
         g = ours.groupby("lr")["test_acc"]
-        band(ax, sorted(ours["lr"].unique()), g, f"nnexp (true backprop), mean of {g.size().max()} seeds, min-max band", "o-")
+        band(ax, sorted(ours["lr"].unique()), g,
+             f"nnexp (true backprop), mean of {g.size().max()} seeds, min-max band", "o-")
         if classic:
             c = pd.read_csv(classic[0])
             c = c[(c["rule"] == "classic") & (c["epoch"] == c["epoch"].max())]
             gc = c.groupby("lr")["test_acc"]
             n = gc.size().max()
-            band(ax, sorted(c["lr"].unique()), gc, "classic update rule re-run, " + (f"mean of {n} seeds" if n > 1 else "1 seed"), "s--")
-        ax.plot(list(LR_SWEEP), np.array(list(LR_SWEEP.values())) * 100, "k^:", label="reported (classic, read from its plot)")
+            band(ax, sorted(c["lr"].unique()), gc,
+                 "classic update rule re-run, " + (f"mean of {n} seeds" if n > 1 else "1 seed"), "s--")
+        ax.plot(list(LR_SWEEP), np.array(list(LR_SWEEP.values())) * 100, "k^:",
+            label="reported (classic, read from its plot)")
         ax.set_xscale("log")
         ax.set_xlabel("learning rate (log scale)")
         ax.set_title("784-100-10, 1 epoch: test accuracy vs learning rate")
     else:
         ours = pd.read_csv(table)
         g = ours.groupby("epoch")["test_acc"]
-        band(ax, sorted(ours["epoch"].unique()), g, f"nnexp (true backprop), mean of {g.size().max()} seeds, min-max band", "o-")
+        band(ax, sorted(ours["epoch"].unique()), g,
+             f"nnexp (true backprop), mean of {g.size().max()} seeds, min-max band", "o-")
         if classic:
             c = pd.read_csv(classic[0])
             c = c[c["rule"] == "classic"]

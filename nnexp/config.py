@@ -15,7 +15,14 @@ from typing import Any, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from .data.datasets import SCALINGS
 from .errors import ConfigError
+from .nn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from .nn.build import CONV_TYPES, LAYER_KEYS
+from .nn.conv import POOL_MODES
+from .nn.initializers import INITIALIZERS
+from .nn.kernels import KERNELS
+from .nn.losses import LOSSES
 
 
 class Choice(str, Enum):
@@ -32,16 +39,17 @@ def choices(name, names):
     return Choice(name, [(n, n) for n in names])
 
 
+# Each closed set is defined once, by the code that implements it; the schema's Enums are made from it.
 DType = choices("DType", ["float32", "float64"])
-HiddenActivation = choices("HiddenActivation", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
-OutputActivation = choices("OutputActivation", ["sigmoid", "softmax", "tanh", "relu", "leaky_relu", "identity"])
-Loss = choices("Loss", ["mse", "cross_entropy"])
-Init = choices("Init", ["normal", "unit_normal", "uniform", "xavier", "he"])
-Kernel = choices("Kernel", ["auto", "numba", "numpy", "reference"])
-Scaling = choices("Scaling", ["classic", "standard"])
-ConvType = choices("ConvType", ["standard", "dilated", "separable"])
-LayerType = choices("LayerType", ["conv", "activation", "pool", "flatten", "dense", "dropout"])
-PoolMode = choices("PoolMode", ["max", "avg"])
+HiddenActivation = choices("HiddenActivation", HIDDEN_ACTIVATIONS)
+OutputActivation = choices("OutputActivation", ACTIVATIONS)
+Loss = choices("Loss", LOSSES)
+Init = choices("Init", INITIALIZERS)
+Kernel = choices("Kernel", KERNELS)
+Scaling = choices("Scaling", SCALINGS)
+ConvType = choices("ConvType", CONV_TYPES)
+LayerType = choices("LayerType", LAYER_KEYS)
+PoolMode = choices("PoolMode", POOL_MODES)
 
 
 @dataclass
@@ -162,4 +170,5 @@ def validate(cfg):
     if cfg.model.name == "mlp":
         bad = [h for h in cfg.model.hidden if h < 1]
         if bad:
-            raise ConfigError(f"model.hidden={list(cfg.model.hidden)} has a layer of size {bad[0]}; every size must be at least 1")
+            raise ConfigError(f"model.hidden={list(cfg.model.hidden)} has a layer of size {bad[0]}; "
+                              "every size must be at least 1")

@@ -3,7 +3,6 @@
 import sys
 
 
-
 class NnexpError(Exception):
     """Base for every user-facing error; the entry points print its message and exit non-zero."""
 

@@ -87,8 +87,8 @@ def main(cfg):
     """Run one job, unless its directory already holds its finished result (a rerun sweep skips
     it). A failure is recorded in the job's result.json and log; a single run then exits non-zero
     with one line, while in a sweep the other jobs go on."""
-    from .training.environment import environment   # here: a refused launch or a typo is reported
-    from .training.job import run_job               # without the wait for numpy, pandas...
+    from .training.environment import environment  # here: a refused launch or a typo is reported
+    from .training.job import run_job  # without the wait for numpy, pandas...
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:

@@ -9,11 +9,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers import TINY, run_cli, tree_digest
+from test_mnist_files import csv_text, mnist_like, write_idx_dir
 
 from nnexp.storage import write_npz
-
-from helpers import TINY, run_cli, tree_digest
-from test_mnist_files import csv_text, idx_bytes, mnist_like, write_idx_dir
 
 
 def bad_idx_dir(tmp_path):
@@ -106,10 +105,10 @@ def test_hydra_full_error_keeps_hydra_report(tmp_path):
 def test_weights_files_are_refused_naming_each_wrong_array(tmp_path):
     """Every kind of mismatch at once, each array named; then non-finite values; then pickles."""
     from nnexp.errors import WeightsError
-    from nnexp.network import MLP
+    from nnexp.nn.build import mlp
     from nnexp.storage import read_npz
 
-    model = MLP([4, 3, 2], bias=True)
+    model = mlp([4, 3, 2], bias=True)
     write_npz(tmp_path / "w.npz", {"W1": np.zeros((3, 5)), "W2": np.zeros((2, 3), np.int64), "b1": np.zeros(3),
                                    "extra": np.zeros(1)})
     with pytest.raises(WeightsError) as refused:

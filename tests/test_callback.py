@@ -1,10 +1,9 @@
 """The report callback at the end of a real multirun, started as a subprocess (one job fails)."""
 
 import pandas as pd
-from PIL import Image
-
 from conftest import SWEEP_GIF_FRAMES
 from helpers import compose_config, run_cli
+from PIL import Image
 
 FIGURES = ["accuracy_vs_lr.png", "accuracy_vs_epochs.png", "lr_epochs_heatmap.png", "lr_epochs_surface.png",
            "best_loss_per_batch.png", "best_loss_per_epoch.png", "best_confusion.png", "best_per_label.png"]

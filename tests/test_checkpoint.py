@@ -1,11 +1,10 @@
 import numpy as np
 import pandas as pd
-
-from nnexp.checkpoint import CheckpointStore
-from nnexp.run import run_job
-from nnexp.storage import read_npz
-
 from helpers import compose_config
+
+from nnexp.storage import read_npz
+from nnexp.training.checkpoint import CheckpointStore
+from nnexp.training.job import run_job
 
 SETTINGS = ["data.train_size=200", "model.hidden=[10]", "shuffle=true", "momentum=0.5", "batch_size=7",
             "reuse=false"]   # the job's own checkpoints, not the shared store (tests/test_reuse.py)

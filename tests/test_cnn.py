@@ -5,12 +5,21 @@ import warnings
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
-
-from nnexp.cnn import CLASSIC_LAYERS, DEFAULT_LAYERS, CNNConfig, build_cnn
-from nnexp.errors import ConfigError, WeightsError
-
 from conftest import numerical_gradient, relative_error
+from helpers import compose_config
+
+from nnexp.errors import ConfigError, WeightsError
+from nnexp.nn.build import build_network
+from nnexp.training.identity import plain
+
+CNN_DEFAULTS = plain(compose_config(["model=cnn"]).model)
+DEFAULT_LAYERS = CNN_DEFAULTS["layers"]                                   # conf/model/cnn.yaml
+CLASSIC_LAYERS = plain(compose_config(["model=cnn_classic"]).model)["layers"]   # conf/model/cnn_classic.yaml
+
+
+def build_cnn(cfg, input_shape, n_outputs, dtype=np.float32, rng=None):
+    """The network of ``model=cnn`` with the keys of ``cfg`` changed."""
+    return build_network({**CNN_DEFAULTS, **cfg}, input_shape, n_outputs, dtype, rng)
 
 SMALL_LAYERS = [
     {"type": "conv", "filters": 3, "kernel": 3, "pad": 1},
@@ -84,13 +93,14 @@ def test_builds_the_classic_and_default_stacks():
     classic = build_cnn({"layers": CLASSIC_LAYERS}, (1, 28, 28), 10, np.float32, np.random.default_rng(0))
     assert classic.names == ["conv1", "leaky_relu1", "maxpool1", "conv2", "leaky_relu2", "maxpool2",
                              "flatten1", "dense1"]
-    assert [p.shape for p in classic.params] == [(8, 1, 5, 5), (8,), (16, 8, 5, 5), (16,), (784, 10), (10,)]
+    assert [p.shape for p in classic.params] == [(8, 1, 5, 5), (8,), (16, 8, 5, 5), (16,), (10, 784), (10,)]
+    assert classic.param_keys == ["W1", "b1", "W2", "b2", "W3", "b3"]
     assert classic.decay == [True, False, True, False, True, False]
     assert all(p.dtype == np.float32 for p in classic.params)
-    default = build_cnn(CNNConfig(), (1, 28, 28), 10, "float32")
+    default = build_cnn({}, (1, 28, 28), 10, "float32")
     assert all(p.dtype == np.float32 for p in default.params)
-    assert default.layers[-1].W.shape == (128, 10)
-    assert "total params" in default.summary()
+    assert default.layers[-1].W.shape == (10, 128)
+    assert sum(p.size for p in default.params) == 32 * 9 + 32 + 64 * 32 * 9 + 64 + 3136 * 128 + 128 + 128 * 10 + 10
 
 
 @pytest.mark.parametrize("layers", [CLASSIC_LAYERS, DEFAULT_LAYERS])
@@ -104,12 +114,11 @@ def test_conv_types_keep_every_output_shape(layers):
     assert dilated.layers[0].dilation == 2
 
 
-def test_config_from_omegaconf_structured_schema():
-    cfg = OmegaConf.structured(CNNConfig)
-    cfg.conv_type = "separable"
-    cfg.layers = OmegaConf.create(SMALL_LAYERS)
-    net = build_cnn(cfg, SMALL_SHAPE, 3, np.float64, np.random.default_rng(0))
-    assert net.param_keys[:3] == ["conv1.depthwise.W", "conv1.pointwise.W", "conv1.pointwise.b"]
+def test_config_from_the_composed_schema():
+    cfg = compose_config(["model=cnn", "model.conv_type=separable"]).model
+    net = build_network(plain(cfg), (1, 28, 28), 10, np.float64, np.random.default_rng(0))
+    assert net.param_keys[:3] == ["Wd1", "Wp1", "b1"]
+    assert net.names[0] == "conv1" and net.layers[0].depthwise.W.shape == (1, 1, 3, 3)
 
 
 @pytest.mark.parametrize("change,n_outputs,message", [
@@ -139,7 +148,8 @@ def test_predict_in_chunks_is_inference_mode():
     x, _ = batch(n=10)
     a = net.predict(x)
     assert a.shape == (10, 3)
-    np.testing.assert_allclose(a, net.predict(x, batch_size=3), rtol=1e-12)
+    net.predict_rows = 3
+    np.testing.assert_allclose(a, net.predict(x), rtol=1e-12)
     np.testing.assert_allclose(a, net.output.fn(net.forward(x)), rtol=1e-12)
     with pytest.raises(ValueError, match="input_shape"):
         net.predict(np.zeros((2, 100)))
@@ -165,27 +175,27 @@ def test_state_round_trip_through_npz_keeps_params_in_place(tmp_path):
     x, _ = batch()
     np.testing.assert_allclose(a.predict(x), b.predict(x))
     state = a.state()
-    state["conv1.W"][...] = 0  # a copy, not the live parameter
+    state["W1"][...] = 0  # a copy, not the live parameter
     assert np.any(a.params[0] != 0)
 
 
 def test_load_state_errors_name_arrays_and_shapes():
     net = small_net()
     state = net.state()
-    del state["conv2.b"]
-    state["conv9.W"] = np.zeros(3)
-    state["dense1.W"] = np.zeros((7, 5))
+    del state["b2"]
+    state["W9"] = np.zeros(3)
+    state["W3"] = np.zeros((7, 5))
     before = net.state()
     with pytest.raises(WeightsError) as err:
         net.load_state(state, source="w.npz")
     text = str(err.value)
     assert "w.npz" in text
-    assert "missing conv2.b" in text
-    assert "unexpected conv9.W" in text
-    assert "dense1.W (7, 5) (expected (16, 5))" in text
+    assert "missing b2" in text
+    assert "unexpected W9" in text
+    assert "W3 (7, 5) (expected (5, 16))" in text
     for key, p in net.state().items():  # nothing was copied
         np.testing.assert_array_equal(p, before[key])
-    with pytest.raises(WeightsError, match="conv1.depthwise.W"):
+    with pytest.raises(WeightsError, match="Wd1"):
         net.load_state(small_net(conv_type="separable").state())
 
 
@@ -218,3 +228,15 @@ def test_tiny_cnn_overfits_random_images():
         for p, g in zip(net.params, grads):
             p -= 0.3 * g
     assert (net.predict(x).argmax(axis=1) == labels).mean() == 1.0
+
+
+def test_weights_of_nnexp_0_2_load_into_the_same_network(tmp_path):
+    """0.2 named a CNN's parameters by layer and kept a dense W as (in, out); an MLP's as W1..WL."""
+    net = small_net()
+    old = {"conv1.W": net.params[0], "conv1.b": net.params[1], "conv2.W": net.params[2], "conv2.b": net.params[3],
+           "dense1.W": net.params[4].T, "dense1.b": net.params[5], "dense2.W": net.params[6].T,
+           "dense2.b": net.params[7]}
+    other = build_cnn({"layers": SMALL_LAYERS}, SMALL_SHAPE, 3, np.float64, np.random.default_rng(5))
+    other.load_state(old)
+    for p, q in zip(net.params, other.params):
+        np.testing.assert_array_equal(p, q)

@@ -5,12 +5,11 @@ import json
 
 import pandas as pd
 import pytest
+from helpers import compose_config, run_cli
 
 from nnexp.errors import ConfigError
-from nnexp.run import run_job
 from nnexp.storage import read_npz
-
-from helpers import compose_config, run_cli
+from nnexp.training.job import run_job
 
 SMALL_STACK = ("model.layers=[{type:conv,filters:4,kernel:3,pad:1},{type:activation,name:relu},"
                "{type:pool,mode:max,size:2},{type:flatten},{type:dense,units:null}]")
@@ -41,7 +40,7 @@ def test_cnn_run_writes_the_run_directory(tmp_path):
     saved = json.loads((tmp_path / "result.json").read_text())
     assert saved["status"] == "completed" and saved["data"]["train_size"] == 200
     assert pd.read_csv(tmp_path / "history.csv")["epoch"].tolist() == [1, 2, 3]
-    assert set(read_npz(tmp_path / "weights.npz")) == {"conv1.W", "conv1.b", "dense1.W", "dense1.b"}
+    assert set(read_npz(tmp_path / "weights.npz")) == {"W1", "b1", "W2", "b2"}
     assert pd.read_csv(tmp_path / "confusion.csv").iloc[:, 1:].to_numpy().sum() == saved["data"]["test_size"]
     assert result["test_acc"] > 0.3   # 10 classes: chance is 0.1
     for name in ("filters.png", "feature_maps.png"):
@@ -57,7 +56,7 @@ def test_conv_type_sweep_compares_the_three_types(tmp_path):
     assert (results["status"] == "completed").all()
     weights = {row["model.conv_type"]: set(read_npz(tmp_path / str(row["dir"]) / "weights.npz"))
                for _, row in results.iterrows()}
-    assert "conv1.depthwise.W" in weights["separable"] and "conv1.W" in weights["standard"]
+    assert {"Wd1", "Wp1"} <= weights["separable"] and "W1" in weights["standard"]
     assert weights["dilated"] == weights["standard"]   # same filter shapes, applied dilated
     for name in ("accuracy_by_model_conv_type.png", "best_filters.png", "best_feature_maps.png"):
         assert (tmp_path / name).is_file(), name
@@ -74,8 +73,13 @@ def test_cnn_with_a_huge_learning_rate_diverges_and_is_recorded(tmp_path):
 @pytest.mark.parametrize("overrides, message", [
     (["data=xor"], "model=cnn needs image data"),
     (["data=sine"], "model=cnn needs image data"),
-    (["model.conv_type=deformable"], "model.conv_type=deformable is not known"),
 ])
 def test_cnn_config_errors_are_one_line(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         run_job(compose_config(TINY_CNN + overrides), tmp_path)
+
+
+def test_an_unknown_conv_type_is_refused_by_the_schema_in_one_line():
+    done = run_cli(*TINY_CNN, "model.conv_type=deformable")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "Invalid value 'deformable', expected one of [standard, dilated, separable]" in done.stderr

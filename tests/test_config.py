@@ -1,10 +1,11 @@
 import pytest
+from helpers import compose_config
 from hydra.errors import ConfigCompositionException
 
 from nnexp.config import validate
 from nnexp.errors import ConfigError
-
-from helpers import compose_config
+from nnexp.main import config_error_line
+from nnexp.training.identity import plain
 
 
 def test_defaults_are_the_classic_network_on_the_sample():
@@ -39,9 +40,39 @@ def test_unknown_keys_are_refused(override):
     ("batch_size=0", "batch_size=0 must be greater than 0"),
     ("model.hidden=[100,0]", "has a layer of size 0"),
     ("momentum=1.5", "momentum=1.5 must be in"),
-    ("dtype=float16", "dtype=float16 is not supported"),
     ("data.train_size=0", "data.train_size=0 must be at least 1"),
 ])
 def test_values_out_of_range_are_refused(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         validate(compose_config([override]))
+
+
+@pytest.mark.parametrize("override,choices", [
+    ("dtype=float16", "[float32, float64]"),
+    ("kernel=fast", "[auto, numba, numpy, reference]"),
+    ("model.activation=softmax", "[sigmoid, tanh, relu, leaky_relu, identity]"),
+    ("model.output_activation=swish", "[sigmoid, tanh, relu, leaky_relu, identity, softmax]"),
+    ("model.loss=hinge", "[mse, cross_entropy]"),
+    ("model.init=glorot", "[normal, unit_normal, uniform, xavier, he]"),
+    ("data.scaling=fancy", "[classic, standard]"),
+])
+def test_closed_sets_are_enums_of_the_schema(override, choices):
+    """Hydra refuses a name outside the set, naming the set: the Enums are made from nnexp's own tables."""
+    with pytest.raises(ConfigCompositionException) as refused:
+        compose_config([override])
+    value = override.split("=")[1]
+    assert f"Invalid value '{value}', expected one of {choices}" in config_error_line(refused.value)
+
+
+def test_layer_lists_are_typed_per_layer():
+    with pytest.raises(ConfigCompositionException) as refused:
+        compose_config(["model=cnn", "model.layers=[{type:convolution}]"])
+    assert "expected one of [conv, activation, pool, flatten, dense, dropout]" in config_error_line(refused.value)
+    with pytest.raises(ConfigCompositionException):
+        compose_config(["model=cnn", "model.layers=[{type:conv,filter:3}]"])   # no such key
+
+
+def test_enum_values_read_as_their_names():
+    cfg = compose_config(["dtype=float64"])
+    assert cfg.dtype == "float64" and str(cfg.dtype) == "float64" and f"{cfg.dtype}" == "float64"
+    assert plain(cfg)["dtype"] == "float64" and plain(cfg)["model"]["activation"] == "sigmoid"

@@ -2,11 +2,11 @@
 
 import pandas as pd
 import pytest
+from helpers import TINY, compose_config, run_cli
 from omegaconf import OmegaConf
 from PIL import Image
 
-from helpers import TINY, compose_config, run_cli
-from nnexp.report import planned_grid
+from nnexp.sweep.collect import planned_grid
 
 CLASSIC = {"batch_size": 1, "shuffle": False, "data.name": "mnist", "data.scaling": "classic", "data.divisor": 255,
            "model.hidden": [100], "model.activation": "sigmoid", "model.output_activation": "sigmoid",

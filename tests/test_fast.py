@@ -2,15 +2,16 @@
 
 import numpy as np
 import pytest
+from test_network import COMBINATIONS, targets_for
 
 from nnexp.data import Dataset
 from nnexp.errors import ConfigError
-from nnexp.fast import DEFERRED, NUMBA_MIN_SAMPLES, BlasTrainer, numba_available, per_sample_trainer, resolve_kernel
-from nnexp.network import MLP
-from nnexp.optim import SGD
-from nnexp.train import train
-
-from test_network import COMBINATIONS, targets_for
+from nnexp.nn.build import mlp
+from nnexp.nn.kernels import NUMBA_MIN_SAMPLES, numba_available, per_sample_trainer, resolve_kernel
+from nnexp.nn.kernels.base import DEFERRED
+from nnexp.nn.kernels.blas import BlasTrainer
+from nnexp.nn.optim import SGD
+from nnexp.training.loop import train
 
 KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(),
                                                                     reason="numba is not installed"))]
@@ -27,7 +28,7 @@ def toy_data(output, dtype, n=60, seed=5):
 def trained(kernel, data, hidden, output, loss, bias, dtype, momentum=0.0, weight_decay=0.0, epochs=2,
             sizes=(7, 6, 5, 3)):
     """A 7-6-5-3 network after ``epochs`` shuffled per-sample epochs on ``kernel``: (model, history, log)."""
-    model = MLP(list(sizes), activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
+    model = mlp(list(sizes), activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
                 dtype=dtype, rng=np.random.default_rng(0))
     optimizer = SGD(model.params, model.decay, lr=0.05, momentum=momentum, weight_decay=weight_decay)
     history, log = train(model, optimizer, data, epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
@@ -38,8 +39,9 @@ def assert_same_training(kernel, dtype, n=60, **settings):
     data = toy_data(settings["output"], dtype, n)
     ref_model, ref_opt, ref_history, ref_log = trained("reference", data, dtype=dtype, **settings)
     model, opt, history, log = trained(kernel, data, dtype=dtype, **settings)
-    start = MLP(list(settings.get("sizes", (7, 6, 5, 3))), dtype=dtype, rng=np.random.default_rng(0), init="xavier")
-    assert not np.allclose(ref_model.weights[0], start.weights[0])   # the reference did train
+    start = mlp(list(settings.get("sizes", (7, 6, 5, 3))), dtype=dtype, rng=np.random.default_rng(0), init="xavier")
+    # the reference did train
+    assert not np.allclose(ref_model.dense_stack().weights[0], start.dense_stack().weights[0])
     tolerance = TOLERANCE[dtype]
     for fast, ref in zip(model.params + (opt.velocity or []), ref_model.params + (ref_opt.velocity or [])):
         np.testing.assert_allclose(fast, ref, **tolerance)
@@ -80,7 +82,7 @@ def test_deferred_first_layer_with_any_depth_and_a_last_chunk_cut_short(kernel, 
 
 
 def test_kernel_choice_and_fallbacks():
-    model = MLP([4, 3, 2], dtype=np.float32, rng=np.random.default_rng(0))
+    model = mlp([4, 3, 2], dtype=np.float32, rng=np.random.default_rng(0))
     optimizer = SGD(model.params, model.decay, lr=0.1)
     x32 = np.zeros((5, 4), np.float32)
     assert isinstance(per_sample_trainer(model, optimizer, x32, "numpy"), BlasTrainer)
@@ -97,10 +99,10 @@ def test_kernel_choice_and_fallbacks():
 
 def test_diverging_run_is_detected_on_the_fast_path():
     data = toy_data("identity", np.float64)
-    model = MLP([7, 6, 5, 3], activation="identity", output_activation="identity", init="unit_normal",
+    model = mlp([7, 6, 5, 3], activation="identity", output_activation="identity", init="unit_normal",
                 dtype=np.float64, rng=np.random.default_rng(0))
     optimizer = SGD(model.params, model.decay, lr=5.0)
-    from nnexp.train import Diverged
+    from nnexp.training.loop import Diverged
 
     with pytest.raises(Diverged):
         train(model, optimizer, data, 1, batch_size=1, kernel="numpy")

@@ -2,19 +2,22 @@
 
 import numpy as np
 import pytest
+from conftest import numerical_gradient
+from helpers import compose_config
 from omegaconf import OmegaConf
 from PIL import Image
 from scipy.special import logit
 
-from conftest import numerical_gradient
-from helpers import compose_config
 from nnexp.data import load_dataset
 from nnexp.errors import ConfigError
-from nnexp.inverse import back_query, gradient_query, input_gradient, inverse_query, load_model, main
-from nnexp.network import MLP
-from nnexp.optim import SGD
+from nnexp.inverse import main
+from nnexp.nn.build import mlp
+from nnexp.nn.inverse import back_query, gradient_query, input_gradient
+from nnexp.nn.optim import SGD
 from nnexp.storage import write_npz
-from nnexp.train import train
+from nnexp.sweep.inverse import inverse_query, load_model
+from nnexp.training.identity import plain
+from nnexp.training.loop import train
 
 
 def save_run(run_dir, model, overrides):
@@ -41,11 +44,11 @@ def classic_back_query(wih, who, label):
 
 
 def test_back_query_is_the_classic_one_for_every_digit(tmp_path):
-    model = MLP([784, 100, 10], dtype=np.float64, rng=np.random.default_rng(3))
+    model = mlp([784, 100, 10], dtype=np.float64, rng=np.random.default_rng(3))
     run_dir = save_run(tmp_path / "run", model, [])
     images = back_query(load_model(run_dir)[0])
     for label in range(10):
-        np.testing.assert_allclose(images[label], classic_back_query(*model.weights, label), rtol=1e-10)
+        np.testing.assert_allclose(images[label], classic_back_query(*model.dense_stack().weights, label), rtol=1e-10)
     path = inverse_query(run_dir)
     assert path == run_dir / "inverse_back.png"
     with Image.open(path) as image:
@@ -55,7 +58,7 @@ def test_back_query_is_the_classic_one_for_every_digit(tmp_path):
 
 
 def test_back_query_goes_through_any_depth_of_invertible_layers():
-    model = MLP([16, 12, 8, 5], activation="tanh", dtype=np.float64, rng=np.random.default_rng(0))
+    model = mlp([16, 12, 8, 5], activation="tanh", dtype=np.float64, rng=np.random.default_rng(0))
     images = back_query(model)
     assert images.shape == (5, 16)
     np.testing.assert_allclose(images.min(axis=1), 0.01)
@@ -65,17 +68,17 @@ def test_back_query_goes_through_any_depth_of_invertible_layers():
 
 def test_back_query_refuses_what_does_not_invert():
     with pytest.raises(ConfigError, match="activation relu has no inverse; use --method gradient"):
-        back_query(MLP([4, 3, 2], activation="relu"))
+        back_query(mlp([4, 3, 2], activation="relu"))
     with pytest.raises(ConfigError, match="the network has biases"):
-        back_query(MLP([4, 3, 2], bias=True))
+        back_query(mlp([4, 3, 2], bias=True))
 
 
 def test_gradient_method_finds_an_input_of_each_class_for_a_relu_network(tmp_path):
     overrides = ["data=digits", "model.hidden=[32]", "model.activation=relu", "model.output_activation=softmax",
                  "model.loss=cross_entropy", "model.init=he", "model.bias=true", "data.scaling=standard"]
     cfg = compose_config(overrides)
-    data = load_dataset(cfg.data, "float64")
-    model = MLP([64, 32, 10], activation="relu", output_activation="softmax", loss="cross_entropy", init="he",
+    data = load_dataset(plain(cfg.data), "float64")
+    model = mlp([64, 32, 10], activation="relu", output_activation="softmax", loss="cross_entropy", init="he",
                 bias=True, dtype=np.float64, rng=np.random.default_rng(0))
     train(model, SGD(model.params, model.decay, 0.1), data, epochs=10, batch_size=16, shuffle=True)
     images = gradient_query(model, 0.0, 1.0)
@@ -99,10 +102,10 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert code == 1
     assert err.strip() == (f"nnexp.inverse: error: {tmp_path} has no weights.npz (not a run directory, "
                            "or the run failed or diverged); give the directory of a completed run")
-    save_run(tmp_path / "xor", MLP([2, 2, 2], dtype=np.float64), ["data=xor"])
+    save_run(tmp_path / "xor", mlp([2, 2, 2], dtype=np.float64), ["data=xor"])
     code, _, err = inverse_cli(capsys, tmp_path / "xor", "--method", "back")
     assert code == 1 and "not a square image" in err and len(err.splitlines()) == 1
-    save_run(tmp_path / "relu", MLP([4, 3, 2], activation="relu", dtype=np.float64), ["model.activation=relu"])
+    save_run(tmp_path / "relu", mlp([4, 3, 2], activation="relu", dtype=np.float64), ["model.activation=relu"])
     code, _, err = inverse_cli(capsys, tmp_path / "relu", "--method", "back")
     assert code == 1 and "use --method gradient" in err
     code, out, _ = inverse_cli(capsys, tmp_path / "relu", "--method", "gradient")
@@ -110,11 +113,13 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_the_input_gradient_matches_finite_differences():
-    model = MLP([5, 4, 3], activation="tanh", output_activation="softmax", loss="cross_entropy", bias=True,
+    model = mlp([5, 4, 3], activation="tanh", output_activation="softmax", loss="cross_entropy", bias=True,
                 dtype=np.float64, rng=np.random.default_rng(1))
     x = np.random.default_rng(2).uniform(0, 1, (3, 5))
     classes = np.array([2, 0, 1])
     _, grad = input_gradient(model, x, classes)
     for row in range(3):
-        numeric = numerical_gradient(lambda: input_gradient(model, x[row:row + 1], classes[row:row + 1])[0][0], x[row])
+        def score(row=row):
+            return input_gradient(model, x[row:row + 1], classes[row:row + 1])[0][0]
+        numeric = numerical_gradient(score, x[row])
         np.testing.assert_allclose(grad[row], numeric, rtol=1e-6, atol=1e-9)

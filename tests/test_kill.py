@@ -9,12 +9,11 @@ import time
 
 import numpy as np
 import pandas as pd
-
-from nnexp.checkpoint import CheckpointStore
-from nnexp.report import collect, history_frame, results_frame
-from nnexp.storage import read_npz, write_csv
-
 from helpers import TINY, cli_env, run_cli
+
+from nnexp.storage import read_npz, write_csv
+from nnexp.sweep.collect import collect, history_frame, results_frame
+from nnexp.training.checkpoint import CheckpointStore
 
 EPOCHS = 20
 SWEEP = ["-m", *TINY, f"epochs={EPOCHS}", "shuffle=true", "momentum=0.5", "lr=0.1,0.2,0.3",

@@ -5,13 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from helpers import compose_config, run_cli
 from omegaconf import OmegaConf
 
-from nnexp.run import run_job
 from nnexp.storage import read_npz
-from nnexp.threads import available_cores, blas_thread_count
-
-from helpers import compose_config, run_cli
+from nnexp.training.job import run_job
+from nnexp.training.threads import available_cores, blas_thread_count
 
 SMALL = ["model.hidden=[10]", "data.train_size=300"]
 SWEEP = ["-m", "lr=0.1,0.3", "epochs=1,2", *SMALL, "hydra.callbacks.report.gif_frames=0"]
@@ -59,7 +58,8 @@ def test_parallel_sweep_equals_sequential_sweep(sequential, tmp_path):
 
 def test_submitit_local_sweep_equals_sequential_sweep(sequential, tmp_path):
     """The path a Slurm sweep takes (hydra-submitit-launcher), run locally."""
-    done = run_cli("-m", "lr=0.1,0.3", "epochs=2", *SMALL, "hydra/launcher=submitit_local", f"hydra.sweep.dir={tmp_path / 's'}",
+    done = run_cli("-m", "lr=0.1,0.3", "epochs=2", *SMALL, "hydra/launcher=submitit_local",
+                   f"hydra.sweep.dir={tmp_path / 's'}",
                    timeout=600)
     assert done.returncode == 0, done.stderr
     found = results(tmp_path / "s")

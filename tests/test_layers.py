@@ -3,12 +3,12 @@ against the naive loop one, pooling routes the error from above, and weight init
 
 import numpy as np
 import pytest
+from conftest import numerical_gradient, relative_error
+from conv_oracle import conv2d_naive, conv2d_naive_backward
 
 from nnexp.errors import ConfigError
-from nnexp.layers import (Activation, Conv2D, DepthwiseConv2D, Dense, Dropout, Flatten, Pool2D,
-                          SeparableConv2D, conv2d_naive, conv2d_naive_backward)
-
-from conftest import numerical_gradient, relative_error
+from nnexp.nn.conv import Conv2D, DepthwiseConv2D, Pool2D, SeparableConv2D
+from nnexp.nn.layers import Activation, Dense, Dropout, Flatten
 
 F64 = np.float64
 
@@ -179,14 +179,23 @@ def test_avgpool_values_and_unknown_mode():
         Pool2D("median", 2)
 
 
-def test_flatten_and_dense_backward():
+@pytest.mark.parametrize("in_out_order", [False, True])
+def test_flatten_and_dense_backward(in_out_order):
     check_layer(Flatten(), images((2, 3, 2, 2)))
-    dense = make(Dense, 5, 4)
+    dense = make(Dense, 5, 4, in_out_order=in_out_order)
     dense.b[...] = [0.1, -0.2, 0.3, 0.0]
     check_layer(dense, images((3, 5)))
     x = images((3, 5))
-    np.testing.assert_allclose(dense.forward(x), x @ dense.W + dense.b)
-    assert dense.W.shape == (5, 4)
+    np.testing.assert_allclose(dense.forward(x), x @ dense.W.T + dense.b)
+    assert dense.W.shape == (4, 5) and dense.W.flags.c_contiguous     # (out, in), as BLAS kernels read it
+
+
+def test_dense_in_out_order_draws_the_transpose_of_the_same_numbers():
+    plain = Dense(5, 4, rng=np.random.default_rng(3))
+    legacy = Dense(5, 4, rng=np.random.default_rng(3), in_out_order=True)
+    np.testing.assert_array_equal(legacy.W, np.random.default_rng(3).normal(0, np.sqrt(2 / 5), (5, 4))
+                                  .astype(np.float32).T)
+    assert not np.array_equal(plain.W, legacy.W)
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh", "identity"])
@@ -229,8 +238,9 @@ def test_he_init_uses_the_fan_in_of_each_layer():
     assert abs(conv.W.std() / np.sqrt(2 / (16 * 25)) - 1) < 0.03
     assert not conv.b.any()
     assert conv.decay == [True, False] and conv.param_names == ["W", "b"]
+    assert SeparableConv2D(2, 3, 3, rng=np.random.default_rng(0)).param_names == ["Wd", "Wp", "b"]
     dense = Dense(400, 300, rng=np.random.default_rng(0))
-    assert dense.W.shape == (400, 300) and dense.b.shape == (300,)
+    assert dense.W.shape == (300, 400) and dense.b.shape == (300,)
     assert abs(dense.W.std() / np.sqrt(2 / 400) - 1) < 0.03
     sep = SeparableConv2D(32, 64, 3, rng=np.random.default_rng(0))
     # the depthwise part is linear (no activation before the pointwise one): variance 1 / fan_in

@@ -4,13 +4,14 @@ import json
 
 import numpy as np
 import pandas as pd
+from helpers import TINY, compose_config, run_cli
 from omegaconf import OmegaConf
 from PIL import Image
 
-from helpers import TINY, compose_config, run_cli
 from nnexp.data import load_dataset
 from nnexp.lr_find import learning_rates, range_test, suggest
-from nnexp.network import MLP
+from nnexp.nn.build import mlp
+from nnexp.training.identity import plain
 
 
 def test_the_schedule_grows_exponentially_from_start_to_end():
@@ -32,8 +33,8 @@ def test_the_suggestion_is_the_steepest_fall_before_the_minimum():
 
 def test_a_diverging_test_stops_early():
     cfg = compose_config(["data=digits", "model.output_activation=identity", "lr_find.end=1000", "lr_find.steps=300"])
-    data = load_dataset(cfg.data, "float64")
-    model = MLP([64, 20, 10], output_activation="identity", dtype=np.float64, rng=np.random.default_rng(0))
+    data = load_dataset(plain(cfg.data), "float64")
+    model = mlp([64, 20, 10], output_activation="identity", dtype=np.float64, rng=np.random.default_rng(0))
     table, stopped = range_test(model, data, cfg, cfg.lr_find)
     assert stopped and len(table) < 300
     last = table["smoothed_loss"].iloc[-1]

@@ -3,7 +3,6 @@
 import json
 
 import pandas as pd
-
 from helpers import run_cli
 
 

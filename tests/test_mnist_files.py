@@ -14,11 +14,10 @@ import warnings
 import numpy as np
 import pytest
 
-from nnexp import mnist_files
+from nnexp.data import download, mnist_files
+from nnexp.data.download import download_mnist, load_mnist, load_mnist_dir
+from nnexp.data.mnist_files import read_idx, read_mnist_csv
 from nnexp.errors import DataError
-from nnexp.mnist_files import (
-    download_mnist, load_mnist, load_mnist_dir, read_idx, read_mnist_csv,
-)
 
 RNG = np.random.default_rng(0)
 
@@ -350,8 +349,8 @@ def mirror(tmp_path, monkeypatch):
     handler = functools.partial(Quiet, directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    monkeypatch.setattr(mnist_files, "MNIST_URL", f"http://127.0.0.1:{server.server_port}/")
-    monkeypatch.setattr(mnist_files, "MNIST_HASHES", {
+    monkeypatch.setattr(download, "MNIST_URL", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.setattr(download, "MNIST_HASHES", {
         p.name: "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() for p in served.iterdir()})
     yield expected
     server.shutdown()
@@ -364,7 +363,7 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 def test_download_offline_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(mnist_files, "MNIST_URL", "http://127.0.0.1:9/")
+    monkeypatch.setattr(download, "MNIST_URL", "http://127.0.0.1:9/")
     with raises("http://127.0.0.1:9/train-images-idx3-ubyte.gz", "could not download MNIST from",
                 "data.dir=<dir>"):
         download_mnist(tmp_path / "downloads")
@@ -377,25 +376,25 @@ def test_download_and_load_mnist_without_directory(tmp_path, mirror):
 
 def test_download_reuses_verified_files(tmp_path, mirror, monkeypatch):
     directory = download_mnist(tmp_path / "downloads")
-    monkeypatch.setattr(mnist_files, "MNIST_URL", "http://127.0.0.1:9/")  # offline from now on
+    monkeypatch.setattr(download, "MNIST_URL", "http://127.0.0.1:9/")  # offline from now on
     assert download_mnist(tmp_path / "downloads") == directory
 
 
 def test_download_wrong_checksum(tmp_path, mirror, monkeypatch):
-    monkeypatch.setitem(mnist_files.MNIST_HASHES, "train-images-idx3-ubyte.gz", "sha256:" + "0" * 64)
+    monkeypatch.setitem(download.MNIST_HASHES, "train-images-idx3-ubyte.gz", "sha256:" + "0" * 64)
     with raises("train-images-idx3-ubyte.gz", "wrong checksum"):
         download_mnist(tmp_path / "downloads")
 
 
 def test_load_mnist_uses_directory_without_downloading(tmp_path, monkeypatch):
     expected = write_idx_dir(tmp_path / "mnist")
-    monkeypatch.setattr(mnist_files, "download_mnist", fail)
+    monkeypatch.setattr(download, "download_mnist", fail)
     assert_same(load_mnist(tmp_path / "mnist"), expected)
 
 
 def test_load_mnist_downloads_when_directory_is_empty(tmp_path, monkeypatch):
     expected = write_idx_dir(tmp_path / "downloaded")
-    monkeypatch.setattr(mnist_files, "download_mnist", lambda cache_dir=None: tmp_path / "downloaded")
+    monkeypatch.setattr(download, "download_mnist", lambda cache_dir=None: tmp_path / "downloaded")
     (tmp_path / "empty").mkdir()
     assert_same(load_mnist(tmp_path / "empty"), expected)
     with raises(tmp_path / "typo", "directory not found"):

@@ -2,14 +2,13 @@ import itertools
 
 import numpy as np
 import pytest
-
-from nnexp.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, get_activation
-from nnexp.errors import ConfigError, WeightsError
-from nnexp.losses import make_loss
-from nnexp.network import MLP
-from nnexp.optim import SGD
-
 from conftest import numerical_gradient, relative_error
+
+from nnexp.errors import ConfigError, WeightsError
+from nnexp.nn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, get_activation
+from nnexp.nn.build import mlp
+from nnexp.nn.losses import make_loss
+from nnexp.nn.optim import SGD
 
 OUTPUTS = ("sigmoid", "softmax", "tanh", "relu", "leaky_relu", "identity")
 COMBINATIONS = [(h, o, loss, bias)
@@ -28,13 +27,13 @@ def targets_for(output, rng, n, k):
 @pytest.mark.parametrize("hidden,output,loss,bias", COMBINATIONS)
 @pytest.mark.parametrize("mean", [True, False])
 def test_backward_matches_finite_differences(hidden, output, loss, bias, mean, rng):
-    net = MLP([3, 5, 4, 3], activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
+    net = mlp([3, 5, 4, 3], activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
               dtype=np.float64, rng=rng)
     x = rng.normal(size=(6, 3))
     y = targets_for(output, rng, 6, 3)
 
     def cost():
-        losses = net.loss.fn(net.forward(x)[1][-1], y)
+        losses = net.loss.fn(net.output.fn(net.forward(x)), y)
         return losses.mean() if mean else losses.sum()
 
     _, grads = net.loss_and_grads(x, y, mean=mean)
@@ -77,32 +76,32 @@ def test_cross_entropy_needs_a_probability_output():
 
 def test_softmax_is_not_a_hidden_activation():
     with pytest.raises(ConfigError, match="hidden activation 'softmax'"):
-        MLP([2, 2, 2], activation="softmax")
+        mlp([2, 2, 2], activation="softmax")
 
 
 @pytest.mark.parametrize("init,expected_std", [("normal", 100 ** -0.5), ("unit_normal", 1.0), ("he", (2 / 100) ** 0.5)])
 def test_normal_initialisers_have_the_stated_spread(init, expected_std, rng):
-    net = MLP([100, 400, 10], init=init, dtype=np.float64, rng=rng)
-    assert net.weights[0].std() == pytest.approx(expected_std, rel=0.02)
+    net = mlp([100, 400, 10], init=init, dtype=np.float64, rng=rng)
+    assert net.dense_stack().weights[0].std() == pytest.approx(expected_std, rel=0.02)
 
 
 def test_uniform_initialiser_respects_the_limit(rng):
-    net = MLP([50, 60, 10], init="uniform", uniform_limit=1.0, bias=True, rng=rng)
+    net = mlp([50, 60, 10], init="uniform", uniform_limit=1.0, bias=True, rng=rng)
     for array in net.params:
         assert np.abs(array).max() <= 1.0
-    assert np.abs(net.weights[0]).max() > 0.95
+    assert np.abs(net.dense_stack().weights[0]).max() > 0.95
 
 
 def test_no_hidden_layer_and_deep_structures(rng):
     for sizes in ([4, 3], [4, 16, 16, 3], [4, 2, 2, 2, 3]):
-        net = MLP(sizes, rng=rng)
-        assert [w.shape for w in net.weights] == [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]
+        net = mlp(sizes, rng=rng)
+        assert [w.shape for w in net.dense_stack().weights] == [(o, i) for i, o in zip(sizes[:-1], sizes[1:])]
         assert net.predict(np.zeros((7, 4), np.float32)).shape == (7, 3)
 
 
 def test_dtype_is_kept_through_training(rng):
     for dtype in (np.float32, np.float64):
-        net = MLP([4, 5, 3], dtype=dtype, bias=True, rng=rng)
+        net = mlp([4, 5, 3], dtype=dtype, bias=True, rng=rng)
         x = rng.random((8, 4)).astype(dtype)
         y = rng.random((8, 3)).astype(dtype)
         SGD(net.params, net.decay, 0.5).step(net.loss_and_grads(x, y)[1])
@@ -114,8 +113,8 @@ def test_per_sample_step_is_the_classic_rule_with_the_true_hidden_error(rng):
     """W += lr * ((t - o) o (1 - o)) a_prev^T, the classic per-sample rule for the output layer,
     equals our SGD step. For the hidden layer we back-propagate the output *delta*; the classic
     code back-propagated the raw error (t - o), which is not the gradient of any cost."""
-    net = MLP([6, 4, 3], dtype=np.float64, rng=rng)
-    w1, w2 = (w.copy() for w in net.weights)
+    net = mlp([6, 4, 3], dtype=np.float64, rng=rng)
+    w1, w2 = (w.copy() for w in net.dense_stack().weights)
     x, t = rng.random((1, 6)), rng.random((1, 3))
     hidden = 1 / (1 + np.exp(-(w1 @ x.T)))
     out = 1 / (1 + np.exp(-(w2 @ hidden)))
@@ -124,8 +123,8 @@ def test_per_sample_step_is_the_classic_rule_with_the_true_hidden_error(rng):
     w2 += 0.3 * (out_err * out * (1 - out)) @ hidden.T
     w1 += 0.3 * (hidden_err * hidden * (1 - hidden)) @ x
     SGD(net.params, net.decay, 0.3).step(net.loss_and_grads(x, t)[1])
-    np.testing.assert_allclose(net.weights[0], w1, rtol=1e-12)
-    np.testing.assert_allclose(net.weights[1], w2, rtol=1e-12)
+    np.testing.assert_allclose(net.dense_stack().weights[0], w1, rtol=1e-12)
+    np.testing.assert_allclose(net.dense_stack().weights[1], w2, rtol=1e-12)
 
 
 def test_momentum_and_weight_decay_follow_their_formulas(rng):
@@ -144,13 +143,13 @@ def test_momentum_and_weight_decay_follow_their_formulas(rng):
 
 
 def test_load_state_refuses_wrong_shapes_and_names(rng):
-    net = MLP([4, 3, 2], rng=rng)
+    net = mlp([4, 3, 2], rng=rng)
     with pytest.raises(WeightsError, match=r"W1 \(3, 5\) \(expected \(3, 4\)\)"):
         net.load_state({"W1": np.zeros((3, 5)), "W2": np.zeros((2, 3))})
     with pytest.raises(WeightsError, match="missing W2; unexpected b1"):
         net.load_state({"W1": np.zeros((3, 4)), "b1": np.zeros(3)})
     with pytest.raises(WeightsError, match="non-finite"):
         net.load_state({"W1": np.full((3, 4), np.nan), "W2": np.zeros((2, 3))})
-    other = MLP([4, 3, 2], rng=np.random.default_rng(99))
+    other = mlp([4, 3, 2], rng=np.random.default_rng(99))
     net.load_state(other.state())
-    np.testing.assert_array_equal(net.weights[1], other.weights[1])
+    np.testing.assert_array_equal(net.dense_stack().weights[1], other.dense_stack().weights[1])

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nnexp import plots
+from nnexp.figures import run, style, sweep
 
 
 @pytest.fixture
@@ -20,7 +20,8 @@ def grid():
 def history():
     epochs = np.arange(1, 7)
     return pd.DataFrame({"epoch": np.tile(epochs, 2), "lr": np.repeat([0.1, 0.3], 6),
-                         "train_acc": np.tile(0.9 + 0.01 * epochs, 2), "test_acc": np.tile([.9, .92, .93, .925, .92, .91], 2),
+                         "train_acc": np.tile(0.9 + 0.01 * epochs, 2),
+                         "test_acc": np.tile([.9, .92, .93, .925, .92, .91], 2),
                          "train_loss": np.tile(0.1 / epochs, 2), "test_loss": np.tile(0.1 / epochs + 0.01 * epochs, 2)})
 
 
@@ -32,21 +33,21 @@ def assert_png(path, expected):
 
 
 def test_sweep_figures_are_pngs(tmp_path, grid, history):
-    assert_png(plots.accuracy_vs_lr(grid, tmp_path / "a.png", group=["epochs"]), tmp_path / "a.png")
-    assert_png(plots.accuracy_vs_epochs(history, tmp_path / "b.png", group=["lr"]), tmp_path / "b.png")
-    assert_png(plots.lr_epochs_heatmap(grid, tmp_path / "c.png"), tmp_path / "c.png")
-    assert_png(plots.lr_epochs_surface(grid, tmp_path / "d.png"), tmp_path / "d.png")
-    assert_png(plots.score_by_key(grid.assign(seed=[0, 1, 2] * 3), tmp_path / "e.png", "seed"), tmp_path / "e.png")
+    assert_png(sweep.accuracy_vs_lr(grid, tmp_path / "a.png", group=["epochs"]), tmp_path / "a.png")
+    assert_png(sweep.accuracy_vs_epochs(history, tmp_path / "b.png", group=["lr"]), tmp_path / "b.png")
+    assert_png(sweep.lr_epochs_heatmap(grid, tmp_path / "c.png"), tmp_path / "c.png")
+    assert_png(sweep.lr_epochs_surface(grid, tmp_path / "d.png"), tmp_path / "d.png")
+    assert_png(sweep.score_by_key(grid.assign(seed=[0, 1, 2] * 3), tmp_path / "e.png", "seed"), tmp_path / "e.png")
 
 
 def test_a_partial_grid_still_draws_a_surface(tmp_path, grid):
     partial = grid.drop(index=[8])   # the last job never finished
-    assert_png(plots.lr_epochs_surface(partial, tmp_path / "s.png"), tmp_path / "s.png")
-    assert_png(plots.lr_epochs_heatmap(partial, tmp_path / "h.png"), tmp_path / "h.png")
+    assert_png(sweep.lr_epochs_surface(partial, tmp_path / "s.png"), tmp_path / "s.png")
+    assert_png(sweep.lr_epochs_heatmap(partial, tmp_path / "h.png"), tmp_path / "h.png")
 
 
 def test_the_gif_has_one_real_render_per_view(tmp_path, grid):
-    path = plots.lr_epochs_gif(grid, tmp_path / "turn.gif", frames=12)
+    path = sweep.lr_epochs_gif(grid, tmp_path / "turn.gif", frames=12)
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == 12
         frames = []
@@ -67,15 +68,15 @@ def test_run_figures_are_pngs(tmp_path, history):
     per_label = pd.DataFrame({"label": range(10), "count": counts.sum(axis=1), "errors": errors,
                               "error_rate": errors / counts.sum(axis=1), "error_share": errors / errors.sum()})
     one_run = history[history["lr"] == 0.1]
-    for draw, frame in ((plots.loss_per_batch, batches), (plots.loss_per_epoch, one_run),
-                        (plots.confusion, confusion), (plots.per_label_errors, per_label)):
+    for draw, frame in ((run.loss_per_batch, batches), (run.loss_per_epoch, one_run),
+                        (run.confusion, confusion), (run.per_label_errors, per_label)):
         assert_png(draw(frame, tmp_path / f"{draw.__name__}.png"), tmp_path / f"{draw.__name__}.png")
 
 
 def test_best_is_the_highest_accuracy_or_the_lowest_loss():
     values = np.array([0.3, np.nan, 0.9, 0.5])
-    assert plots.best_index(values, "test_acc") == 2
-    assert plots.best_index(values, "test_loss") == 0
+    assert style.best_index(values, "test_acc") == 2
+    assert style.best_index(values, "test_loss") == 0
 
 
 def test_learning_rate_labels_never_overlap_and_every_rate_keeps_its_tick():
@@ -88,11 +89,11 @@ def test_learning_rate_labels_never_overlap_and_every_rate_keeps_its_tick():
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.plot(lrs, np.linspace(0.88, 0.95, len(lrs)))
-    plots.log_lr_axis(ax, lrs)
+    style.log_lr_axis(ax, lrs)
     fig.canvas.draw()
     assert list(ax.get_xticks()) == lrs
     shown = [t for t in ax.get_xticklabels() if t.get_text()]
     assert {t.get_text() for t in shown} >= {"0.01", "0.1", "1"}
     boxes = [t.get_window_extent() for t in shown]
     assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
-    assert plots.spaced_labels([0.025, 0.1, 0.3]) == ["0.025", "0.1", "0.3"]   # room for every label
+    assert style.spaced_labels([0.025, 0.1, 0.3]) == ["0.025", "0.1", "0.3"]   # room for every label

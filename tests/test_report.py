@@ -8,7 +8,8 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from nnexp.report import main, parse_overrides, planned_grid
+from nnexp.report import main
+from nnexp.sweep.collect import parse_overrides, planned_grid
 
 
 def copy_sweep(sweep_dir, target):

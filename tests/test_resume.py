@@ -10,16 +10,18 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ROOT, TINY, TINY_SWEEP, compose_config, run_cli, tree_digest
 from omegaconf import OmegaConf, open_dict
 
 from nnexp import __version__
-from nnexp.checkpoint import CheckpointStore
-from nnexp.network import MLP
-from nnexp.resume import ResultGuard, SweepRefused, check_sweep_dir, config_hash, finished_result
-from nnexp.run import run_job
+from nnexp.nn.network import Network
 from nnexp.storage import read_npz
-
-from helpers import ROOT, TINY, TINY_SWEEP, compose_config, run_cli, tree_digest
+from nnexp.sweep.callbacks import ResultGuard
+from nnexp.sweep.guard import SweepRefused, check_sweep_dir
+from nnexp.training.checkpoint import CheckpointStore
+from nnexp.training.identity import config_hash
+from nnexp.training.job import run_job
+from nnexp.training.results import finished_result
 
 
 def copy_of(sweep_dir, tmp_path):
@@ -95,13 +97,13 @@ def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path):
 
 def test_the_epoch_that_diverged_leaves_no_checkpoint_and_no_weights(tmp_path, monkeypatch):
     """Losses turn NaN in epoch 2 (after 200 samples of epoch 1): epoch 1 is kept, nothing of epoch 2."""
-    original, calls = MLP.loss_and_grads, []
+    original, calls = Network.loss_and_grads, []
 
     def failing_in_epoch_2(self, x, y, mean=True, rng=None):
         calls.append(1)
         losses, grads = original(self, x, y, mean, rng)
         return (losses * np.nan if len(calls) > 250 else losses), grads
-    monkeypatch.setattr(MLP, "loss_and_grads", failing_in_epoch_2)
+    monkeypatch.setattr(Network, "loss_and_grads", failing_in_epoch_2)
     # kernel=reference: the per-sample fast path never calls loss_and_grads
     result = run_job(compose_config(TINY + ["epochs=3", "kernel=reference"]), tmp_path)
     assert result["status"] == "diverged" and result["diverged_epoch"] == 2 and result["epochs_completed"] == 1
@@ -173,7 +175,8 @@ def test_another_grid_is_refused(finished_sweep, task, message):
 
 def test_same_overrides_but_another_configuration_is_refused(finished_sweep):
     """As when conf/ changed between the two launches."""
-    with pytest.raises(SweepRefused, match=re.escape("same overrides but another configuration (momentum=0.0 now 0.9)")):
+    refused = re.escape("same overrides but another configuration (momentum=0.0 now 0.9)")
+    with pytest.raises(SweepRefused, match=refused):
         check_sweep_dir(launch(finished_sweep, finished_sweep, SAME, momentum=0.9))
 
 

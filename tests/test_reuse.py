@@ -1,17 +1,17 @@
 """Epoch-prefix reuse (nnexp/reuse.py): a reused result equals a fresh one, bit for bit."""
 
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
-
-from nnexp.fast import resolve_kernel
-from nnexp.reuse import reuse_key
-from nnexp.run import run_job
-from nnexp.storage import read_npz
-
 from helpers import ROOT, compose_config
+
+from nnexp.nn.kernels import resolve_kernel
+from nnexp.storage import read_npz
+from nnexp.training.job import run_job
+from nnexp.training.reuse import reuse_key
 
 SETTINGS = ["data.train_size=300", "model.hidden=[12]", "shuffle=true", "momentum=0.5", "lr=0.2"]
 
@@ -64,7 +64,9 @@ def test_the_key_ignores_epochs_and_what_does_not_change_the_arithmetic():
 def test_jobs_in_parallel_processes_train_each_epoch_once(tmp_path):
     """Two processes asking for 3 and 4 epochs of one configuration at the same time."""
     command = [sys.executable, "-m", "nnexp", *SETTINGS, "data.train_size=1500"]
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    # OPENBLAS_* (e.g. OPENBLAS_CORETYPE) choose OpenBLAS's kernels, and so its rounding: pass them on
+    env = {**{k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
+           "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     jobs = [subprocess.Popen(command + [f"epochs={e}", f"hydra.run.dir={tmp_path / str(e)}"], cwd=tmp_path,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for e in (3, 4)]
     for job in jobs:

@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import compose_config
 
 from nnexp.errors import WeightsError
-from nnexp.run import HISTORY_COLUMNS, run_job
 from nnexp.storage import read_npz, write_npz
-
-from helpers import compose_config
+from nnexp.training.job import run_job
+from nnexp.training.run_files import HISTORY_COLUMNS
 
 SMALL = ["data.train_size=300", "model.hidden=[20]", "epochs=2"]
 

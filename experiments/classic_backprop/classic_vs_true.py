@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
-from nnexp.mnist_files import load_mnist_dir
+from nnexp.data.download import load_mnist_dir
 
 
 def train_epoch(w_ih, w_ho, x, y, lr, rule):

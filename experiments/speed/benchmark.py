@@ -39,11 +39,11 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))   # this checkout's nnexp, wherever the command is started
 
 from nnexp.data import load_dataset  # noqa: E402
-from nnexp.fast import numba_available, per_sample_trainer  # noqa: E402
-from nnexp.network import MLP  # noqa: E402
-from nnexp.optim import SGD  # noqa: E402
-from nnexp.threads import available_cores  # noqa: E402
-from nnexp.train import train_epoch  # noqa: E402
+from nnexp.nn.build import mlp  # noqa: E402
+from nnexp.nn.kernels import numba_available, per_sample_trainer  # noqa: E402
+from nnexp.nn.optim import SGD  # noqa: E402
+from nnexp.training.loop import train_epoch  # noqa: E402
+from nnexp.training.threads import available_cores  # noqa: E402
 
 LR = 0.1
 SWEEP = ["lr=0.025,0.1,0.3", "epochs=1,5,10"]
@@ -69,8 +69,8 @@ def classic_epoch(w_ih, w_ho, x, y, lr):
 
 
 def fresh_model():
-    model = MLP([784, 100, 10], dtype=np.float32, rng=np.random.default_rng(0))
-    return model, SGD(model.params, model.decay, LR)
+    model = mlp([784, 100, 10], dtype=np.float32, rng=np.random.default_rng(0))
+    return model, SGD.of(model, LR)
 
 
 def timed(function, repeats):
@@ -97,13 +97,13 @@ def per_sample(data, repeats):
             else:
                 trainer.epoch(x, y, order[:samples], NoProgress())
             seconds = time.perf_counter() - started
-            finals[label or kernel] = model.weights[0].copy()
+            finals[label or kernel] = model.dense_stack().weights[0].copy()
             return seconds / samples * 1e6
         return run
 
     def classic():
         model, _ = fresh_model()
-        w_ih, w_ho = model.weights[0].copy(), model.weights[1].copy()
+        w_ih, w_ho = model.dense_stack().weights[0].copy(), model.dense_stack().weights[1].copy()
         started = time.perf_counter()
         classic_epoch(w_ih, w_ho, x, y, LR)
         seconds = time.perf_counter() - started
@@ -151,8 +151,8 @@ def mini_batch(data, repeats):
 
     def torch_epoch():
         model, _ = fresh_model()
-        w1 = torch.tensor(model.weights[0], requires_grad=True)
-        w2 = torch.tensor(model.weights[1], requires_grad=True)
+        w1 = torch.tensor(model.dense_stack().weights[0], requires_grad=True)
+        w2 = torch.tensor(model.dense_stack().weights[1], requires_grad=True)
         optimizer = torch.optim.SGD([w1, w2], lr=LR)
         started = time.perf_counter()
         for start in range(0, len(xt), 64):
@@ -250,8 +250,10 @@ def main():
     from omegaconf import OmegaConf
 
     from nnexp.config import DataConfig
+    from nnexp.training.identity import plain
 
-    data = load_dataset(OmegaConf.structured(DataConfig(name="mnist", dir=args.data)), "float32")
+    data = load_dataset(plain(OmegaConf.structured(DataConfig(name="mnist", dir=str(Path(args.data).resolve())))),
+                        "float32")
     rows, notes = [], {"machine": machine(), "repeats": args.repeats, "sweep repeats": args.sweep_repeats,
                        "load average (1, 5, 15 min) at the start": list(os.getloadavg())}
     sections = {

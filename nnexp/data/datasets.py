@@ -141,7 +141,8 @@ def load_digits(cfg, dtype):
     bunch = sklearn_digits()
     pixels, labels = bunch.data, bunch.target.astype(np.int64)
     train, test = stratified_split(labels, cfg.test_fraction)
-    split = f"scikit-learn digits: per class the last {cfg.test_fraction:.0%} to test ({len(test)}), rest to train ({len(train)})"
+    split = (f"scikit-learn digits: per class the last {cfg.test_fraction:.0%} to test ({len(test)}), "
+             f"rest to train ({len(train)})")
     return classification_dataset("digits", pixels[train], labels[train], pixels[test], labels[test],
                                   cfg, dtype, (1, 8, 8), split)
 

@@ -7,7 +7,7 @@ import requests  # pooch's HTTP client: its errors mean "offline"
 
 from ..errors import DataError
 from .cache import cache_root, cached_arrays
-from .mnist_files import CSV_FILES, IDX_FILES, parse_sources, find_mnist_files
+from .mnist_files import CSV_FILES, IDX_FILES, find_mnist_files, parse_sources
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 """Live mirror of the classic files (yann.lecun.com no longer serves them); also used by torchvision."""

@@ -6,7 +6,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import label, best_index, save, mark_best
+from .style import best_index, label, mark_best, save
 
 
 def loss_per_batch(batches, path):

@@ -11,7 +11,6 @@ import numpy as np  # noqa: E402
 
 from ..storage import atomic_path  # noqa: E402
 
-
 DPI = 100
 
 

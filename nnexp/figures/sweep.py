@@ -4,13 +4,28 @@ surface (a turning GIF via imageio), and two sweeps compared."""
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from ..storage import atomic_path
-
-from .style import DPI, GIF_FRAMES, GIF_FRAME_MS, GIF_SIZE, GIF_DPI, label, shown, best_index, group_label, groups, save, mark_best, line_color, log_lr_axis, outside_legend
+from .style import (
+    DPI,
+    GIF_DPI,
+    GIF_FRAME_MS,
+    GIF_FRAMES,
+    GIF_SIZE,
+    best_index,
+    group_label,
+    groups,
+    label,
+    line_color,
+    log_lr_axis,
+    mark_best,
+    outside_legend,
+    save,
+    shown,
+)
 
 
 def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):

@@ -42,6 +42,9 @@ LAYER_KEYS = {
     "dropout": {"rate"},
 }
 REQUIRED_KEYS = {"conv": {"filters", "kernel"}, "activation": {"name"}, "dropout": {"rate"}}
+CONV_TYPES = {"standard": Conv2D, "dilated": Conv2D, "separable": SeparableConv2D}
+"""``conv_type``: the layer class every conv layer of a stack becomes (dilated: see ``conv_geometry``)."""
+MODELS = ("mlp", "cnn")
 
 
 def mlp_layers(hidden, activation):
@@ -108,8 +111,7 @@ def make_layer(idx, spec, shape, model, units, rng, dtype):
     conv_type = model.get("conv_type", "standard")
     if kind == "conv":
         kernel, pad, dilation = conv_geometry(idx, spec, conv_type)
-        cls = SeparableConv2D if conv_type == "separable" else Conv2D
-        return cls(shape[0], spec["filters"], kernel, spec.get("stride", 1), pad, dilation,
+        return CONV_TYPES[conv_type](shape[0], spec["filters"], kernel, spec.get("stride", 1), pad, dilation,
                    spec.get("bias", model["bias"]), **weights)
     if kind == "activation":
         return Activation(spec["name"])
@@ -159,7 +161,9 @@ def build_network(model, input_shape, n_outputs, dtype=np.float32, rng=None):
     elif model["name"] == "cnn":
         specs = list(model["layers"])
     else:
-        raise ConfigError(f"unknown model {model['name']!r}; choose mlp or cnn")
+        raise ConfigError(f"unknown model {model['name']!r}; choose one of {', '.join(MODELS)}")
+    if model.get("conv_type", "standard") not in CONV_TYPES:
+        raise ConfigError(f"unknown model.conv_type {model['conv_type']!r}; choose one of {', '.join(CONV_TYPES)}")
     output = get_activation(model["output_activation"])
     loss = make_loss(model["loss"], output)
     specs = [check_spec(i, spec) for i, spec in enumerate(specs)]

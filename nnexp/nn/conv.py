@@ -15,6 +15,8 @@ import numpy as np
 from ..errors import ConfigError
 from .layers import Layer, pair
 
+POOL_MODES = ("max", "avg")
+
 
 def conv_output_size(size, kernel, stride, pad, dilation):
     """Output length of a convolution along one axis: (size + 2 pad - d (k - 1) - 1) // stride + 1."""
@@ -231,8 +233,8 @@ class Pool2D(Layer):
 
     def __init__(self, mode="max", size=2, stride=None):
         super().__init__()
-        if mode not in ("max", "avg"):
-            raise ConfigError(f"unknown pool mode {mode!r}; choose max or avg")
+        if mode not in POOL_MODES:
+            raise ConfigError(f"unknown pool mode {mode!r}; choose one of {', '.join(POOL_MODES)}")
         self.mode, self.size = mode, int(size)
         self.stride = int(stride) if stride is not None else self.size
 

@@ -7,8 +7,8 @@ shape ``(N, K)``.
 
 import numpy as np
 
-from .activations import Sigmoid, Softmax
 from ..errors import ConfigError
+from .activations import Sigmoid, Softmax
 
 LOG_FLOOR = 1e-300
 """Smallest probability fed to log, so that a confident wrong answer costs a large finite loss."""

@@ -76,7 +76,8 @@ class ResultGuard(Callback):
         failed = failed_jobs(config.hydra.sweep.dir)
         if failed:
             job, why = failed[0]
-            exit_with_error(f"{len(failed)} of {len(job_dirs(config.hydra.sweep.dir))} jobs in {config.hydra.sweep.dir} "
+            sweep_dir = config.hydra.sweep.dir
+            exit_with_error(f"{len(failed)} of {len(job_dirs(sweep_dir))} jobs in {sweep_dir} "
                    f"did not finish (first: {job.name}: {why}); their logs hold the details; fix the cause and "
                    "rerun the same command: finished jobs are skipped")
 

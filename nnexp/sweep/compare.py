@@ -39,7 +39,8 @@ def load(directory):
     else:
         jobs = collect(directory)
         if not jobs:
-            raise ReportError(f"{directory} holds no run (result.json) and no sweep jobs; give sweep or run directories")
+            raise ReportError(f"{directory} holds no run (result.json) and no sweep jobs; "
+                              "give sweep or run directories")
     return results_frame(jobs, directory), history_frame(jobs), key_columns(jobs)
 
 

@@ -4,9 +4,10 @@ A rerun of a sweep skips the jobs that are done (``nnexp.training.results.finish
 by ``nnexp.main``); a job that was killed continues from its last checkpoint (``run_job``).
 
 Hydra numbers job directories 0, 1, ... within ``hydra.sweep.dir``, so a different grid launched
-into the directory of an earlier sweep would write over that sweep's jobs. ``check_sweep_dir``, run by a Hydra
-callback (``nnexp.sweep.callbacks.ResultGuard``), refuses such a launch in ``on_multirun_start``, before Hydra writes anything (its first
-write, ``multirun.yaml``, comes after that hook), unless ``overwrite=true`` was given.
+into the directory of an earlier sweep would write over that sweep's jobs. ``check_sweep_dir``, run
+by a Hydra callback (``nnexp.sweep.callbacks.ResultGuard``), refuses such a launch in
+``on_multirun_start``, before Hydra writes anything (its first write, ``multirun.yaml``, comes after
+that hook), unless ``overwrite=true`` was given.
 """
 
 import shutil

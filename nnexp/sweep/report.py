@@ -34,8 +34,18 @@ from ..figures import sweep as plots
 from ..figures.style import GIF_FRAMES
 from ..storage import write_csv, write_text
 from ..training.run_files import CNN_FIGURES
-from .collect import (STATUSES, ReportError, best_row, collect, history_frame, key_columns, multirun_config,
-                      results_frame, score_metric, varying)
+from .collect import (
+    STATUSES,
+    ReportError,
+    best_row,
+    collect,
+    history_frame,
+    key_columns,
+    multirun_config,
+    results_frame,
+    score_metric,
+    varying,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +149,8 @@ def run_figures(run_dir, out_dir=None, prefix=""):
     batches, history = table("batches.csv"), table("history.csv")
     confusion, per_label = table("confusion.csv"), table("per_label.csv")
     if batches is not None:
-        drawn.append(("Training loss per batch", run_plots.loss_per_batch(batches, out_dir / f"{prefix}loss_per_batch.png")))
+        path = run_plots.loss_per_batch(batches, out_dir / f"{prefix}loss_per_batch.png")
+        drawn.append(("Training loss per batch", path))
     if history is not None and len(history) >= 2:
         drawn.append(("Loss per epoch", run_plots.loss_per_epoch(history, out_dir / f"{prefix}loss_per_epoch.png")))
     if confusion is not None:

@@ -94,7 +94,7 @@ def write_network_figures(run_dir, network, data):
     filters = network.first_conv_filters()
     if filters is None:
         return []
-    from ..figures.network import feature_map_grid, filter_grid   # matplotlib: only when needed
+    from ..figures.network import feature_map_grid, filter_grid  # matplotlib: only when needed
 
     image, label = data.x_test[0], int(data.labels_test[0])
     predicted = int(network.predict(image[None]).argmax(axis=1)[0])
