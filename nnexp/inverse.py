@@ -1,17 +1,7 @@
-"""Inverse query: the input a trained network associates with each digit 0-9.
-
-back      (classic experiment 5, "Make your own neural network") push the target vector of a digit
-          (0.01, with 0.99 at the digit) backwards, layer l = L..1:
-              z_l = f_l^-1(a_l)                 inverse activation (logit for sigmoid)
-              a_{l-1} = rescale(W_l^T z_l)       transposed weights, then into [0.01, 0.99]
-          Works for any depth when every activation is invertible and there are no biases.
-gradient  for any network (relu, softmax, biases): start from a grey image and climb the gradient of
-          log softmax(z_L)_k, the k-th class score against the others, minus an L2 pull towards grey,
-          keeping the pixels in the input range.
-
-``python -m nnexp.inverse <run_dir> [--method auto|back|gradient] [--out file.png]`` writes one PNG
-grid of the ten images (default ``<run_dir>/inverse_<method>.png``) and the images as .npz beside it.
-"""
+"""``python -m nnexp.inverse <run_dir> [--method auto|back|gradient] [--out file.png]``: the input a
+trained network associates with each digit 0-9, as one PNG grid of the ten images (default
+``<run_dir>/inverse_<method>.png``) and the images as .npz beside it. The methods (the classic back
+query, and gradient ascent for any network) are written out in ``nnexp.nn.inverse``."""
 
 import argparse
 import sys

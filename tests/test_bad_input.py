@@ -9,8 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import TINY, run_cli, tree_digest
-from test_mnist_files import csv_text, mnist_like, write_idx_dir
+from helpers import TINY, csv_text, mnist_like, run_cli, tree_digest, write_idx_dir
 
 from nnexp.storage import write_npz
 

@@ -76,6 +76,16 @@ def col2im(cols, x_shape, kernel, stride, pad, dilation):
 
 
 
+def biased_maps(layer, out, x_shape, cols, train, shape):
+    """A convolution's output matrix ``out`` (F, N Ho Wo) plus the layer's bias per map, as
+    (N, F, Ho, Wo) maps (a view of channel-major memory); in training the layer keeps (x_shape, cols)."""
+    if layer.b is not None:
+        out += layer.b[:, None]
+    if train:
+        layer.cache = (x_shape, cols)
+    return out.reshape(shape).transpose(1, 0, 2, 3)
+
+
 class Conv2D(Layer):
     """2-D convolution (cross-correlation) with zero padding, stride and dilation.
 
@@ -109,11 +119,7 @@ class Conv2D(Layer):
         cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation)
         wm = self.W.reshape(f, -1)
         out = wm * cols if wm.shape[1] == 1 else wm @ cols  # OpenBLAS is slow for inner size 1
-        if self.b is not None:
-            out += self.b[:, None]
-        if train:
-            self.cache = (x.shape, cols)
-        return out.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
+        return biased_maps(self, out, x.shape, cols, train, (f, n, ho, wo))
 
     def backward(self, dout):
         """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); grads [dW (F, C, kh, kw), db (F,)]."""
@@ -159,11 +165,7 @@ class DepthwiseConv2D(Layer):
         _, ho, wo = self.output_shape(x.shape[1:])
         cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation).reshape(c, -1, n * ho * wo)
         out = np.einsum("ck,ckm->cm", self.W.reshape(c, -1), cols, optimize=True)
-        if self.b is not None:
-            out += self.b[:, None]
-        if train:
-            self.cache = (x.shape, cols)
-        return out.reshape(c, n, ho, wo).transpose(1, 0, 2, 3)
+        return biased_maps(self, out, x.shape, cols, train, (c, n, ho, wo))
 
     def backward(self, dout):
         """dout: (N, C, Ho, Wo) -> dx: (N, C, H, W); grads [dW (C, 1, kh, kw), db (C,)]."""

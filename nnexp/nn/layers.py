@@ -150,7 +150,7 @@ class Dropout(Layer):
 
 
 class Activation(Layer):
-    """Elementwise hidden activation a = f(z) from ``nnexp.activations`` (relu, leaky_relu, sigmoid,
+    """Elementwise hidden activation a = f(z) from ``nnexp.nn.activations`` (relu, leaky_relu, sigmoid,
     tanh, identity), any shape; backward dz = f'(z) * da via the activation's own ``backward``.
     """
 

@@ -168,7 +168,7 @@ def _train_range(stack, buffers, rule, x, y, order, outputs, start, stop):
     """Train on samples order[start:stop] one at a time; outputs[i] = a_L of sample i.
 
     Samples go in chunks of ``chunk`` rows (gathered into ``rows``); within a chunk the first
-    layer's updates are deferred as in nnexp/fast.py's BlasTrainer (chunk 1 with momentum or
+    layer's updates are deferred as in blas.BlasTrainer (chunk 1 with momentum or
     decay): z_first[t] = W x_t - lr sum_{r<t} gram[r, t] d_first[r], one gemm-like pass per chunk.
     Items of the typed lists are taken out once per layer, never inside a loop over rows: every
     access costs a reference count, and would keep the row loops from being vectorised.

@@ -13,13 +13,12 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import csv_text, idx_bytes, mnist_like, write, write_idx_dir
 
 from nnexp.data import download, mnist_files
 from nnexp.data.download import download_mnist, load_mnist, load_mnist_dir
 from nnexp.data.mnist_files import read_idx, read_mnist_csv
 from nnexp.errors import DataError
-
-RNG = np.random.default_rng(0)
 
 
 @pytest.fixture(autouse=True)
@@ -28,41 +27,6 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NNEXP_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-def idx_bytes(array, dtype_code=0x08):
-    """IDX encoding of a uint8 array: 00 00 <code> <ndim>, big-endian uint32 dims, data."""
-    dims = np.array(array.shape, dtype=">u4").tobytes()
-    return bytes([0, 0, dtype_code, array.ndim]) + dims + array.astype(np.uint8).tobytes()
-
-
-def write(path, data, gz=False):
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return path
-
-
-def mnist_like(n):
-    return RNG.integers(0, 256, (n, 28, 28), dtype=np.uint8), RNG.integers(0, 10, n, dtype=np.uint8)
-
-
-def write_idx_dir(directory, gz=True, n_train=5, n_test=3, names=None):
-    """Write the four IDX files; returns the arrays as load_mnist_dir should return them."""
-    directory.mkdir(parents=True, exist_ok=True)
-    names = names or mnist_files.IDX_FILES
-    out = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        x, labels = mnist_like(n)
-        suffix = ".gz" if gz else ""
-        write(directory / (names[f"x_{split}"] + suffix), idx_bytes(x), gz)
-        write(directory / (names[f"labels_{split}"] + suffix), idx_bytes(labels), gz)
-        out[f"x_{split}"], out[f"labels_{split}"] = x.reshape(n, 784), labels.astype(np.int64)
-    return out
-
-
-def csv_text(labels, x, header=False):
-    rows = [",".join(map(str, [label, *row])) for label, row in zip(labels, x.reshape(len(x), -1))]
-    head = ["label," + ",".join(f"{i}x{j}" for i in range(1, 29) for j in range(1, 29))] if header else []
-    return "\n".join(head + rows) + "\n"
 
 
 def assert_same(arrays, expected):
