@@ -8,6 +8,7 @@ Enum members reach the code below as their names: ``nnexp.training.identity.plai
 section, and each Enum here is also a ``str``, so ``cfg.dtype == "float32"`` holds.
 """
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, List, Optional
@@ -145,28 +146,63 @@ def register_configs():
     """Make the schemas known to Hydra; the YAML files name them in their defaults lists."""
     store = ConfigStore.instance()
     store.store(name="schema", node=Config)
-    store.store(group="data", name="schema", node=DataConfig)
-    store.store(group="model", name="schema_mlp", node=MLPConfig)
-    store.store(group="model", name="schema_cnn", node=CNNConfig)
+    # in a group of their own, so that no schema is offered as a data= or model= option
+    store.store(group="schema", name="data", node=DataConfig)
+    store.store(group="schema", name="mlp", node=MLPConfig)
+    store.store(group="schema", name="cnn", node=CNNConfig)
+
+
+def numbers(node, prefix=""):
+    """(dotted key, value) of every int and float in a config (bools are not numbers here)."""
+    items = node.items() if hasattr(node, "items") else enumerate(node)
+    for key, value in items:
+        name = f"{prefix}.{key}" if prefix and not isinstance(key, int) else f"{prefix}[{key}]" if prefix else str(key)
+        if hasattr(value, "items") or isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
+            yield from numbers(value, name)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield name, value
+
+
+def positive(v):
+    return v > 0
+
+
+def at_least_one(v):
+    return v >= 1
+
+
+RANGES = {
+    "lr": (positive, "must be greater than 0"),
+    "epochs": (positive, "must be greater than 0"),
+    "batch_size": (positive, "must be greater than 0"),
+    "seed": (lambda v: v >= 0, "must be a whole number of at least 0"),
+    "momentum": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "weight_decay": (lambda v: v >= 0, "must not be negative"),
+    "data.divisor": (positive, "must be greater than 0"),
+    "data.train_size": (at_least_one, "must be at least 1 (or null for all)"),
+    "data.test_fraction": (lambda v: 0 < v < 1, "must be in (0, 1)"),
+    "data.repeat": (at_least_one, "must be at least 1"),
+    "data.n_train": (at_least_one, "must be at least 1"),
+    "data.n_test": (at_least_one, "must be at least 1"),
+    "model.uniform_limit": (positive, "must be greater than 0"),
+}
+"""key: (the test its value must pass, what the message says it must be)."""
 
 
 def validate(cfg):
-    """Raise ConfigError (one line: key, value, what to do) for values no run could use."""
-    positive = {"lr": cfg.lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size}
-    for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"{key}={value} must be greater than 0")
-    if not 0 <= cfg.momentum < 1:
-        raise ConfigError(f"momentum={cfg.momentum} must be in [0, 1)")
-    if cfg.weight_decay < 0:
-        raise ConfigError(f"weight_decay={cfg.weight_decay} must not be negative")
+    """Raise ConfigError (one line: key, value, what to do) for values no run could use: numbers that
+    are not finite (nan, inf) anywhere in the config, and values outside RANGES."""
+    settings = {key: value for key, value in cfg.items() if key != "hydra"}
+    for key, value in numbers(settings):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}={value} is not a finite number; give a number such as the default")
+    flat = dict(numbers(settings))
+    for key, (test, must) in RANGES.items():
+        if flat.get(key) is not None and not test(flat[key]):
+            raise ConfigError(f"{key}={flat[key]} {must}")
     if cfg.threads != "auto" and (not isinstance(cfg.threads, int) or isinstance(cfg.threads, bool)
                                   or cfg.threads < 1):
         raise ConfigError(f"threads={cfg.threads} must be auto or a whole number of at least 1")
-    if cfg.data.train_size is not None and cfg.data.train_size < 1:
-        raise ConfigError(f"data.train_size={cfg.data.train_size} must be at least 1 (or null for all)")
-    if cfg.data.divisor <= 0:
-        raise ConfigError(f"data.divisor={cfg.data.divisor} must be greater than 0")
     if cfg.model.name == "mlp":
         bad = [h for h in cfg.model.hidden if h < 1]
         if bad:

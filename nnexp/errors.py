@@ -19,6 +19,15 @@ class WeightsError(NnexpError):
     """A weights file that does not fit the configured network (the message names arrays and shapes)."""
 
 
+class Interrupted(BaseException):
+    """SIGTERM (what Slurm sends before it stops a job) or Ctrl-C during a run: not an error of the
+    run, so not an Exception; the run records what is finished and the process ends."""
+
+    def __init__(self, signal_name="SIGINT", exit_code=130):
+        super().__init__(signal_name)
+        self.signal_name, self.exit_code = signal_name, exit_code
+
+
 def error_line(message, prog="nnexp"):
     """Print ``prog: error: message`` as one line on stderr; returns 1, the exit code of an error."""
     print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 import logging
 import os
+import signal
+import sys
 import traceback
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from hydra.types import RunMode
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import register_configs, validate
-from .errors import NnexpError, exit_with_error
+from .errors import Interrupted, NnexpError, error_line, exit_with_error
 from .storage import write_json
 from .training.results import finished_result
 from .training.threads import in_parallel_sweep
@@ -74,9 +76,20 @@ def cli():
 
 def describe_failure(err):
     """One line: the message of a user error, or the type and message of anything else."""
-    if isinstance(err, NnexpError):
-        return str(err)
-    return f"{type(err).__name__}: {err} (traceback in the job's log)"
+    text = str(err) if isinstance(err, NnexpError) else f"{type(err).__name__}: {err} (traceback in the job's log)"
+    return " ".join(text.split())
+
+
+def stop_on_sigterm():
+    """Make SIGTERM (Slurm's notice before it stops a job) end the run as Ctrl-C does: raise Interrupted
+    in the training, which records the finished epochs and ends the process (nnexp.training.job)."""
+    def interrupted(signum, frame):
+        raise Interrupted("SIGTERM", 128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, interrupted)
+    except ValueError:   # not the main thread (a threaded launcher): leave the default
+        pass
 
 
 register_configs()
@@ -91,6 +104,7 @@ def main(cfg):
     from .training.job import run_job  # without the wait for numpy, pandas...
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    stop_on_sigterm()
     try:
         done, why_not = finished_result(cfg, run_dir)
         if done is not None:
@@ -100,11 +114,21 @@ def main(cfg):
             log.warning("running again: %s", why_not)
         validate(cfg)
         status = run_job(cfg, run_dir, parallel_sweep=in_parallel_sweep(HydraConfig.get()))["status"]
+    except (Interrupted, KeyboardInterrupt) as err:   # run_job recorded it: end the process, sweep too
+        stopped = err if isinstance(err, Interrupted) else Interrupted()
+        message = (f"{run_dir}: interrupted by {stopped.signal_name}; its finished epochs are checkpointed: "
+                   "rerun the same command to continue")
+        log_to_file(message)
+        error_line(message)
+        sys.exit(stopped.exit_code)
     except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported in one line
         message = describe_failure(err)
         log_to_file("".join(traceback.format_exception(err)).rstrip())
-        write_json(run_dir / "result.json", {"status": "failed", "error": message, "seed": cfg.seed,
-                                             "environment": environment()})
+        try:
+            write_json(run_dir / "result.json", {"status": "failed", "error": message, "seed": cfg.seed,
+                                                 "environment": environment()})
+        except OSError as unwritten:
+            log.error("%s", unwritten)
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             log_to_file(f"failed: {message}")
             exit_with_error(message)

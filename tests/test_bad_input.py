@@ -6,6 +6,7 @@ status failed and the same message, the traceback in its log).
 """
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -57,7 +58,66 @@ CASES = {
     "weights of another network": (lambda t: [f"init_from={foreign_weights(t)}"],
                                    lambda t: f"init_from {t}/weights.npz does not fit the configured network: "
                                              "unexpected W9; not floating point W2 int32"),
+    "init_from file that does not exist": (lambda t: [f"init_from={t}/none.npz"],
+                                           lambda t: f"weights file {t}/none.npz does not exist"),
+    "init_from file with pickled objects": (lambda t: [f"init_from={pickled_weights(t)}"],
+                                            lambda t: f"weights file {t}/pickled.npz is not a readable .npz without "
+                                                      "pickle: Object arrays cannot be loaded when allow_pickle=False"),
+    "learning rate nan": (lambda t: ["lr=nan"], lambda t: "lr=nan is not a finite number; give a number such as "
+                                                          "the default"),
+    "learning rate inf": (lambda t: ["lr=inf"], lambda t: "lr=inf is not a finite number; give a number such as "
+                                                          "the default"),
+    "momentum nan": (lambda t: ["momentum=nan"], lambda t: "momentum=nan is not a finite number; give a number "
+                                                           "such as the default"),
+    "weight decay -inf": (lambda t: ["weight_decay=-inf"], lambda t: "weight_decay=-inf is not a finite number; "
+                                                                     "give a number such as the default"),
+    "negative seed": (lambda t: ["seed=-1"], lambda t: "seed=-1 must be a whole number of at least 0"),
+    "zero epochs": (lambda t: ["epochs=0"], lambda t: "epochs=0 must be greater than 0"),
+    "zero batch size": (lambda t: ["batch_size=0"], lambda t: "batch_size=0 must be greater than 0"),
+    "momentum of 1": (lambda t: ["momentum=1"], lambda t: "momentum=1.0 must be in [0, 1)"),
+    "negative weight decay": (lambda t: ["weight_decay=-0.1"], lambda t: "weight_decay=-0.1 must not be negative"),
+    "test fraction of 1.5": (lambda t: ["data.test_fraction=1.5"],
+                             lambda t: "data.test_fraction=1.5 must be in (0, 1)"),
+    "divisor 0": (lambda t: ["data.divisor=0"], lambda t: "data.divisor=0.0 must be greater than 0"),
+    "no threads": (lambda t: ["threads=0"], lambda t: "threads=0 must be auto or a whole number of at least 1"),
+    "hidden layer of size 0": (lambda t: ["model.hidden=[10,0]"],
+                               lambda t: "model.hidden=[10, 0] has a layer of size 0; every size must be at least 1"),
+    "data dir without MNIST files": (
+        lambda t: ["data=mnist", f"data.dir={empty_dir(t)}"],
+        lambda t: f"{t}/empty: no MNIST files found (looked for train-images-idx3-ubyte[.gz], "
+                  "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz], or "
+                  "mnist_train.csv + mnist_test.csv); put them there, or pass data.dir=null to download them"),
+    "softmax cross-entropy on classic targets": (
+        lambda t: ["model.output_activation=softmax", "model.loss=cross_entropy"],
+        lambda t: "loss cross_entropy with a softmax output needs target rows that sum to 1, but a row sums to "
+                  "1.08 (data.scaling=classic gives 0.01/0.99 targets); set data.scaling=standard for one-hot "
+                  "targets, or use model.loss=mse"),
+    "cross-entropy on a relu output": (
+        lambda t: ["model.output_activation=relu", "model.loss=cross_entropy"],
+        lambda t: "loss cross_entropy needs a softmax or sigmoid output, not 'relu'; set "
+                  "model.output_activation=softmax or use loss=mse"),
+    "a CNN on data without images": (lambda t: ["model=cnn", "data=xor"],
+                                     lambda t: "model=cnn needs image data (mnist, mnist_sample, digits); data=xor "
+                                               "has none"),
+    "a dropout rate of 1.5": (
+        lambda t: ["model=cnn", "model.layers=[{type:flatten},{type:dropout,rate:1.5},{type:dense,units:null}]"],
+        lambda t: "dropout rate must be in [0, 1), got 1.5"),
+    "a read-only reuse store": (lambda t: ["reuse_dir=/proc/nnexp-reuse"],
+                                lambda t: re.compile(r"cannot write /proc/nnexp-reuse/[0-9a-f]{24}/epoch_1\.lock: No "
+                                                     "such file or directory; set reuse_dir to a writable "
+                                                     "directory, or reuse=false")),
 }
+
+
+def pickled_weights(tmp_path):
+    path = tmp_path / "pickled.npz"
+    np.savez(path, W1=np.array([object()], dtype=object))
+    return path
+
+
+def empty_dir(tmp_path):
+    (tmp_path / "empty").mkdir()
+    return tmp_path / "empty"
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -65,12 +125,16 @@ def test_bad_input_is_one_line_and_leaves_results_alone(case, finished_sweep, tm
     overrides, message = (make(tmp_path) for make in CASES[case])
     before = tree_digest(finished_sweep)
     run_dir = tmp_path / "run"
-    done = run_cli(*TINY, *overrides, f"hydra.run.dir={run_dir}",
+    tiny = [o for o in TINY if "model=cnn" not in overrides or not o.startswith("model.hidden")]
+    done = run_cli(*tiny, *overrides, f"hydra.run.dir={run_dir}",
                    env={"NNEXP_CACHE": str(tmp_path / "cache")})
     assert done.returncode == 1
-    assert done.stderr == f"nnexp: error: {message}\n"
+    recorded = json.loads((run_dir / "result.json").read_text())["error"]
+    if isinstance(message, re.Pattern):
+        assert message.fullmatch(recorded) and done.stderr == f"nnexp: error: {recorded}\n", done.stderr
+    else:
+        assert done.stderr == f"nnexp: error: {message}\n" and recorded == message
     assert tree_digest(finished_sweep) == before
-    assert json.loads((run_dir / "result.json").read_text())["error"] == message
     assert "Traceback" in (run_dir / "main.log").read_text()
     if "data=mnist" in overrides:   # a bad data file leaves no cache entry (a good one, the sample, may)
         assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npy"))
@@ -82,8 +146,13 @@ def test_bad_input_is_one_line_and_leaves_results_alone(case, finished_sweep, tm
                     "Key 'batchsize' not in 'Config'"),
     ("model.hidden=[ten]", "Error merging override model.hidden=[ten] "
                            "Value 'ten' of type 'str' could not be converted to Integer"),
-    ("model=cnnn", "In 'config': Could not find 'model/cnnn' Available options in 'model': cnn cnn_classic mlp "
-                   "schema_cnn schema_mlp"),
+    ("model=cnnn", "In 'config': Could not find 'model/cnnn' Available options in 'model': cnn cnn_classic mlp"),
+    ("data=schema", "In 'config': Could not find 'data/schema' Available options in 'data': digits mnist "
+                    "mnist_sample sine xor"),   # the schemas are not config group options
+    ("dtype=float16", "Error merging override dtype=float16 Invalid value 'float16', expected one of "
+                      "[float32, float64]"),
+    ("model.activation=swish", "Error merging override model.activation=swish Invalid value 'swish', expected "
+                               "one of [sigmoid, tanh, relu, leaky_relu, identity]"),
     ("lr=[0.1", "override 'lr=[0.1' does not parse: no viable alternative at input '[0.1' "
                 "See https://hydra.cc/docs/1.2/advanced/override_grammar/basic for details"),
 ])

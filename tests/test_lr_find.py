@@ -49,7 +49,15 @@ def test_the_command_writes_table_summary_and_figure(tmp_path):
     table = pd.read_csv(tmp_path / "lr_find.csv")
     assert list(table.columns) == ["step", "lr", "loss", "smoothed_loss"]
     assert len(table) == summary["steps_run"] <= 150
-    assert table["lr"].iloc[0] == summary["start"] and table["lr"].min() <= summary["suggested_lr"] <= table["lr"].max()
+    assert table["lr"].iloc[0] == summary["start"]
+    # the suggestion, recomputed from the table: the steepest fall of the smoothed loss (in log lr)
+    # between the first 10% of the steps and the lowest point (break tried: suggesting the lowest point)
+    lr, smoothed = table["lr"].to_numpy(), table["smoothed_loss"].to_numpy()
+    lowest = int(np.argmin(smoothed))
+    first = len(lr) // 10
+    slope = np.gradient(smoothed, np.log(lr))
+    assert summary["suggested_lr"] == lr[first + int(np.argmin(slope[first:max(lowest, first + 1)]))]
+    assert summary["min_loss_lr"] == lr[lowest] and summary["suggested_lr"] < summary["min_loss_lr"]
     assert f"suggested lr {summary['suggested_lr']:.4g}" in done.stdout
     with Image.open(tmp_path / "lr_find.png") as image:
         assert image.format == "PNG"

@@ -2,6 +2,10 @@
 a cache directory, keyed by the source files' absolute paths, sizes and mtimes, so the second load
 takes milliseconds and a changed source file is parsed again.
 
+Each entry carries the sha256 of its arrays (``mnist-<where>-<stamp>.sha256``, written after them and
+verified on every load): an entry that is incomplete, unreadable or changed is deleted and parsed
+again, never used.
+
 Cache root: ``$NNEXP_CACHE`` if set, else ``pooch.os_cache("nnexp")``; parsed arrays live in
 ``<root>/mnist-npy`` and downloads in ``<root>/mnist``.
 """
@@ -13,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pooch
 
-from ..storage import atomic_path, sha256_json
+from ..storage import arrays_digest, atomic_path, sha256_json, write_text
 from .mnist_files import IDX_FILES
 
 _CACHE_VERSION = 2
@@ -50,20 +54,30 @@ def _cache_files(cache, sources):
     return {name: cache / f"mnist-{where}-{stamp}-{name}.npy" for name in IDX_FILES}
 
 
+def _digest_path(files):
+    """The checksum file of a cache entry: mnist-<where>-<stamp>.sha256."""
+    first = next(iter(files.values()))
+    return first.with_name("-".join(first.name.split("-")[:3]) + ".sha256")
+
+
 def _load_cached(files):
     """The cached arrays, or None when absent; a corrupt entry is deleted (with a warning) -> None."""
+    digest = _digest_path(files)
     if not all(f.is_file() for f in files.values()):
         return None
     try:
         arrays = {name: np.load(f, allow_pickle=False) for name, f in files.items()}
         problem = _cache_problem(arrays)
+        if problem is None and (not digest.is_file() or digest.read_text().strip() != arrays_digest(arrays)):
+            problem = "its arrays do not match the sha256 written with them" if digest.is_file() else \
+                "no checksum file"
     except Exception as e:  # noqa: BLE001 -- any failure to read means the entry is unusable
         problem = f"{type(e).__name__}: {e}"
     if problem is None:
         return arrays
     warnings.warn(f"{next(iter(files.values())).parent}: corrupt MNIST cache entry ({problem}); "
                   "deleted it, parsing the source files again", stacklevel=3)
-    for f in files.values():
+    for f in [*files.values(), digest]:
         f.unlink(missing_ok=True)
     return None
 
@@ -86,13 +100,14 @@ def _save_cached(files, arrays):
         cache.mkdir(parents=True, exist_ok=True)
         for name, f in files.items():
             _atomic_save(f, arrays[name])
+        write_text(_digest_path(files), arrays_digest(arrays) + "\n")   # last: the entry is complete
     except OSError as e:
         warnings.warn(f"{cache}: cannot write the MNIST cache ({e}); loading will parse the files "
                       "every time; set NNEXP_CACHE to a writable directory", stacklevel=3)
         return
     prefix = "-".join(next(iter(files.values())).name.split("-")[:2])  # mnist-<where>
-    for old in cache.glob(f"{prefix}-*.npy"):
-        if old not in files.values():
+    for old in [*cache.glob(f"{prefix}-*.npy"), *cache.glob(f"{prefix}-*.sha256")]:
+        if old not in files.values() and old != _digest_path(files):
             old.unlink(missing_ok=True)
 
 

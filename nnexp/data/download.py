@@ -83,11 +83,12 @@ def _short_reason(error):
 
 
 def load_mnist(directory=None, cache_dir=None):
-    """MNIST from ``directory`` if it holds the files, else downloaded (see ``download_mnist``).
+    """MNIST from ``directory`` when one is given, else downloaded once (see ``download_mnist``).
 
-    Returns the dict of ``load_mnist_dir``. A directory that does not exist is an error, not a
-    reason to download: it is usually a typo in data.dir.
+    Returns the dict of ``load_mnist_dir``. A given directory is the only place read: one that does
+    not exist or holds no MNIST files is an error naming the files looked for, never a reason to
+    read or download them elsewhere (it is usually a typo in data.dir).
     """
-    if directory is not None and find_mnist_files(directory) is not None:
+    if directory is not None:
         return load_mnist_dir(directory, cache_dir)
     return load_mnist_dir(download_mnist(), cache_dir)

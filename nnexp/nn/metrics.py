@@ -18,8 +18,9 @@ def accuracy(outputs, targets, labels, task):
 
 def evaluate(model, x, y, labels, task):
     """Mean loss and accuracy of ``model`` on one data split, in one batched pass."""
-    outputs = model.predict(x)
-    return float(np.mean(model.loss.fn(outputs, y))), accuracy(outputs, y, labels, task)
+    z = model.logits(x)
+    outputs = model.output.fn(z)
+    return float(np.mean(model.loss.fn(z, outputs, y))), accuracy(outputs, y, labels, task)
 
 
 def confusion_matrix(labels, predicted, n_classes):

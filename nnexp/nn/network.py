@@ -94,7 +94,7 @@ class Network:
         z = self.forward(x, train=True, rng=rng)
         y = np.asarray(y, dtype=self.dtype)
         a = self.output.fn(z)
-        losses = self.loss.fn(a, y)
+        losses = self.loss.fn(z, a, y)
         delta = self.loss.delta(z, a, y)
         if mean:
             delta = delta / np.asarray(len(z), self.dtype)
@@ -112,12 +112,15 @@ class Network:
         finally:
             first.input_grad = False
 
-    def predict(self, x):
-        """Output activations a_L: (N, K) in inference mode (no dropout), ``predict_rows`` at a time."""
+    def logits(self, x):
+        """Weighted outputs z_L: (N, K) in inference mode (no dropout), ``predict_rows`` at a time."""
         x = np.asarray(x)
-        chunks = [self.output.fn(self.forward(x[i:i + self.predict_rows]))
-                  for i in range(0, len(x), self.predict_rows)]
+        chunks = [self.forward(x[i:i + self.predict_rows]) for i in range(0, len(x), self.predict_rows)]
         return np.concatenate(chunks) if chunks else np.zeros((0, self.n_outputs), self.dtype)
+
+    def predict(self, x):
+        """Output activations a_L = f(z_L): (N, K) in inference mode (no dropout)."""
+        return self.output.fn(self.logits(x))
 
     @property
     def n_outputs(self):

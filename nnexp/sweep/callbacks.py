@@ -1,8 +1,9 @@
 """nnexp's Hydra callbacks (registered in conf/config.yaml under ``hydra.callbacks``):
 
 - ``ResultGuard`` keeps finished results from being overwritten by another configuration (one sweep
-  per ``hydra.sweep.dir``, one configuration per ``hydra.run.dir``) and makes a sweep with
-  unfinished jobs exit non-zero;
+  per ``hydra.sweep.dir``, one configuration per ``hydra.run.dir``), holds that directory locked
+  while the sweep or run goes on (a second launch into it is refused at once), and makes a sweep
+  with unfinished jobs exit non-zero;
 - ``ReportCallback`` turns a finished multirun into results.csv, history.csv, figures and report.md,
   reading only what the jobs wrote to disk, through the same code as ``python -m nnexp.report``.
 """
@@ -11,14 +12,20 @@ import logging
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ..errors import NnexpError, exit_with_error
+from ..storage import DirectoryBusy, hold_directory
 from ..training.identity import config_hash
 from ..training.results import FINISHED, load_result
 from .guard import SweepRefused, check_sweep_dir, clear_sweep_dir, failed_jobs, job_dirs
 
 log = logging.getLogger(__name__)
+
+HELD = {}
+"""{directory: open lock file} this process holds (kept here, not on the callback object, which a
+parallel launcher sends to its workers)."""
 
 
 class ReportCallback(Callback):
@@ -55,29 +62,57 @@ class ResultGuard(Callback):
     ``hydra.sweep.dir``, one configuration per ``hydra.run.dir``; after a sweep, exits non-zero
     if a job did not finish."""
 
+    @staticmethod
+    def hold(directory, what):
+        """Lock ``directory`` for this sweep or job (nnexp.storage.hold_directory) or exit with one line."""
+        try:
+            HELD[str(directory)] = hold_directory(directory, what)
+        except (DirectoryBusy, OSError) as err:
+            exit_with_error(str(err))
+
+    @staticmethod
+    def release(directory):
+        lock = HELD.pop(str(directory), None)
+        if lock is not None:
+            lock.close()
+
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         run_dir = Path(config.hydra.run.dir)
         result = load_result(run_dir)[0]
         if (result is not None and result.get("status") in FINISHED and not config.get("overwrite")
                 and result.get("config_hash") != config_hash(config)):
-            exit_with_error(f"{run_dir} holds the {result['status']} result of another configuration; choose another "
-                   "hydra.run.dir, or add overwrite=true to replace it")
+            exit_with_error(f"{run_dir} holds the {result['status']} result of another configuration; choose "
+                            "another hydra.run.dir, or add overwrite=true to replace it")
+
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        """Every job (a run, or a job of a sweep, in whatever process runs it) holds its directory."""
+        self.hold(config.hydra.runtime.output_dir, "a run" if config.hydra.mode == RunMode.RUN else "a sweep's job")
+
+    def on_job_end(self, config: DictConfig, **kwargs) -> None:
+        self.release(config.hydra.runtime.output_dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        """Refuse a launch into another sweep's directory (read only: nothing written), then lock it."""
+        sweep_dir = config.hydra.sweep.dir
+        replace = False
         try:
             check_sweep_dir(config)
         except SweepRefused as refused:
             if not (config.get("overwrite") and refused.replaceable):
                 exit_with_error(str(refused))
-            log.warning("overwrite=true: deleting the earlier sweep in %s", config.hydra.sweep.dir)
-            clear_sweep_dir(config.hydra.sweep.dir)
+            replace = True
+        self.hold(sweep_dir, "a sweep")
+        if replace:
+            log.warning("overwrite=true: deleting the earlier sweep in %s", sweep_dir)
+            clear_sweep_dir(sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        self.release(config.hydra.sweep.dir)
         failed = failed_jobs(config.hydra.sweep.dir)
         if failed:
             job, why = failed[0]
             sweep_dir = config.hydra.sweep.dir
             exit_with_error(f"{len(failed)} of {len(job_dirs(sweep_dir))} jobs in {sweep_dir} "
-                   f"did not finish (first: {job.name}: {why}); their logs hold the details; fix the cause and "
-                   "rerun the same command: finished jobs are skipped")
+                            f"did not finish (first: {job.name}: {why}); their logs hold the details; fix the "
+                            "cause and rerun the same command: finished jobs are skipped")
 

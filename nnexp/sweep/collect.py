@@ -23,7 +23,7 @@ from .guard import expand_grid, job_dirs, sweep_args
 log = logging.getLogger(__name__)
 
 METRICS = ["train_loss", "train_acc", "test_loss", "test_acc", "best_test_acc", "best_test_loss", "best_epoch"]
-STATUSES = ("completed", "diverged", "failed", "missing", "pending")
+STATUSES = ("completed", "diverged", "failed", "interrupted", "missing", "pending")
 
 
 class ReportError(NnexpError):
@@ -48,8 +48,8 @@ class Job:
 
     def note(self):
         """Why the job has no final result, in a few words ('' when it completed)."""
-        if self.status == "failed":
-            return self.result.get("error", "failed")
+        if self.status in ("failed", "interrupted"):
+            return " ".join(str(self.result.get("error", self.status)).split())
         if self.status == "diverged":
             return f"loss not finite in epoch {self.result.get('diverged_epoch')}"
         if self.status == "missing":

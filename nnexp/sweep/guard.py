@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from ..storage import LOCK_FILE
 from ..training.identity import NOT_IDENTITY
 from ..training.results import FINISHED, load_result
 
@@ -80,7 +81,7 @@ def check_sweep_dir(config):
         return
     if not sweep_dir.is_dir():
         raise SweepRefused(f"hydra.sweep.dir {sweep_dir} is a file; choose a directory", False)
-    if not any(sweep_dir.iterdir()):
+    if not [entry for entry in sweep_dir.iterdir() if entry.name != LOCK_FILE]:
         return
     saved = sweep_dir / "multirun.yaml"
     if not saved.is_file():
@@ -110,8 +111,10 @@ def check_sweep_dir(config):
 
 
 def clear_sweep_dir(sweep_dir):
-    """Delete everything in a sweep directory (one that holds a multirun.yaml)."""
+    """Delete everything in a sweep directory (one that holds a multirun.yaml) but its lock."""
     for entry in Path(sweep_dir).iterdir():
+        if entry.name == LOCK_FILE:
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:

@@ -6,6 +6,10 @@ tables (``history``: (epochs, 6), ``batches``: (rows, 4)), and, when the store h
 identity of the configuration that wrote it (``identity``: the hash as bytes), so that a job
 directory reused by another configuration never continues from the wrong run. Training continues
 from it bit-identically, because every epoch's randomness depends only on (seed, epoch).
+
+Every checkpoint carries the sha256 of its arrays (``nnexp.storage.write_checked_npz``); one that
+cannot be read or does not match it (a bad disk, an interrupted copy, a hand edit) is logged,
+deleted and recomputed, never used.
 """
 
 import logging
@@ -15,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WeightsError
-from ..storage import read_npz, write_npz
+from ..storage import read_checked_npz, write_checked_npz
 from .run_files import BATCH_COLUMNS, HISTORY_COLUMNS, INTEGER_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,7 @@ class CheckpointStore:
         arrays["batches"] = rows_to_array(batch_log, BATCH_COLUMNS)
         if self.identity is not None:
             arrays["identity"] = np.frombuffer(self.identity.encode(), dtype=np.uint8)
-        write_npz(self.path(epoch), arrays)
+        write_checked_npz(self.path(epoch), arrays)
         if not self.keep_all:
             for old in self.saved_epochs():
                 if old != epoch:
@@ -65,11 +69,12 @@ class CheckpointStore:
         """Load the latest checkpoint in [min_epoch, max_epoch] into model and optimizer.
 
         Returns (history, batch_log) of that checkpoint, or ([], []) when there is none. A file
-        that cannot be read or does not fit the network is reported in the log and skipped.
+        that cannot be read or fails its checksum is reported in the log and deleted; one that does
+        not fit the network or comes from another configuration is reported and skipped.
         """
         for epoch in reversed([e for e in self.saved_epochs() if min_epoch <= e <= max_epoch]):
             try:
-                arrays = read_npz(self.path(epoch))
+                arrays = self.read(epoch)
                 if self.identity is not None and \
                         arrays.get("identity", np.empty(0, np.uint8)).tobytes() != self.identity.encode():
                     raise WeightsError(f"{self.path(epoch)} was written by another configuration")
@@ -84,3 +89,11 @@ class CheckpointStore:
             except WeightsError as err:
                 log.warning("ignoring unusable checkpoint: %s", err)
         return [], []
+
+    def read(self, epoch):
+        """The arrays of ``epoch``'s checkpoint; a corrupt file is deleted (WeightsError names it)."""
+        try:
+            return read_checked_npz(self.path(epoch))
+        except WeightsError as err:
+            self.path(epoch).unlink(missing_ok=True)
+            raise WeightsError(f"{err}; deleted it, the epoch will be trained again") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import load_dataset, resolve_dir
-from ..errors import ConfigError
+from ..errors import ConfigError, Interrupted
 from ..nn.build import build_network
 from ..nn.kernels import resolve_kernel
 from ..nn.optim import SGD
@@ -48,7 +48,9 @@ def build_model(model_cfg, data, dtype, rng):
     if model["name"] == "cnn" and data.image_shape is None:
         raise ConfigError(f"model=cnn needs image data (mnist, mnist_sample, digits); data={data.name} has none")
     input_shape = data.image_shape if model["name"] == "cnn" else (data.n_inputs,)
-    return build_network(model, input_shape, data.n_outputs, dtype=dtype, rng=rng)
+    network = build_network(model, input_shape, data.n_outputs, dtype=dtype, rng=rng)
+    network.loss.check_targets(data.y_train)
+    return network
 
 
 class EpochStores:
@@ -92,7 +94,8 @@ class EpochStores:
 
 def write_run_files(run_dir, network, data, history, batch_log, status):
     """The run directory's tables, weights and figures (weights, scores and figures only when the
-    run completed); removes files of RUN_FILES that an earlier run left. Returns the paths written."""
+    run completed: not when it diverged or was interrupted); removes files of RUN_FILES that an
+    earlier run left. Returns the paths written."""
     written = [write_csv(run_dir / "history.csv", history_frame(history)),
                write_csv(run_dir / "batches.csv", batch_frame(batch_log))]
     if status == "completed":
@@ -120,17 +123,23 @@ def run_job(cfg, run_dir, parallel_sweep=False):
     thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
     stores = EpochStores(cfg, run_dir, network, optimizer, kernel, thread_count)
     history, batch_log = stores.restore()
-    status, diverged_epoch, threads = "completed", None, None
+    status, diverged_epoch, threads, stopped = "completed", None, None, None
     try:
         with blas_threads(thread_count) as threads:
             train(network, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
                   history, batch_log, on_epoch=stores.after_epoch, kernel=kernel, before_epoch=stores.before_epoch)
     except Diverged as err:
         status, diverged_epoch = "diverged", err.epoch
+    except (Interrupted, KeyboardInterrupt) as err:   # the finished epochs are checkpointed already
+        status = "interrupted"
+        stopped = err if isinstance(err, Interrupted) else Interrupted()
     finally:
         stores.release()
     written = write_run_files(run_dir, network, data, history, batch_log, status)
     result = summarize(history, status, time.perf_counter() - started)
+    if stopped is not None:
+        result["error"] = (f"interrupted by {stopped.signal_name} after epoch {len(history)} of {cfg.epochs}; "
+                           "rerun the same command to continue from its checkpoint")
     result.update({"epochs": cfg.epochs, "diverged_epoch": diverged_epoch, "seed": cfg.seed,
                    "epochs_trained": len(stores.trained), "kernel": kernel if cfg.batch_size == 1 else None,
                    "blas_threads": threads,
@@ -139,4 +148,6 @@ def run_job(cfg, run_dir, parallel_sweep=False):
                    "config_hash": config_hash(cfg), "files": {p.name: sha256_file(p) for p in written},
                    "environment": environment()})
     write_json(run_dir / "result.json", result)
+    if stopped is not None:
+        raise stopped
     return result

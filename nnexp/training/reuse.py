@@ -31,7 +31,7 @@ import logging
 import numpy as np
 
 from .. import __version__
-from ..storage import sha256_file, sha256_json
+from ..storage import WriteError, sha256_file, sha256_json
 from .checkpoint import CheckpointStore
 from .environment import launch_path
 from .identity import config_hash
@@ -69,8 +69,12 @@ class SharedEpochs:
         lock of ``epoch`` until ``save`` (or ``release``)."""
         if self.restore(model, optimizer, epoch, target, history, batch_log):
             return True
-        self.directory.mkdir(parents=True, exist_ok=True)
-        lock = open(self.directory / f"epoch_{epoch}.lock", "a+")
+        path = self.directory / f"epoch_{epoch}.lock"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            lock = open(path, "a+")
+        except OSError as err:
+            raise WriteError.of(path, err, "; set reuse_dir to a writable directory, or reuse=false") from None
         if not self.try_lock(lock):
             log.info("waiting for epoch %d: another job is training it (%s)", epoch, self.directory)
             fcntl.flock(lock, fcntl.LOCK_EX)

@@ -217,6 +217,19 @@ def test_load_mnist_dir_missing_and_not_a_directory(tmp_path):
         load_mnist_dir(tmp_path / "file")
 
 
+def test_load_mnist_dir_unreadable_as_any_user(tmp_path, monkeypatch):
+    """Root (as CI runs) reads every directory, so the listing is made to fail as chmod 000 makes it fail
+    for a user. Break tried: not catching os.listdir's PermissionError turns this red (a traceback)."""
+    (tmp_path / "locked").mkdir()
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(mnist_files.os, "listdir", denied)
+    with raises(tmp_path / "locked", "cannot read directory", "Permission denied", "check its permissions"):
+        load_mnist_dir(tmp_path / "locked")
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any directory")
 def test_load_mnist_dir_unreadable(tmp_path):
     (tmp_path / "locked").mkdir(mode=0o000)
@@ -277,8 +290,10 @@ def test_changed_file_is_parsed_again(tmp_path):
     assert len(list((tmp_path / "cache" / "mnist-npy").glob("*.npy"))) == 4  # old entry removed
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong shape"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong shape", "other numbers", "no checksum"])
 def test_corrupt_cache_is_deleted_and_reparsed(tmp_path, damage):
+    """Break tried: loading without the sha256 comparison uses the "other numbers" entry (a valid .npy
+    of the right shape and dtype) and returns wrong pixels."""
     expected = write_idx_dir(tmp_path / "mnist")
     load_mnist_dir(tmp_path / "mnist")
     (cached,) = (tmp_path / "cache" / "mnist-npy").glob("*-x_train.npy")
@@ -286,6 +301,10 @@ def test_corrupt_cache_is_deleted_and_reparsed(tmp_path, damage):
         cached.write_bytes(cached.read_bytes()[:300])
     elif damage == "garbage":
         cached.write_bytes(b"not a npy file at all")
+    elif damage == "other numbers":
+        np.save(cached, np.load(cached)[::-1].copy())       # same shape and dtype, rows reversed
+    elif damage == "no checksum":
+        next((tmp_path / "cache" / "mnist-npy").glob("*.sha256")).unlink()
     else:
         np.save(cached, np.zeros((5, 10), np.uint8))
     with pytest.warns(UserWarning, match="corrupt MNIST cache"):
@@ -298,8 +317,10 @@ def test_corrupt_cache_is_deleted_and_reparsed(tmp_path, damage):
 def test_cache_writes_leave_no_temporary_files(tmp_path):
     write_idx_dir(tmp_path / "mnist")
     load_mnist_dir(tmp_path / "mnist")
-    assert sorted(p.name.split("-")[-1] for p in (tmp_path / "cache" / "mnist-npy").iterdir()) == [
+    names = sorted(p.name for p in (tmp_path / "cache" / "mnist-npy").iterdir())
+    assert [n.split("-")[-1] for n in names if n.endswith(".npy")] == [
         "labels_test.npy", "labels_train.npy", "x_test.npy", "x_train.npy"]
+    assert len(names) == 5 and sum(n.endswith(".sha256") for n in names) == 1   # the checksum, written last
 
 
 # --- download --------------------------------------------------------------------------------
@@ -356,10 +377,12 @@ def test_load_mnist_uses_directory_without_downloading(tmp_path, monkeypatch):
     assert_same(load_mnist(tmp_path / "mnist"), expected)
 
 
-def test_load_mnist_downloads_when_directory_is_empty(tmp_path, monkeypatch):
-    expected = write_idx_dir(tmp_path / "downloaded")
-    monkeypatch.setattr(download, "download_mnist", lambda cache_dir=None: tmp_path / "downloaded")
+def test_load_mnist_never_downloads_for_a_directory_without_files(tmp_path, monkeypatch):
+    """data.dir given means that directory only. Break tried: falling back to download_mnist (nnexp 0.2
+    did, into the user cache) fails on the monkeypatched download."""
+    monkeypatch.setattr(download, "download_mnist", fail)
     (tmp_path / "empty").mkdir()
-    assert_same(load_mnist(tmp_path / "empty"), expected)
+    with raises(tmp_path / "empty", "no MNIST files", "train-images-idx3-ubyte[.gz]", "data.dir=null"):
+        load_mnist(tmp_path / "empty")
     with raises(tmp_path / "typo", "directory not found"):
         load_mnist(tmp_path / "typo")

@@ -97,3 +97,77 @@ def test_learning_rate_labels_never_overlap_and_every_rate_keeps_its_tick():
     boxes = [t.get_window_extent() for t in shown]
     assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
     assert style.spaced_labels([0.025, 0.1, 0.3]) == ["0.025", "0.1", "0.3"]   # room for every label
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The Figure each function hands to ``save`` (the file is still written): the plotted data can be read."""
+    figures = []
+
+    def keep(fig, path):
+        figures.append(fig)
+        return style.save(fig, path)
+
+    for module in (run, sweep):
+        monkeypatch.setattr(module, "save", keep)
+    return figures
+
+
+def series(ax):
+    """{label: (x, y)} of the lines of an axes."""
+    return {line.get_label(): (np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float))
+            for line in ax.get_lines()}
+
+
+def test_accuracy_vs_lr_draws_each_group_in_percent(tmp_path, grid, drawn):
+    """Break tried: plotting train_acc, or epochs not grouped, fails here (a valid PNG either way)."""
+    sweep.accuracy_vs_lr(grid, tmp_path / "a.png", group=["epochs"])
+    lines = series(drawn[-1].axes[0])
+    for epochs, rows in grid.groupby("epochs"):
+        (name,) = [n for n in lines if n.endswith(f"={epochs}")]
+        x, y = lines[name]
+        np.testing.assert_allclose(x, rows["lr"])
+        np.testing.assert_allclose(y, 100 * rows["test_acc"])
+    assert drawn[-1].axes[0].get_xscale() == "log"
+
+
+def test_accuracy_vs_epochs_draws_training_and_test_curves(tmp_path, history, drawn):
+    sweep.accuracy_vs_epochs(history, tmp_path / "b.png", group=["lr"])
+    plotted = [y for x, y in series(drawn[-1].axes[0]).values() if len(x) == 6]
+    for lr, rows in history.groupby("lr"):
+        for column in ("train_acc", "test_acc"):
+            assert any(np.allclose(y, 100 * rows[column]) for y in plotted), (lr, column)
+
+
+def test_the_heatmap_holds_the_grid(tmp_path, grid, drawn):
+    sweep.lr_epochs_heatmap(grid, tmp_path / "c.png")
+    image = drawn[-1].axes[0].get_images()[0].get_array()
+    expected = 100 * grid.pivot(index="lr", columns="epochs", values="test_acc").sort_index().to_numpy()
+    np.testing.assert_allclose(np.asarray(image), expected)
+    best = grid.loc[grid["test_acc"].idxmax()]
+    assert f"best lr={best['lr']:g}, epochs={best['epochs']:g}" in drawn[-1].axes[0].get_title()
+
+
+def test_run_figures_draw_the_run_tables(tmp_path, history, drawn):
+    """Break tried: loss_per_epoch drawing train_loss twice fails here."""
+    one_run = history[history["lr"] == 0.1]
+    run.loss_per_epoch(one_run, tmp_path / "e.png")
+    lines = series(drawn[-1].axes[0])
+    np.testing.assert_allclose(lines["training"][1], one_run["train_loss"])
+    np.testing.assert_allclose(lines["test"][1], one_run["test_loss"])
+    batches = pd.DataFrame({"epoch": [1, 1, 2, 2], "batch": [1, 2, 1, 2], "samples": [5, 10, 15, 20],
+                            "train_loss": [0.9, 0.5, 0.4, 0.3]})
+    run.loss_per_batch(batches, tmp_path / "p.png")
+    x, y = series(drawn[-1].axes[0])["training loss (chunk mean)"]
+    np.testing.assert_allclose(x, [5, 10, 15, 20])
+    np.testing.assert_allclose(y, [0.9, 0.5, 0.4, 0.3])
+    counts = np.array([[5, 1], [2, 7]])
+    confusion = pd.DataFrame(counts, columns=["pred_0", "pred_1"]).assign(label=[0, 1])
+    run.confusion(confusion, tmp_path / "c.png")
+    np.testing.assert_allclose(np.asarray(drawn[-1].axes[0].get_images()[0].get_array()), np.log1p(counts))
+    assert "accuracy 80.00%" in drawn[-1].axes[0].get_title()
+    per_label = pd.DataFrame({"label": [0, 1], "count": [6, 9], "errors": [1, 2], "error_rate": [1 / 6, 2 / 9],
+                              "error_share": [1 / 3, 2 / 3]})
+    run.per_label_errors(per_label, tmp_path / "l.png")
+    heights = [bar.get_height() for bar in drawn[-1].axes[0].patches]
+    np.testing.assert_allclose(heights, [100 / 6, 200 / 9, 100 / 3, 200 / 3])

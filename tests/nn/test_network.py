@@ -33,7 +33,8 @@ def test_backward_matches_finite_differences(hidden, output, loss, bias, mean, r
     y = targets_for(output, rng, 6, 3)
 
     def cost():
-        losses = net.loss.fn(net.output.fn(net.forward(x)), y)
+        z = net.forward(x)
+        losses = net.loss.fn(z, net.output.fn(z), y)
         return losses.mean() if mean else losses.sum()
 
     _, grads = net.loss_and_grads(x, y, mean=mean)
@@ -58,15 +59,72 @@ def test_inverse_undoes_activation(name, rng):
     np.testing.assert_allclose(f.inverse(f.fn(z)), z, rtol=1e-9, atol=1e-9)
 
 
-def test_softmax_cross_entropy_is_stable_for_huge_logits():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1.0, 1e3, 1e6])
+def test_softmax_cross_entropy_is_exact_for_logits_of_any_size(dtype, scale):
+    """The loss of a confident wrong answer is the logit gap, not a capped value.
+    Break tried: log(max(softmax(z), tiny)) (nnexp 0.2) gives 87.3 (float32) / 690.8 (float64) at gap 1600."""
     softmax = ACTIVATIONS["softmax"]
     loss = make_loss("cross_entropy", softmax)
-    z = np.array([[1000.0, 0.0, -1000.0], [-800.0, 800.0, 0.0]])
+    z = (np.array([[1.6, 0.0, -1.6], [-0.8, 0.8, 0.0], [0.2, 0.1, 0.0]]) * scale).astype(dtype)
+    y = np.eye(3, dtype=dtype)[[1, 0, 2]]
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        a = softmax.fn(z)
-        values = loss.fn(a, np.eye(3)[[0, 0]])
-    assert np.isfinite(a).all() and np.isfinite(values).all()
-    assert values[0] == pytest.approx(0.0) and values[1] > 100
+        values = loss.fn(z, softmax.fn(z), y)
+    z64 = z.astype(np.float64)
+    exact = [np.log(np.exp(row - row.max()).sum()) + row.max() - row[k] for row, k in zip(z64, [1, 0, 2])]
+    np.testing.assert_allclose(values, exact, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    if scale == 1e3:
+        assert values[0] == pytest.approx(1600.0, rel=1e-6) and values[1] == pytest.approx(1600.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_cross_entropy_is_softplus_of_the_logits(dtype):
+    """Binary cross-entropy from the logits: exact where sigmoid(z) rounds to 0 or 1.
+    Break tried: the clamped log of the sigmoid output (nnexp 0.2) caps z = 2000 at 87.3 / 690.8."""
+    sigmoid = ACTIVATIONS["sigmoid"]
+    loss = make_loss("cross_entropy", sigmoid)
+    z = np.array([[2000.0, -2000.0], [3.0, -0.5]], dtype=dtype)
+    y = np.array([[0.0, 1.0], [0.99, 0.01]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        values = loss.fn(z, sigmoid.fn(z), y)
+    z64, y64 = z.astype(np.float64), y.astype(np.float64)
+    exact = (np.logaddexp(0, z64) - y64 * z64).sum(axis=1)     # -[y log s + (1-y) log(1-s)]
+    assert values[0] == pytest.approx(4000.0, rel=1e-6)
+    np.testing.assert_allclose(values, exact, rtol=1e-6)
+    a = 1 / (1 + np.exp(-z64[1]))
+    direct = -(y64[1] * np.log(a) + (1 - y64[1]) * np.log(1 - a)).sum()
+    assert values[1] == pytest.approx(direct, rel=1e-6)
+
+
+def test_cross_entropy_gradient_with_classic_targets_matches_finite_differences(rng):
+    """Sigmoid + cross-entropy with the classic 0.01 / 0.99 targets: delta = a - y is the exact gradient.
+    Break tried: delta = a * (1 - a) * (a - y) fails this by orders of magnitude."""
+    net = mlp([4, 5, 3], output_activation="sigmoid", loss="cross_entropy", bias=True, init="xavier",
+              dtype=np.float64, rng=rng)
+    x = rng.normal(size=(6, 4)) * 3
+    y = np.full((6, 3), 0.01)
+    y[np.arange(6), rng.integers(0, 3, 6)] = 0.99
+
+    def cost():
+        z = net.forward(x)
+        return net.loss.fn(z, net.output.fn(z), y).mean()
+
+    _, grads = net.loss_and_grads(x, y)
+    for param, grad in zip(net.params, grads):
+        assert relative_error(grad, numerical_gradient(cost, param)) < 1e-6
+
+
+def test_softmax_cross_entropy_refuses_targets_that_are_not_distributions():
+    """With rows summing to 1.08 (classic 0.01/0.99), a - y is not the gradient of the loss: refused.
+    Break tried: skipping check_targets lets such a run train on a gradient off by 1.5-2.3%."""
+    loss = make_loss("cross_entropy", ACTIVATIONS["softmax"])
+    classic = np.full((4, 10), 0.01)
+    classic[np.arange(4), [1, 2, 3, 4]] = 0.99
+    with pytest.raises(ConfigError, match="sums to 1.08.*data.scaling=standard"):
+        loss.check_targets(classic)
+    loss.check_targets(np.eye(10, dtype=np.float32)[[1, 2, 3]])         # one-hot: fine
+    make_loss("cross_entropy", ACTIVATIONS["sigmoid"]).check_targets(classic)   # binary: fine
+    make_loss("mse", ACTIVATIONS["softmax"]).check_targets(classic)
 
 
 def test_cross_entropy_needs_a_probability_output():

@@ -40,3 +40,24 @@ def test_compare_needs_two_real_directories(tmp_path, capsys):
     assert main([str(tmp_path), str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "holds no run" in err
+
+
+def test_runs_alone_are_compared_and_a_changed_run_is_not(tiny_sweep, tmp_path, capsys):
+    """Two single runs (no sweep): joined on nothing, side by side. A run whose history.csv changed since
+    its result.json was written is reported as not completed, its numbers left out.
+    Break tried: job_on_disk without the sha256 check puts the edited run's accuracy in the table."""
+    sweep_dir, _ = tiny_sweep
+    first = shutil.copytree(sweep_dir / "0", tmp_path / "first")       # lr=0.1, epochs=1
+    second = shutil.copytree(sweep_dir / "1", tmp_path / "second")     # lr=0.1, epochs=2
+    assert main([str(first), str(second), "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "out" / "compare.csv")
+    a, b = (json.loads((d / "result.json").read_text()) for d in (first, second))
+    assert len(table) == 1
+    assert table["test_acc_A"].item() == a["test_acc"] and table["test_acc_B"].item() == b["test_acc"]
+    assert table["test_acc_B-A"].item() == pytest.approx(b["test_acc"] - a["test_acc"])
+    history = second / "history.csv"
+    history.write_text(history.read_text().replace(str(b["test_acc"]), "0.999"))
+    assert main([str(first), str(second), "--out", str(tmp_path / "out2")]) == 0
+    capsys.readouterr()
+    changed = pd.read_csv(tmp_path / "out2" / "compare.csv")
+    assert changed["test_acc_A"].item() == a["test_acc"] and changed["test_acc_B"].isna().all()

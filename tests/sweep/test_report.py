@@ -103,3 +103,33 @@ def test_the_planned_grid_follows_hydra_order_with_preset_params_first():
 @pytest.mark.parametrize("target", ["hydra_plugins.other.Sweeper", None])
 def test_an_unknown_sweeper_gives_no_planned_grid(target):
     assert planned_grid(OmegaConf.create({"hydra": {"sweeper": {"_target_": target} if target else {}}})) is None
+
+
+def test_results_table_holds_the_numbers_of_the_job_files(tiny_sweep):
+    """results.csv and history.csv checked against each job's own files, read here with pandas and json.
+    Break tried: results_frame taking the best epoch's accuracy as test_acc fails here."""
+    import json
+
+    sweep_dir, _ = tiny_sweep
+    results = pd.read_csv(sweep_dir / "results.csv")
+    history = pd.read_csv(sweep_dir / "history.csv")
+    assert list(results["job"]) == list(range(6))
+    for _, row in results.iterrows():
+        job = sweep_dir / str(row["job"])
+        overrides = dict(o.split("=", 1) for o in OmegaConf.load(job / ".hydra" / "overrides.yaml"))
+        assert float(overrides["lr"]) == row["lr"] and int(overrides["epochs"]) == row["epochs"]
+        result = json.loads((job / "result.json").read_text())
+        assert row["status"] == result["status"]
+        if result["status"] != "completed":
+            assert result["error"] in row["error"] and pd.isna(row["test_acc"])
+            continue
+        own = pd.read_csv(job / "history.csv")
+        assert row["test_acc"] == own["test_acc"].iloc[-1] and row["train_loss"] == own["train_loss"].iloc[-1]
+        assert row["best_test_acc"] == own["test_acc"].max()
+        assert row["best_epoch"] == own.loc[own["test_acc"].idxmax(), "epoch"]
+        mine = history[history["job"] == row["job"]][list(own.columns)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, own)
+    completed = results[results["status"] == "completed"]
+    best = completed.loc[completed["test_acc"].idxmax()]
+    text = (sweep_dir / "report.md").read_text()
+    assert f"`lr={best['lr']}`, `epochs={best['epochs']}`" in text and f"{100 * best['test_acc']:.2f}%" in text

@@ -77,3 +77,39 @@ def test_jobs_in_parallel_processes_train_each_epoch_once(tmp_path):
     pd.testing.assert_frame_equal(three, four.iloc[:3])   # seconds too: each epoch trained by one job
     (store,) = (tmp_path / "outputs" / "reuse").iterdir()
     assert sorted(p.name for p in store.glob("*.npz")) == [f"epoch_{e}.npz" for e in range(1, 5)]
+
+
+def test_reused_epochs_of_a_cnn_with_dropout_equal_a_fresh_run(tmp_path):
+    """Mini-batch CNN with dropout, momentum and shuffling: epochs taken from the store, then trained on,
+    end bit for bit as a fresh run. Break tried: dropout masks drawn from one rng for the whole run
+    (not keyed by the epoch) makes the continued run differ."""
+    layers = ("model.layers=[{type:conv,filters:3,kernel:3,pad:1},{type:activation,name:relu},"
+              "{type:pool,mode:max,size:2},{type:flatten},{type:dense,units:12},{type:activation,name:relu},"
+              "{type:dropout,rate:0.5},{type:dense,units:null}]")
+    cnn = ["model=cnn", layers, "data.train_size=200", "batch_size=16", "threads=1"]
+    run_job(compose_config(cnn + ["epochs=3", "reuse=false"]), tmp_path / "fresh")
+    run_job(compose_config(cnn + ["epochs=1"]), tmp_path / "one")
+    three = run_job(compose_config(cnn + ["epochs=3"]), tmp_path / "three")
+    assert three["epochs_trained"] == 2                    # epoch 1 came from the store
+    assert_same_run(tmp_path / "fresh", tmp_path / "three")
+
+
+def test_a_damaged_store_entry_is_deleted_and_recomputed(tmp_path, caplog):
+    """The demonstration of the integrity issue: epoch 2 of the store replaced by a valid archive with
+    other numbers, epoch 3 deleted; the next job must not use epoch 2 (it is deleted, the job continues
+    from epoch 1) and ends as a fresh run. Break tried: the store read without its sha256 check takes
+    epochs 1-2 from the damaged file and ends at another accuracy."""
+    settings = SETTINGS + ["epochs=3"]
+    run_job(compose_config(settings), tmp_path / "first")
+    (store,) = (tmp_path / "outputs" / "reuse").iterdir()
+    arrays = read_npz(store / "epoch_2.npz")
+    arrays["param/W1"] = arrays["param/W1"][::-1].copy()
+    np.savez(store / "epoch_2.npz", **arrays)
+    (store / "epoch_3.npz").unlink()
+    second = run_job(compose_config(settings), tmp_path / "second")
+    assert "is corrupt" in caplog.text and "deleted it" in caplog.text
+    assert second["epochs_trained"] == 2                          # epoch 1 from the store, 2 and 3 trained
+    assert_same_run(tmp_path / "first", tmp_path / "second")
+    caplog.clear()
+    run_job(compose_config(settings), tmp_path / "third")          # the store is whole again: no warning
+    assert "corrupt" not in caplog.text

@@ -31,9 +31,10 @@ class PerSampleTrainer:
 
     def epoch(self, x, y, order, progress):
         """Train on x[order] one sample at a time; returns each sample's loss (n,), float64."""
-        outputs = np.empty((len(order), y.shape[1]), dtype=self.dtype)
+        outputs = np.empty((len(order), y.shape[1]), dtype=self.dtype)         # a_L of each sample
+        logits = np.empty_like(outputs) if self.stack.loss.from_logits else None   # z_L, for the loss
         for start in range(0, len(order), PROGRESS_CHUNK):
             stop = min(start + PROGRESS_CHUNK, len(order))
-            self.train_range(x, y, order, outputs, start, stop)
+            self.train_range(x, y, order, outputs, logits, start, stop)
             progress.update(stop - start)
-        return self.stack.loss.fn(outputs, y[order]).astype(np.float64)
+        return self.stack.loss.fn(logits, outputs, y[order]).astype(np.float64)

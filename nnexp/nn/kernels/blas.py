@@ -47,14 +47,16 @@ class BlasTrainer(PerSampleTrainer):
         self.velocity_t = [v.T for v in self.velocity_w] if self.velocity_w else None
         self.flat = [(w.reshape(-1), v.reshape(-1)) for w, v in zip(stack.weights, self.velocity_w or [])]
 
-    def train_range(self, x, y, order, outputs, start, stop):
-        """Train on samples order[start:stop] in chunks; write each sample's output into outputs[i]."""
+    def train_range(self, x, y, order, outputs, logits, start, stop):
+        """Train on samples order[start:stop] in chunks; write each sample's output a_L into outputs[i]
+        and, when ``logits`` is not None, its z_L into logits[i]."""
         for first in range(start, stop, self.chunk):
             rows = order[first:min(first + self.chunk, stop)]
-            self.train_chunk(x[rows], y[rows], outputs[first:first + len(rows)])
+            self.train_chunk(x[rows], y[rows], outputs[first:first + len(rows)],
+                             None if logits is None else logits[first:first + len(rows)])
 
-    def train_chunk(self, x, y, outputs):
-        """Train on the rows of x (n, n_0) one at a time; outputs[t] = a_L of row t.
+    def train_chunk(self, x, y, outputs, logits=None):
+        """Train on the rows of x (n, n_0) one at a time; outputs[t] = a_L of row t (logits[t] = z_L).
 
         Written for few Python operations per sample: everything per layer is looked up once per
         chunk, and plain SGD without biases updates the upper layers with ger right in the loop.
@@ -86,8 +88,9 @@ class BlasTrainer(PerSampleTrainer):
         update = self.update
         inputs = [None] * (last + 2)
         all_deltas = deltas_first.T                                        # (n_1, n), Fortran order
-        for z0, delta0, out, target, column in zip(z_first, deltas_first, outputs, y,
-                                                   earlier.T if deferred else [None]):
+        for z0, delta0, out, target, column, logit in zip(z_first, deltas_first, outputs, y,
+                                                          earlier.T if deferred else [None] * n,
+                                                          [None] * n if logits is None else logits):
             if deferred:                                   # W_t x_t = W x_t - lr sum_r delta_r (x_r . x_t)
                 gemv(neg_lr, all_deltas, column, 1.0, z0, 0, 1, 0, 1, 0, 1)
             a = inputs[1] = act_first if last else out
@@ -99,6 +102,8 @@ class BlasTrainer(PerSampleTrainer):
                 a = inputs[k] = out if buffer is None else buffer
                 forward(z, a)
             out_z, delta = top or (z0, delta0)
+            if logit is not None:
+                np.copyto(logit, out_z)
             if cross_entropy:                                              # output error delta_L
                 subtract(out, target, delta)
             else:

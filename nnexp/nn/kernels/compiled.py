@@ -28,9 +28,9 @@ Stack = namedtuple("Stack", "ws bs vws vbs codes")
 Buffers = namedtuple("Buffers", "zs acts gs deltas rows z_first d_first gram")
 """Work arrays allocated once: per layer z, a, g = W^T delta, delta (index 0 unused: layer 1's live in
 the chunk's rows z_first and d_first); the chunk's inputs ``rows`` and its Gram matrix."""
-Rule = namedtuple("Rule", "cross_entropy has_bias momentum decay lr mu wd slope chunk")
-"""The update: output error form, biases, momentum and decay switches, lr, mu, lambda, leaky slope,
-chunk length."""
+Rule = namedtuple("Rule", "cross_entropy keep_logits has_bias momentum decay lr mu wd slope chunk")
+"""The update: output error form, whether z_L is kept for the loss, biases, momentum and decay
+switches, lr, mu, lambda, leaky slope, chunk length."""
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -164,8 +164,9 @@ def _apply_deferred(w, b, x, d, lr, has_bias):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def _train_range(stack, buffers, rule, x, y, order, outputs, start, stop):
-    """Train on samples order[start:stop] one at a time; outputs[i] = a_L of sample i.
+def _train_range(stack, buffers, rule, x, y, order, outputs, logits, start, stop):
+    """Train on samples order[start:stop] one at a time; outputs[i] = a_L of sample i (and
+    logits[i] = z_L when the rule keeps them).
 
     Samples go in chunks of ``chunk`` rows (gathered into ``rows``); within a chunk the first
     layer's updates are deferred as in blas.BlasTrainer (chunk 1 with momentum or
@@ -175,7 +176,7 @@ def _train_range(stack, buffers, rule, x, y, order, outputs, start, stop):
     """
     ws, bs, vws, vbs, codes = stack
     zs, acts, gs, deltas, rows, z_first, d_first, gram = buffers
-    cross_entropy, has_bias, momentum, decay, lr, mu, wd, slope, chunk = rule
+    cross_entropy, keep_logits, has_bias, momentum, decay, lr, mu, wd, slope, chunk = rule
     n_layers = len(ws)
     last = n_layers - 1
     w_first, b_first = ws[0], bs[0]
@@ -204,6 +205,8 @@ def _train_range(stack, buffers, rule, x, y, order, outputs, start, stop):
                 _activate(codes[layer], z, acts[layer], slope)
             out = acts[last]
             outputs[i, :] = out
+            if keep_logits:
+                logits[i, :] = z0 if last == 0 else zs[last]
             delta = d_chunk[t] if last == 0 else deltas[last]
             if cross_entropy:
                 for k in range(out.shape[0]):
@@ -262,9 +265,11 @@ class NumbaTrainer(PerSampleTrainer):
                                z_first=np.empty((self.chunk, sizes[1]), dtype),
                                d_first=np.empty((self.chunk, sizes[1]), dtype),
                                gram=np.empty((self.chunk, self.chunk), dtype))
-        self.rule = Rule(self.cross_entropy, self.has_bias, self.velocity_w is not None, self.decay,
+        self.rule = Rule(self.cross_entropy, self.stack.loss.from_logits, self.has_bias,
+                         self.velocity_w is not None, self.decay,
                          scalar(self.lr), scalar(self.momentum), scalar(self.weight_decay), scalar(LEAKY_SLOPE),
                          self.chunk)
 
-    def train_range(self, x, y, order, outputs, start, stop):
-        _train_range(self.arrays, self.buffers, self.rule, x, y, order, outputs, start, stop)
+    def train_range(self, x, y, order, outputs, logits, start, stop):
+        logits = outputs[:0] if logits is None else logits      # a stand-in of the same type, never read
+        _train_range(self.arrays, self.buffers, self.rule, x, y, order, outputs, logits, start, stop)
