@@ -64,6 +64,9 @@ class DataConfig:
     repeat: int = 1                 # xor: presentations of the four points per epoch
     n_train: int = 1000             # sine: training points
     n_test: int = 200               # sine: test points
+    val_size: float = 0.1           # held out of the training set for validation: a fraction, or a count >= 1;
+                                    # 0: no validation split (the classic reproductions)
+    split_seed: int = 0             # the validation split's draw (the same for every job and seed)
 
 
 @dataclass
@@ -184,6 +187,9 @@ RANGES = {
     "data.repeat": (at_least_one, "must be at least 1"),
     "data.n_train": (at_least_one, "must be at least 1"),
     "data.n_test": (at_least_one, "must be at least 1"),
+    "data.val_size": (lambda v: v == 0 or 0 < v < 1 or (v >= 1 and float(v).is_integer()),
+                      "must be 0 (no validation split), a fraction in (0, 1), or a whole count"),
+    "data.split_seed": (lambda v: v >= 0, "must be a whole number of at least 0"),
     "model.uniform_limit": (positive, "must be greater than 0"),
 }
 """key: (the test its value must pass, what the message says it must be)."""

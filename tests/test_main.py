@@ -7,7 +7,7 @@ from helpers import run_cli
 
 
 def test_default_command_writes_a_run_directory(tmp_path):
-    done = run_cli(f"hydra.run.dir={tmp_path}", "data.train_size=500")
+    done = run_cli(f"hydra.run.dir={tmp_path}", "data.train_size=1000")
     assert done.returncode == 0, done.stderr
     assert "epoch 1/1" in done.stdout + done.stderr
     for name in ("history.csv", "result.json", "per_label.csv", "confusion.csv", "weights.npz", "batches.csv"):

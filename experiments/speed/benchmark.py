@@ -252,8 +252,8 @@ def main():
     from nnexp.config import DataConfig
     from nnexp.training.identity import plain
 
-    data = load_dataset(plain(OmegaConf.structured(DataConfig(name="mnist", dir=str(Path(args.data).resolve())))),
-                        "float32")
+    data_config = DataConfig(name="mnist", dir=str(Path(args.data).resolve()), val_size=0)   # all 60,000
+    data = load_dataset(plain(OmegaConf.structured(data_config)), "float32")
     rows, notes = [], {"machine": machine(), "repeats": args.repeats, "sweep repeats": args.sweep_repeats,
                        "load average (1, 5, 15 min) at the start": list(os.getloadavg())}
     sections = {

@@ -32,6 +32,10 @@ class Dataset:
     labels_test: np.ndarray = None   # (N_test,) int, classification only
     split: str = ""                # how train and test were formed, for result.json
     image_shape: tuple = None      # (C, H, W) for image data
+    x_val: np.ndarray = None       # (N_val, D): held out of the training set (data.val_size), or None
+    y_val: np.ndarray = None       # (N_val, K)
+    labels_val: np.ndarray = None  # (N_val,) int, classification only
+    validation: dict = None        # how the validation set was formed, for result.json (None: no split)
 
     @property
     def n_inputs(self):
@@ -78,12 +82,56 @@ def stratified_split(labels, test_fraction):
     return np.random.default_rng(SPLIT_SEED).permutation(train), test
 
 
+def validation_split(n, val_size, split_seed, labels=None):
+    """Indices (train, val) of n training samples: ``val_size`` (a count >= 1, or a fraction in (0, 1))
+    held out, per class in proportion when ``labels`` are given (stratified), drawn by the fixed
+    generator of ``split_seed`` (not the run's seed: every job and seed of a sweep gets the same
+    split). The training indices keep their order; the validation indices are sorted."""
+    total = int(round(val_size * n)) if val_size < 1 else int(val_size)
+    if not 0 < total < n:
+        raise ConfigError(f"data.val_size={val_size} holds out {total} of the {n} training samples; "
+                          "give a count or a fraction that leaves samples on both sides")
+    rng = np.random.default_rng(split_seed)
+    if labels is None:
+        val = rng.permutation(n)[:total]
+    else:
+        classes, counts = np.unique(labels, return_counts=True)
+        shares = np.round(counts * total / n).astype(int)
+        val = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, shares)])
+    val = np.sort(val)
+    return np.setdiff1d(np.arange(n), val), val
+
+
+def hold_out_validation(cfg, name, x, y, labels=None):
+    """(x, y, labels) of training without the validation split, and the split's (x, y, labels, record)
+    (Nones and None without one). xor repeats its four points: no split can be made from it."""
+    if not cfg.val_size:
+        return (x, y, labels), (None, None, None, None)
+    if name == "xor":
+        raise ConfigError("data=xor presents its four points again and again: a validation split would hold out "
+                          "copies of training points; set data.val_size=0")
+    train, val = validation_split(len(x), cfg.val_size, cfg.split_seed, labels)
+    record = {"size": len(val), "of": len(x), "stratified": labels is not None, "split_seed": cfg.split_seed}
+    def pick(array, rows):
+        return None if array is None else array[rows]
+
+    return (pick(x, train), pick(y, train), pick(labels, train)), (pick(x, val), pick(y, val), pick(labels, val),
+                                                                   record)
+
+
 def classification_dataset(name, pixels_train, labels_train, pixels_test, labels_test, cfg, dtype,
                            image_shape, split):
-    """Scale pixels and encode labels into a Dataset, keeping the first ``train_size`` examples."""
+    """Scale pixels and encode labels into a Dataset: the validation split (``data.val_size``) is held
+    out of the training set first, then the first ``train_size`` of the rest are kept."""
+    n_classes = int(max(labels_train.max(), labels_test.max())) + 1
+    (pixels_train, _, labels_train), (pixels_val, _, labels_val, record) = hold_out_validation(
+        cfg, name, pixels_train, None, labels_train)
     if cfg.train_size is not None:
         pixels_train, labels_train = pixels_train[:cfg.train_size], labels_train[:cfg.train_size]
-    n_classes = int(max(labels_train.max(), labels_test.max())) + 1
+    val = {} if record is None else dict(
+        x_val=scale_pixels(pixels_val, cfg.scaling, cfg.divisor, dtype),
+        y_val=encode_targets(labels_val, n_classes, cfg.scaling, dtype),
+        labels_val=labels_val.astype(np.int64), validation=record)
     return Dataset(
         name=name, task="classification",
         x_train=scale_pixels(pixels_train, cfg.scaling, cfg.divisor, dtype),
@@ -91,7 +139,7 @@ def classification_dataset(name, pixels_train, labels_train, pixels_test, labels
         x_test=scale_pixels(pixels_test, cfg.scaling, cfg.divisor, dtype),
         y_test=encode_targets(labels_test, n_classes, cfg.scaling, dtype),
         labels_train=labels_train.astype(np.int64), labels_test=labels_test.astype(np.int64),
-        split=split, image_shape=image_shape,
+        split=split, image_shape=image_shape, **val,
     )
 
 
@@ -153,6 +201,7 @@ def load_xor(cfg, dtype):
     Inputs (0,0) (0,1) (1,0) (1,1); targets (xor, or). One epoch presents the four points
     ``data.repeat`` times in a fixed order; the test set is the four points once.
     """
+    hold_out_validation(cfg, "xor", None, None)          # refuses a split
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=dtype)
     y = np.array([[0, 0], [1, 1], [1, 1], [0, 1]], dtype=dtype)
     order = np.random.default_rng(SPLIT_SEED).permutation(np.tile(np.arange(4), cfg.repeat))
@@ -163,11 +212,12 @@ def load_xor(cfg, dtype):
 def load_sine(cfg, dtype):
     """Regression of y = 0.5 sin(x) + 0.5 for x drawn uniformly from [-25, 25] (fixed data seed)."""
     rng = np.random.default_rng(SPLIT_SEED)
-    x = rng.uniform(-25, 25, (cfg.n_train + cfg.n_test, 1))
-    y = 0.5 * np.sin(x) + 0.5
-    return Dataset(name="sine", task="regression",
-                   x_train=x[:cfg.n_train].astype(dtype), y_train=y[:cfg.n_train].astype(dtype),
-                   x_test=x[cfg.n_train:].astype(dtype), y_test=y[cfg.n_train:].astype(dtype),
+    x64 = rng.uniform(-25, 25, (cfg.n_train + cfg.n_test, 1))
+    x, y = x64.astype(dtype), (0.5 * np.sin(x64) + 0.5).astype(dtype)
+    (x_train, y_train, _), (x_val, y_val, _, record) = hold_out_validation(cfg, "sine", x[:cfg.n_train],
+                                                                           y[:cfg.n_train])
+    return Dataset(name="sine", task="regression", x_train=x_train, y_train=y_train,
+                   x_test=x[cfg.n_train:], y_test=y[cfg.n_train:], x_val=x_val, y_val=y_val, validation=record,
                    split=f"x ~ U(-25, 25): {cfg.n_train} train, {cfg.n_test} test")
 
 

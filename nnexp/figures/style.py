@@ -35,6 +35,9 @@ LABELS = {
     "best_test_acc": "best test accuracy (%)",
     "test_loss": "test loss (mean per sample)",
     "train_loss": "training loss (mean per sample)",
+    "val_acc": "validation accuracy (%)",
+    "val_loss": "validation loss (mean per sample)",
+    "best_val_acc": "best validation accuracy (%)",
 }
 
 

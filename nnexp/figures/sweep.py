@@ -28,14 +28,30 @@ from .style import (
 )
 
 
+def draw_band(ax, x, rows, metric, color):
+    """The 95% interval of ``metric`` (columns <metric>_lo, <metric>_hi) as a shaded band, if present."""
+    if f"{metric}_lo" in rows:
+        scale = 100 if metric.endswith("_acc") else 1
+        low, high = rows[f"{metric}_lo"].to_numpy(float), rows[f"{metric}_hi"].to_numpy(float)
+        ax.fill_between(x, scale * low, scale * high, color=color, alpha=0.18, linewidth=0)
+
+
+def band_note(frame, metric):
+    """Title suffix saying what the lines and bands are, when the frame holds means over replicates."""
+    return " (mean over seeds; band: 95% interval of the mean)" if f"{metric}_lo" in frame else ""
+
+
 def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):
     """``metric`` against the learning rate (log x), one line per value of the ``group`` columns,
-    the best point starred (classic experiment 2, "Learning rate vs score")."""
+    the best point starred (classic experiment 2, "Learning rate vs score"). When the frame holds
+    means over replicates, its ``<metric>_lo`` / ``_hi`` columns are drawn as a band around each line."""
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
     lines = groups(frame.sort_values("lr", kind="stable"), group)
     for i, (name, rows) in enumerate(lines):
-        ax.plot(rows["lr"], shown(rows, metric), marker="o", label=name or None, color=line_color(i, len(lines)))
+        color = line_color(i, len(lines))
+        ax.plot(rows["lr"], shown(rows, metric), marker="o", label=name or None, color=color)
+        draw_band(ax, rows["lr"], rows, metric, color)
     values = shown(frame, metric)
     best = best_index(values, metric)
     best_lr = frame["lr"].iloc[best]
@@ -43,35 +59,51 @@ def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):
               + (f" ({group_label(group, tuple(frame[list(group)].iloc[best]))})" if group else ""))
     log_lr_axis(ax, frame["lr"])
     ax.set_ylabel(label(metric))
-    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} vs learning rate")
+    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} vs learning rate{band_note(frame, metric)}",
+                 fontsize=10)
     ax.grid(True, alpha=0.3)
     outside_legend(ax)
     return save(fig, path)
 
 
+CURVE_STYLES = {"test": "-", "val": ":", "train": "--"}
+"""Line style of each set in the per-epoch figure: test solid, validation dotted, training dashed."""
+
+
 def accuracy_vs_epochs(history, path, group=(), metric="acc"):
-    """Training (dashed) and test (solid) ``metric`` ('acc' or 'loss') per epoch, one colour per
-    group (e.g. per learning rate); the best test epoch of each group starred (classic experiment 3:
-    test accuracy that stops rising while training accuracy rises is overfitting)."""
+    """Training (dashed), validation (dotted, when there is a split) and test (solid) ``metric`` ('acc'
+    or 'loss') per epoch, one colour per group (e.g. per learning rate); the best epoch of each group
+    starred on the set it is chosen on (validation, else test). Test accuracy that stops rising while
+    training accuracy rises is overfitting (classic experiment 3). Means over replicates come with
+    ``<column>_lo`` / ``_hi`` columns, drawn as bands."""
     fig = Figure(figsize=(8, 5))
     ax = fig.add_subplot()
-    test, train = f"test_{metric}", f"train_{metric}"
+    sets = [name for name in CURVE_STYLES
+            if f"{name}_{metric}" in history and history[f"{name}_{metric}"].notna().any()]
+    chosen = f"{'val' if 'val' in sets else 'test'}_{metric}"
     lines = groups(history.sort_values("epoch", kind="stable"), group)
     for i, (name, rows) in enumerate(lines):
         color = line_color(i, len(lines))
-        values = shown(rows, test)
-        ax.plot(rows["epoch"], values, color=color, marker=".", label=name or "test")
-        ax.plot(rows["epoch"], shown(rows, train), color=color, linestyle="--", label=None if name else "training")
-        best = best_index(values, test)
+        for part in sets:
+            column = f"{part}_{metric}"
+            ax.plot(rows["epoch"], shown(rows, column), color=color, linestyle=CURVE_STYLES[part],
+                    marker="." if part == "test" else None, label=None if group or part != "test" else "test")
+            draw_band(ax, rows["epoch"], rows, column, color)
+        if group:
+            ax.plot([], [], color=color, label=name)
+        values = shown(rows, chosen)
+        best = best_index(values, chosen)
         ax.plot([rows["epoch"].iloc[best]], [values[best]], marker="*", markersize=14, color=color,
                 markeredgecolor="black", linestyle="none")
-    if group:  # line styles explained once, colours per group
-        ax.plot([], [], color="black", label="test")
-        ax.plot([], [], color="black", linestyle="--", label="training")
+    for part in sets:  # line styles explained once, colours per group
+        if group or part != "test":
+            ax.plot([], [], color="black", linestyle=CURVE_STYLES[part],
+                    label={"test": "test", "val": "validation", "train": "training"}[part])
     ax.set_xlabel(label("epoch"))
     ax.set_ylabel(f"{'accuracy (%)' if metric == 'acc' else 'loss (mean per sample)'}")
-    ax.set_title(f"{'Accuracy' if metric == 'acc' else 'Loss'} per epoch: test solid, training dashed, "
-                 "best test epoch starred", fontsize=10)
+    chosen_name = "validation" if chosen.startswith("val") else "test"
+    ax.set_title(f"{'Accuracy' if metric == 'acc' else 'Loss'} per epoch: test solid, validation dotted, training "
+                 f"dashed; best {chosen_name} epoch starred{band_note(history, chosen)}", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
     outside_legend(ax)
@@ -209,6 +241,32 @@ def score_by_key(frame, path, key, metric="test_acc"):
     return save(fig, path)
 
 
+def spread_by_configuration(frame, path, metric="test_acc"):
+    """Every replicate's ``metric`` (dots) and their mean with its 95% interval (bar) for each
+    configuration (``frame``: one row per job, the configuration's name in column ``configuration``,
+    in the order to draw; ``<metric>_mean``, ``_lo``, ``_hi`` per configuration)."""
+    names = list(dict.fromkeys(frame["configuration"]))
+    position = {v: i for i, v in enumerate(names)}
+    x = frame["configuration"].map(position).to_numpy(dtype=float)
+    fig = Figure(figsize=(max(6.0, 0.9 * len(names) + 3), 4.8))
+    ax = fig.add_subplot()
+    ax.plot(x, shown(frame, metric), marker="o", linestyle="none", alpha=0.55, label="one seed")
+    per = frame.drop_duplicates("configuration")
+    scale = 100 if metric.endswith("_acc") else 1
+    mean = scale * per[f"{metric}_mean"].to_numpy(float)
+    low, high = scale * per[f"{metric}_lo"].to_numpy(float), scale * per[f"{metric}_hi"].to_numpy(float)
+    ax.errorbar(range(len(names)), mean, yerr=[mean - low, high - mean], fmt="s", color="C1", capsize=4,
+                label="mean, 95% interval")
+    tilted = len(names) > 4
+    ax.set_xticks(range(len(names)), names, rotation=30 if tilted else 0, ha="right" if tilted else "center",
+                  fontsize=8)
+    ax.set_ylabel(label(metric))
+    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} of each configuration over its seeds")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    return save(fig, path)
+
+
 def compare_curves(frame, path, x="epoch", metric="test_acc"):
     """``metric`` of several sweeps or runs overlaid: ``frame`` has columns source (A, B, ...), line
     (the job or group within it), ``x`` (epoch, or a swept key such as lr) and ``metric``; one colour
@@ -220,6 +278,7 @@ def compare_curves(frame, path, x="epoch", metric="test_acc"):
         for k, (line, part) in enumerate(rows.groupby("line", sort=False)):
             ax.plot(part[x], shown(part, metric), color=f"C{i % 10}", linestyle=styles[k % 4],
                     marker=".", label=f"{source}: {line}" if line else source)
+            draw_band(ax, part[x], part, metric, f"C{i % 10}")
     if x == "lr":
         log_lr_axis(ax, frame["lr"])
     else:
@@ -227,7 +286,8 @@ def compare_curves(frame, path, x="epoch", metric="test_acc"):
     if x == "epoch":
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(label(metric))
-    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} compared (colour: source)")
+    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} compared (colour: source)"
+                 f"{band_note(frame, metric)}", fontsize=10)
     ax.grid(True, alpha=0.3)
     outside_legend(ax)
     return save(fig, path)

@@ -35,16 +35,18 @@ class ReportCallback(Callback):
     ``gif_frames``: views in the turning-surface GIF (0: no GIF).
     """
 
-    def __init__(self, inverse=False, gif_frames=72):
+    def __init__(self, inverse=False, gif_frames=72, replicate_keys=("seed",)):
         self.inverse = inverse
         self.gif_frames = gif_frames
+        self.replicate_keys = tuple(replicate_keys)
 
     def on_multirun_end(self, config, **kwargs):
         from .report import build_sweep
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            results = build_sweep(sweep_dir, inverse=self.inverse, gif_frames=self.gif_frames)
+            results = build_sweep(sweep_dir, inverse=self.inverse, gif_frames=self.gif_frames,
+                                  replicate_keys=self.replicate_keys)
         except NnexpError as err:
             log.error("no sweep report: %s", err)
             return

@@ -22,7 +22,9 @@ from .guard import expand_grid, job_dirs, sweep_args
 
 log = logging.getLogger(__name__)
 
-METRICS = ["train_loss", "train_acc", "test_loss", "test_acc", "best_test_acc", "best_test_loss", "best_epoch"]
+METRICS = ["train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "best_val_acc", "best_val_loss",
+           "best_test_acc", "best_test_loss", "best_epoch"]
+"""results.csv's scores of each job (result.json: after the last epoch, and at the best epoch)."""
 STATUSES = ("completed", "diverged", "failed", "interrupted", "missing", "pending")
 
 
@@ -160,7 +162,8 @@ def results_frame(jobs, sweep_dir):
         row["dir"] = "" if job.dir is None else str(job.dir.relative_to(sweep_dir))
         row["error"] = job.note()
         rows.append(row)
-    columns = ["job", "status", *keys, *METRICS, "seconds", "dir", "error"]
+        row["selected_on"] = job.result.get("selected_on")
+    columns = ["job", "status", *keys, *METRICS, "selected_on", "seconds", "dir", "error"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({m: float for m in METRICS if m != "best_epoch"} | {"seconds": float, "best_epoch": "Int64"})
 
@@ -183,17 +186,3 @@ def history_frame(jobs):
         parts.append(history)
     columns = ["job", *keys, *HISTORY_COLUMNS]
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
-
-
-def score_metric(results):
-    """The metric that ranks jobs: test accuracy, or test loss where no accuracy exists (regression)."""
-    return "test_acc" if results["test_acc"].notna().any() else "test_loss"
-
-
-def best_row(results):
-    """The completed job with the highest final test accuracy (lowest test loss for regression)."""
-    done = results[results["status"] == "completed"]
-    metric = score_metric(results)
-    if done.empty or done[metric].isna().all():
-        return None
-    return done.loc[done[metric].idxmax() if metric == "test_acc" else done[metric].idxmin()]

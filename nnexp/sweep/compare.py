@@ -16,13 +16,15 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import NnexpError, error_line
 from ..figures import sweep as plots
 from ..storage import write_csv
 from .collect import ReportError, collect, history_frame, job_on_disk, key_columns, results_frame, varying
-from .report import longest_histories
+from .summary import REPLICATE_KEYS, difference, same_value
+from .views import longest_histories, with_interval
 
 METRICS = ["test_acc", "best_test_acc", "best_epoch", "train_acc", "test_loss"]
 MAX_LINES = 6
@@ -44,11 +46,36 @@ def load(directory):
     return results_frame(jobs, directory), history_frame(jobs), key_columns(jobs)
 
 
-def join_keys(inputs):
-    """Keys present in every input that take more than one value within at least one of them."""
-    common = [k for k in inputs[0][2] if all(k in keys for _, _, keys in inputs[1:])]
+def join_keys(inputs, replicate_keys=REPLICATE_KEYS):
+    """Keys present in every input that take more than one value within at least one of them, but the
+    replicate keys (seed): a row of the comparison is a configuration, its replicates the sample."""
+    common = [k for k in inputs[0][2] if all(k in keys for _, _, keys in inputs[1:]) and k not in replicate_keys]
     return [k for k in common if any(k in varying(results[results["status"] == "completed"], [k])
                                      for results, _, _ in inputs)]
+
+
+def statistics(inputs, labels, keys, table, replicate_keys=REPLICATE_KEYS):
+    """Per configuration (row of ``table``) and input B, C, ... against A: n on each side, the
+    difference of the mean test score with its 95% interval, the p-value, the test (paired when both
+    ran the same seeds, else Welch) and whether p < 0.05 (nnexp.sweep.summary.difference)."""
+    score = "test_acc" if inputs[0][0]["test_acc"].notna().any() else "test_loss"
+    done = [results[results["status"] == "completed"] for results, _, _ in inputs]
+    columns = {}
+    for index, row in table.iterrows():
+        samples = [part[np.logical_and.reduce([same_value(part[k], row[k]) for k in keys])] if keys else part
+                   for part in done]
+        replicate = next((k for k in replicate_keys if all(k in part for part in samples)), None)
+        ids = [list(part[replicate]) if replicate else None for part in samples]
+        columns.setdefault(f"n_{labels[0]}", {})[index] = len(samples[0])
+        for name, sample, sample_ids in zip(labels[1:], samples[1:], ids[1:]):
+            result = difference(samples[0][score], sample[score], ids[0], sample_ids)
+            pair = f"{name}-{labels[0]}"
+            for column, value in ((f"n_{name}", result["n_b"]), (f"{score}_{pair}_lo", result["lo"]),
+                                  (f"{score}_{pair}_hi", result["hi"]), (f"p_{pair}", result["p"]),
+                                  (f"test_{pair}", result["test"]),
+                                  (f"significant_{pair}", bool(result["p"] < 0.05) if result["test"] else None)):
+                columns.setdefault(column, {})[index] = value
+    return table.assign(**{name: pd.Series(values) for name, values in columns.items()})
 
 
 def comparison(inputs, labels, keys):
@@ -83,11 +110,14 @@ def curves(inputs, sources, keys):
     there are more than MAX_LINES), or the final scores against a numeric key if all ran one epoch."""
     group = [k for k in keys if k != "epochs"]
     parts = []
-    for (results, history, _), name in zip(inputs, sources):
-        chosen = longest_histories(history, results, group)
-        if chosen["job"].nunique() > MAX_LINES:
+    for (results, history, input_keys), name in zip(inputs, sources):
+        replicates = [k for k in REPLICATE_KEYS if k in input_keys and results[k].nunique() > 1]
+        chosen = longest_histories(history, results, group + replicates)
+        if chosen.drop_duplicates(group)["job"].nunique() > MAX_LINES if group else False:
             done = results[results["status"] == "completed"]
             chosen = history[history["job"] == done.loc[done["test_acc"].idxmax(), "job"]]
+        elif replicates and not chosen.empty:   # the mean over seeds, with its 95% interval
+            chosen = with_interval(chosen, [*group, "epoch"], ["test_acc"])
         parts.append(chosen.assign(source=name, line=line_names(chosen, group)))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if not frame.empty and frame["epoch"].max() >= 2:
@@ -109,7 +139,7 @@ def compare(directories, out):
     inputs = [load(d) for d in directories]
     labels = [chr(ord("A") + i) for i in range(len(directories))]
     keys = join_keys(inputs)
-    table = comparison(inputs, labels, keys)
+    table = statistics(inputs, labels, keys, comparison(inputs, labels, keys))
     out = Path(out)
     write_csv(out / "compare.csv", table)
     write_csv(out / "compare_sources.csv", pd.DataFrame({"label": labels, "directory": [str(d) for d in directories]}))

@@ -30,104 +30,22 @@ import pandas as pd
 
 from ..errors import NnexpError, error_line
 from ..figures import run as run_plots
-from ..figures import sweep as plots
 from ..figures.style import GIF_FRAMES
 from ..storage import write_csv, write_text
 from ..training.run_files import CNN_FIGURES
-from .collect import (
-    STATUSES,
-    ReportError,
-    best_row,
-    collect,
-    history_frame,
-    key_columns,
-    multirun_config,
-    results_frame,
-    score_metric,
-    varying,
+from .collect import STATUSES, ReportError, collect, history_frame, key_columns, multirun_config, results_frame
+from .summary import (
+    REPLICATE_KEYS,
+    best_configuration,
+    higher_is_better,
+    jobs_of,
+    key_kinds,
+    selection_metric,
+    summary_frame,
 )
+from .views import figure, sweep_figures
 
 log = logging.getLogger(__name__)
-
-def safe_name(key):
-    """A key as part of a file name: model.hidden -> model_hidden."""
-    return "".join(c if c.isalnum() else "_" for c in key).strip("_")
-
-
-def figure(title, path, sweep_dir):
-    """(title, path relative to the sweep directory) for report.md."""
-    return title, Path(path).relative_to(sweep_dir).as_posix()
-
-
-def longest_histories(history, results, group):
-    """Per combination of the ``group`` keys, the history of the completed job that trained the
-    most epochs (in a deterministic sweep the shorter jobs repeat its first epochs)."""
-    done = results[(results["status"] == "completed") & results["job"].isin(history["job"])]
-    if done.empty:
-        return history.iloc[0:0]
-    trained = done.assign(trained=done["job"].map(history.groupby("job")["epoch"].max()))
-    ranked = trained.sort_values("trained", ascending=False, kind="stable")
-    chosen = ranked.drop_duplicates(subset=group) if group else ranked.head(1)
-    return history[history["job"].isin(chosen["job"])]
-
-
-def lr_epochs_frame(done, curves, swept, metric):
-    """Rows (lr, epochs, metric) of the learning rate x epochs surface, or None when the sweep has
-    fewer than two of either: from the jobs when epochs was swept, else from the epoch histories.
-    Other swept keys are held at the best job's values."""
-    if "lr" not in swept:
-        return None
-    best = best_row(done)
-    others = [k for k in swept if k not in ("lr", "epochs")]
-    if "epochs" in swept:
-        rows = done
-        for k in others:
-            rows = rows[rows[k].astype(str) == str(best[k])]
-        frame = rows[["lr", "epochs", metric]]
-    else:
-        rows = curves
-        for k in others:
-            rows = rows[rows[k].astype(str) == str(best[k])]
-        frame = rows[["lr", "epoch", metric]].rename(columns={"epoch": "epochs"})
-    if frame["lr"].nunique() < 2 or frame["epochs"].nunique() < 2:
-        return None
-    return frame.astype(float)
-
-
-def sweep_figures(sweep_dir, results, history, keys, gif_frames=GIF_FRAMES):
-    """Draw the figures that fit what was swept; return [(title, file)] for report.md."""
-    done = results[results["status"] == "completed"]
-    if best_row(results) is None:
-        return []
-    metric = score_metric(results)
-    swept = varying(done, keys)
-    name = "accuracy" if metric == "test_acc" else "loss"
-    out = []
-    if "lr" in swept:
-        path = plots.accuracy_vs_lr(done, sweep_dir / f"{name}_vs_lr.png",
-                                    group=[k for k in swept if k != "lr"], metric=metric)
-        out.append(figure(f"{name.capitalize()} vs learning rate", path, sweep_dir))
-    group = [k for k in swept if k != "epochs"]
-    curves = longest_histories(history, results, group)
-    if not curves.empty and curves["epoch"].max() >= 2:
-        path = plots.accuracy_vs_epochs(curves, sweep_dir / f"{name}_vs_epochs.png", group=group,
-                                        metric="acc" if metric == "test_acc" else "loss")
-        out.append(figure(f"{name.capitalize()} per epoch, training and test", path, sweep_dir))
-    surface = lr_epochs_frame(done, curves, swept, metric)
-    if surface is not None:
-        out.append(figure("Learning rate x epochs: heatmap",
-                          plots.lr_epochs_heatmap(surface, sweep_dir / "lr_epochs_heatmap.png", metric), sweep_dir))
-        out.append(figure("Learning rate x epochs: surface",
-                          plots.lr_epochs_surface(surface, sweep_dir / "lr_epochs_surface.png", metric), sweep_dir))
-        if gif_frames:
-            path = plots.lr_epochs_gif(surface, sweep_dir / "lr_epochs_surface.gif", metric, gif_frames)
-            out.append(figure("Learning rate x epochs: the surface turning", path, sweep_dir))
-    for key in swept:
-        if key not in ("lr", "epochs"):
-            path = plots.score_by_key(done, sweep_dir / f"{name}_by_{safe_name(key)}.png", key, metric)
-            out.append(figure(f"{name.capitalize()} by {key}", path, sweep_dir))
-    return out
-
 
 def run_figures(run_dir, out_dir=None, prefix=""):
     """Figures of one run from its files (batches.csv, history.csv, confusion.csv, per_label.csv),
@@ -197,26 +115,59 @@ def grid_lines(results, keys):
     return markdown_table(pd.DataFrame(rows, columns=["key", "values"]))
 
 
-def best_text(best, keys, results):
-    """The best configuration in one Markdown paragraph."""
+def plain_value(value):
+    """A swept value as typed: 3 for 3.0 (a summary row holds numbers as floats)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def score_text(row, metric, column=None):
+    """'mean ± half-width (n seeds)' of a summary row, or the one value of a single job."""
+    column = column or metric
+    scale, unit, digits = (100, "%", 2) if metric.endswith("_acc") else (1, "", 5)
+    mean, half, n = row[f"{column}_mean"], row[f"{column}_ci95"], int(row["n"])
+    if n > 1 and not pd.isna(half):
+        return f"{scale * mean:.{digits}f}{unit} ± {scale * half:.{digits}f} ({n} seeds)"
+    return f"{scale * mean:.{digits}f}{unit}"
+
+
+def best_text(results, keys, replicate_keys=REPLICATE_KEYS):
+    """The best configuration in Markdown: its swept settings (no seed, no constant override), its
+    selection score (validation when there is a split) with the test score of the same configuration
+    beside it, and the fixed settings once."""
+    metric = selection_metric(results)
+    config_keys, replicates, fixed = key_kinds(results, keys, replicate_keys)
+    summary = summary_frame(results, config_keys)
+    best = best_configuration(summary, metric)
     if best is None:
         return "No job completed, so there is no best configuration."
-    metric = score_metric(results)
-    setting = ", ".join(f"`{k}={best[k]}`" for k in keys) or "(the defaults)"
-    score = (f"test accuracy **{100 * best['test_acc']:.2f}%**" if metric == "test_acc"
-             else f"test loss **{best['test_loss']:.5f}**")
-    epoch = "" if pd.isna(best["best_epoch"]) else (
-        f"; within the job the best epoch was {int(best['best_epoch'])}"
-        + (f" ({100 * best['best_test_acc']:.2f}%)" if metric == "test_acc" else ""))
-    return f"{setting}: {score} after its last epoch{epoch}. Job {best['job']}, directory `{best['dir']}`."
+    setting = ", ".join(f"`{k}={plain_value(best[k])}`" for k in config_keys) or "The configuration (only seeds vary)"
+    test = "test_acc" if metric.endswith("_acc") else "test_loss"
+    what = "accuracy" if metric.endswith("_acc") else "loss"
+    if metric.startswith("val"):
+        lines = [f"{setting}: validation {what} **{score_text(best, metric)}** after the last epoch; its test "
+                 f"{what} {score_text(best, test)}.", "",
+                 "Chosen on the validation set (held out of the training set, the same for every job); the test "
+                 "set was not used to choose, so its figure is an honest estimate."]
+    else:
+        lines = [f"{setting}: test {what} **{score_text(best, test)}** after the last epoch.", "",
+                 "Chosen on the test set, as the classic experiments did (no validation split, `data.val_size=0`): "
+                 "the figure of the chosen configuration is optimistic."]
+    if replicates:
+        lines += ["", f"Replicates: {', '.join(replicates)} ({int(best['n'])} completed for this configuration); "
+                      "`summary.csv` has every configuration's mean, sd, 95% interval and range."]
+    constant = [f"`{k}={results[k].iloc[0]}`" for k in fixed]
+    if constant:
+        lines += ["", f"Fixed for every job: {', '.join(constant)}."]
+    return "\n".join(lines)
 
 
-def report_markdown(sweep_dir, results, keys, figures, multirun):
+def report_markdown(sweep_dir, results, keys, figures, multirun, replicate_keys=REPLICATE_KEYS):
     """report.md: command, job counts, grid, best configuration, results table, figures."""
     counts = results["status"].value_counts()
     status = ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts)
-    shown_columns = ["job", "status", *keys, "test_acc", "train_acc", "test_loss", "best_test_acc", "best_epoch",
-                     "seconds", "error"]
+    validation = ["val_acc"] if results["val_acc"].notna().any() else []
+    shown_columns = ["job", "status", *keys, *validation, "test_acc", "train_acc", "test_loss", "best_test_acc",
+                     "best_epoch", "seconds", "error"]
     table = results[shown_columns].copy().astype({"best_epoch": object})
     for column in [*keys, "best_epoch"]:
         table[column] = table[column].map(lambda v: "" if v is None or pd.isna(v) else f"{v:g}"
@@ -229,7 +180,7 @@ def report_markdown(sweep_dir, results, keys, figures, multirun):
     parts += [f"{len(results)} jobs: {status}. Files: `results.csv` (one row per job), `history.csv` "
               "(every epoch of every job). Rebuild with `python -m nnexp.report <this directory>`.", "",
               "## Grid", "", grid_lines(results, keys), "",
-              "## Best configuration", "", best_text(best_row(results), keys, results), "",
+              "## Best configuration", "", best_text(results, keys, replicate_keys), "",
               "## Results", "", markdown_table(table), ""]
     if figures:
         parts += ["## Figures", ""]
@@ -238,11 +189,12 @@ def report_markdown(sweep_dir, results, keys, figures, multirun):
     return "\n".join(parts)
 
 
-def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES):
-    """Write results.csv, history.csv, the figures and report.md of a sweep; return results.
+def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=REPLICATE_KEYS):
+    """Write results.csv, history.csv, summary.csv (when replicates were swept), the figures and
+    report.md of a sweep; return results.
 
     ``inverse``: also draw the best job's inverse query; ``gif_frames``: views in the turning
-    surface GIF (0: no GIF)."""
+    surface GIF (0: no GIF); ``replicate_keys``: keys whose values repeat one configuration (seed)."""
     sweep_dir = Path(sweep_dir)
     jobs = collect(sweep_dir)
     if not jobs:
@@ -252,8 +204,14 @@ def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES):
     results, history = results_frame(jobs, sweep_dir), history_frame(jobs)
     write_csv(sweep_dir / "results.csv", results)
     write_csv(sweep_dir / "history.csv", history)
-    figures = sweep_figures(sweep_dir, results, history, keys, gif_frames)
-    best = best_row(results)
+    replicate_keys = tuple(replicate_keys)
+    config_keys, replicates, _ = key_kinds(results, keys, replicate_keys)
+    if replicates:
+        write_csv(sweep_dir / "summary.csv", summary_frame(results, config_keys))
+    else:
+        (sweep_dir / "summary.csv").unlink(missing_ok=True)
+    figures = sweep_figures(sweep_dir, results, history, keys, gif_frames, replicate_keys)
+    best = best_job(results, keys, replicate_keys)
     if best is not None:
         best_dir = sweep_dir / best["dir"]
         figures += [figure(f"Best job: {title.lower()}", path, sweep_dir)
@@ -263,8 +221,20 @@ def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES):
 
             figures.append(figure("Best job: inverse query of every digit",
                                   inverse_query(best_dir, sweep_dir / "best_inverse.png"), sweep_dir))
-    write_text(sweep_dir / "report.md", report_markdown(sweep_dir, results, keys, figures, multirun_config(sweep_dir)))
+    write_text(sweep_dir / "report.md", report_markdown(sweep_dir, results, keys, figures, multirun_config(sweep_dir),
+                                                        replicate_keys))
     return results
+
+
+def best_job(results, keys, replicate_keys=REPLICATE_KEYS):
+    """The job whose figures stand for the best configuration: its replicate with the best selection score."""
+    metric = selection_metric(results)
+    config_keys, _, _ = key_kinds(results, keys, replicate_keys)
+    best = best_configuration(summary_frame(results, config_keys), metric)
+    if best is None:
+        return None
+    jobs = jobs_of(results, config_keys, best)
+    return jobs.loc[jobs[metric].idxmax() if higher_is_better(metric) else jobs[metric].idxmin()]
 
 
 def callback_options(multirun):
@@ -272,7 +242,8 @@ def callback_options(multirun):
     callbacks = (multirun.get("hydra") or {}).get("callbacks") or {}
     report = callbacks.get("report") or {}
     return {"inverse": bool(report.get("inverse", False)),
-            "gif_frames": int(report.get("gif_frames", GIF_FRAMES))}
+            "gif_frames": int(report.get("gif_frames", GIF_FRAMES)),
+            "replicate_keys": tuple(report.get("replicate_keys", REPLICATE_KEYS))}
 
 
 def build(directory):

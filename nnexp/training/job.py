@@ -144,7 +144,8 @@ def run_job(cfg, run_dir, parallel_sweep=False):
                    "epochs_trained": len(stores.trained), "kernel": kernel if cfg.batch_size == 1 else None,
                    "blas_threads": threads,
                    "data": {"name": data.name, "task": data.task, "split": data.split,
-                            "train_size": len(data.x_train), "test_size": len(data.x_test)},
+                            "train_size": len(data.x_train), "test_size": len(data.x_test),
+                            "validation": data.validation},
                    "config_hash": config_hash(cfg), "files": {p.name: sha256_file(p) for p in written},
                    "environment": environment()})
     write_json(run_dir / "result.json", result)

@@ -98,15 +98,17 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
                 losses = train_epoch(model, optimizer, data.x_train, data.y_train, order, batch_size,
                                      batch_mean, rng, bar)
             train_loss, train_acc = evaluate(model, data.x_train, data.y_train, data.labels_train, data.task)
+            val_loss, val_acc = (evaluate(model, data.x_val, data.y_val, data.labels_val, data.task)
+                                 if data.x_val is not None else (float("nan"), float("nan")))
             test_loss, test_acc = evaluate(model, data.x_test, data.y_test, data.labels_test, data.task)
         if not (np.isfinite(losses).all() and np.isfinite(train_loss)):
             raise Diverged(epoch)
-        row = dict(zip(HISTORY_COLUMNS, (epoch, train_loss, train_acc, test_loss, test_acc,
+        row = dict(zip(HISTORY_COLUMNS, (epoch, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc,
                                          time.perf_counter() - started)))
         history.append(row)
         batch_log.extend(batch_log_rows(epoch, losses, batch_size, n))
-        log.info("epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)", epoch, epochs,
-                 train_loss, train_acc, test_loss, test_acc, row["seconds"])
+        log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)",
+                 epoch, epochs, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, row["seconds"])
         if on_epoch is not None:
             on_epoch(history, batch_log)
     return history, batch_log

@@ -10,8 +10,9 @@ import pandas as pd
 from ..nn.metrics import confusion_matrix
 from ..storage import write_csv
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
-"""history.csv: one row per epoch, scored on the whole training and test sets after the epoch."""
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds"]
+"""history.csv: one row per epoch, scored on the whole training, validation (empty without a split) and
+test sets after the epoch."""
 BATCH_COLUMNS = ["epoch", "batch", "samples", "train_loss"]
 """batches.csv: the training loss during each epoch, in at most BATCH_LOG_POINTS chunks."""
 INTEGER_COLUMNS = {"epoch", "batch", "samples"}
@@ -39,21 +40,32 @@ def batch_frame(batch_log):
     return pd.DataFrame(batch_log, columns=BATCH_COLUMNS)
 
 
+def selection_set(frame):
+    """"validation" when the run has a validation split, else "test": the set a best epoch (and a
+    sweep's best configuration) is chosen on."""
+    return "validation" if "val_loss" in frame and frame["val_loss"].notna().any() else "test"
+
+
 def summarize(history, status, seconds):
-    """Final and best metrics of a history: the best epoch has the highest test accuracy
-    (the lowest test loss for regression)."""
+    """Final and best metrics of a history. The best epoch has the highest accuracy (the lowest loss
+    for regression) on the validation set when there is one, else on the test set (as the classics
+    chose, optimistically); ``selected_on`` says which. best_test_* are the test figures of that epoch."""
     result = {"status": status, "epochs_completed": len(history), "seconds": seconds}
     if not history:
         return result
     frame = history_frame(history)
     final = frame.iloc[-1]
-    result.update({key: float(final[key]) for key in ("train_loss", "train_acc", "test_loss", "test_acc")})
-    if frame["test_acc"].notna().any():
-        best = frame.loc[frame["test_acc"].idxmax()]
+    result.update({key: float(final[key]) for key in ("train_loss", "train_acc", "val_loss", "val_acc",
+                                                      "test_loss", "test_acc")})
+    chosen_on = selection_set(frame)
+    prefix = "val" if chosen_on == "validation" else "test"
+    if frame[f"{prefix}_acc"].notna().any():
+        best = frame.loc[frame[f"{prefix}_acc"].idxmax()]
     else:
-        best = frame.loc[frame["test_loss"].idxmin()]
+        best = frame.loc[frame[f"{prefix}_loss"].idxmin()]
     result.update({"best_test_acc": float(best["test_acc"]), "best_test_loss": float(best["test_loss"]),
-                   "best_epoch": int(best["epoch"])})
+                   "best_val_acc": float(best["val_acc"]), "best_val_loss": float(best["val_loss"]),
+                   "best_epoch": int(best["epoch"]), "selected_on": chosen_on})
     return result
 
 

@@ -29,8 +29,11 @@ def test_stratified_split_is_deterministic_and_mixes_sorted_files():
 
 def test_mnist_sample_is_real_digits_without_download():
     data = load_dataset(plain(compose_config().data), "float32")
-    assert data.x_train.shape == (4500, 784) and data.x_test.shape == (500, 784)
-    assert data.y_train.shape == (4500, 10) and data.x_train.dtype == np.float32
+    # 4,500 training digits, of which data.val_size=0.1 (stratified: 45 per class) are held out
+    assert data.x_train.shape == (4050, 784) and data.x_val.shape == (450, 784) and data.x_test.shape == (500, 784)
+    assert data.y_train.shape == (4050, 10) and data.x_train.dtype == np.float32
+    assert np.bincount(data.labels_val).tolist() == [45] * 10
+    assert data.validation == {"size": 450, "of": 4500, "stratified": True, "split_seed": 0}
     assert np.bincount(data.labels_test).tolist() == [50] * 10
     assert data.x_train.min() == pytest.approx(0.01) and data.x_train.max() == pytest.approx(1.0)
     assert "(500)" in data.split and "(4500)" in data.split
@@ -48,7 +51,7 @@ def test_toy_tasks():
     assert xor.task == "multilabel" and xor.x_train.shape == (1000, 2) and xor.x_test.shape == (4, 2)
     np.testing.assert_array_equal(xor.y_test, [[0, 0], [1, 1], [1, 1], [0, 1]])
     sine = load_dataset(plain(compose_config(["data=sine"]).data), "float64")
-    assert sine.task == "regression" and sine.x_train.shape == (1000, 1)
+    assert sine.task == "regression" and sine.x_train.shape == (900, 1) and sine.x_val.shape == (100, 1)
     assert np.abs(sine.x_train).max() <= 25
     np.testing.assert_allclose(sine.y_train, 0.5 * np.sin(sine.x_train) + 0.5)
     digits = load_dataset(plain(compose_config(["data=digits"]).data), "float32")
@@ -84,3 +87,25 @@ def test_sample_is_parsed_once_then_read_from_the_npy_cache(tmp_path, monkeypatc
     again = load_dataset(cfg, "float32")                    # a new process: from the .npy files
     np.testing.assert_array_equal(again.x_train, first.x_train)
     np.testing.assert_array_equal(again.labels_test, first.labels_test)
+
+
+def test_the_validation_split_is_stratified_disjoint_and_fixed_across_seeds():
+    """Held out of the training set (never the test set), per class in proportion, by data.split_seed
+    only: the same for every run seed. Break tried: drawing it with the run's seed changes it per job."""
+    none = load_dataset(plain(compose_config(["data.val_size=0"]).data), "float32")
+    cfg = plain(compose_config(["seed=7"]).data)
+    split = load_dataset(cfg, "float32")
+    rows = {row.tobytes() for row in none.x_train}
+    assert all(row.tobytes() in rows for row in split.x_val)                  # from the training set
+    assert not {row.tobytes() for row in split.x_val} & {row.tobytes() for row in split.x_train}
+    np.testing.assert_array_equal(split.x_test, none.x_test)
+    again = load_dataset({**plain(compose_config(["seed=3"]).data), "train_size": None}, "float32")
+    np.testing.assert_array_equal(again.x_val, split.x_val)                   # seed is not part of it
+    other = load_dataset({**cfg, "split_seed": 1}, "float32")
+    assert not np.array_equal(other.x_val, split.x_val)
+    counted = load_dataset({**cfg, "val_size": 100}, "float32")
+    assert len(counted.x_val) == 100 and np.bincount(counted.labels_val).tolist() == [10] * 10
+    with pytest.raises(ConfigError, match="val_size=4500"):
+        load_dataset({**cfg, "val_size": 4500}, "float32")
+    with pytest.raises(ConfigError, match="data=xor presents its four points"):
+        load_dataset({**plain(compose_config(["data=xor"]).data), "val_size": 0.1}, "float32")

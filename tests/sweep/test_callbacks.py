@@ -29,8 +29,8 @@ def test_sweep_with_a_failing_job_writes_the_whole_report(tiny_sweep):
 def test_history_is_long_form_with_the_swept_keys(tiny_sweep):
     sweep_dir, _ = tiny_sweep
     history = pd.read_csv(sweep_dir / "history.csv")
-    assert list(history.columns) == ["job", "lr", "epochs", "data.train_size", "model.hidden", "epoch",
-                                     "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+    assert list(history.columns) == ["job", "lr", "epochs", "data.train_size", "model.hidden", "epoch", "train_loss",
+                                     "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds"]
     assert list(history["job"]) == [0, 1, 1, 2, 3, 3]
     job3 = history[history["job"] == 3]
     results = pd.read_csv(sweep_dir / "results.csv").set_index("job")
@@ -54,8 +54,9 @@ def test_report_md_names_the_best_job_and_embeds_existing_figures(tiny_sweep):
     sweep_dir, _ = tiny_sweep
     text = (sweep_dir / "report.md").read_text()
     results = pd.read_csv(sweep_dir / "results.csv")
-    best = results.loc[results["test_acc"].idxmax()]
-    assert f"`lr={best['lr']:g}`, `epochs={best['epochs']}`" in text
+    best = results.loc[results["val_acc"].idxmax()]                 # chosen on validation, not test
+    assert f"`lr={best['lr']:g}`, `epochs={best['epochs']}`: validation accuracy" in text
+    assert "Fixed for every job: `data.train_size=200`, `model.hidden=[10]`." in text
     assert "4 completed, 2 failed" in text
     embedded = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
     assert set(FIGURES) <= set(embedded)

@@ -125,11 +125,13 @@ def test_results_table_holds_the_numbers_of_the_job_files(tiny_sweep):
             continue
         own = pd.read_csv(job / "history.csv")
         assert row["test_acc"] == own["test_acc"].iloc[-1] and row["train_loss"] == own["train_loss"].iloc[-1]
-        assert row["best_test_acc"] == own["test_acc"].max()
-        assert row["best_epoch"] == own.loc[own["test_acc"].idxmax(), "epoch"]
+        chosen = own.loc[own["val_acc"].idxmax()]                   # the best epoch is chosen on validation
+        assert row["best_epoch"] == chosen["epoch"] and row["best_test_acc"] == chosen["test_acc"]
+        assert row["best_val_acc"] == own["val_acc"].max() and row["selected_on"] == "validation"
         mine = history[history["job"] == row["job"]][list(own.columns)].reset_index(drop=True)
         pd.testing.assert_frame_equal(mine, own)
     completed = results[results["status"] == "completed"]
-    best = completed.loc[completed["test_acc"].idxmax()]
+    best = completed.loc[completed["val_acc"].idxmax()]           # one job per configuration: no seeds
     text = (sweep_dir / "report.md").read_text()
-    assert f"`lr={best['lr']}`, `epochs={best['epochs']}`" in text and f"{100 * best['test_acc']:.2f}%" in text
+    assert (f"`lr={best['lr']}`, `epochs={best['epochs']}`: validation accuracy **{100 * best['val_acc']:.2f}%**; "
+            f"its test accuracy {100 * best['test_acc']:.2f}%") in text.replace(" after the last epoch", "")

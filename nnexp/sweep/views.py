@@ -1,0 +1,134 @@
+"""The figures of a sweep, chosen by what was swept: score against learning rate, per epoch, the
+learning rate x epochs surface, the spread over seeds, and one figure per other swept key. Seeds (the
+replicate keys) are averaged: lines are means with the 95% interval of the mean as a band."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..figures import sweep as plots
+from ..figures.style import GIF_FRAMES
+from .summary import (
+    REPLICATE_KEYS,
+    best_configuration,
+    interval,
+    key_kinds,
+    same_value,
+    selection_metric,
+    summary_frame,
+)
+
+
+def safe_name(key):
+    """A key as part of a file name: model.hidden -> model_hidden."""
+    return "".join(c if c.isalnum() else "_" for c in key).strip("_")
+
+
+def figure(title, path, sweep_dir):
+    """(title, path relative to the sweep directory) for report.md."""
+    return title, Path(path).relative_to(sweep_dir).as_posix()
+
+
+def longest_histories(history, results, group):
+    """Per combination of the ``group`` keys, the history of the completed job that trained the
+    most epochs (in a deterministic sweep the shorter jobs repeat its first epochs)."""
+    done = results[(results["status"] == "completed") & results["job"].isin(history["job"])]
+    if done.empty:
+        return history.iloc[0:0]
+    trained = done.assign(trained=done["job"].map(history.groupby("job")["epoch"].max()))
+    ranked = trained.sort_values("trained", ascending=False, kind="stable")
+    chosen = ranked.drop_duplicates(subset=group) if group else ranked.head(1)
+    return history[history["job"].isin(chosen["job"])]
+
+
+def lr_epochs_frame(done, curves, swept, metric, best):
+    """Rows (lr, epochs, metric) of the learning rate x epochs surface (means over replicates: the
+    figures average rows of one cell), or None when the sweep has fewer than two of either: from the
+    jobs when epochs was swept, else from the epoch histories. Other swept keys are held at the best
+    configuration's values."""
+    if "lr" not in swept:
+        return None
+    others = [k for k in swept if k not in ("lr", "epochs")]
+    if "epochs" in swept:
+        rows = done
+        for k in others:
+            rows = rows[same_value(rows[k], best[k])]
+        frame = rows[["lr", "epochs", metric]]
+    else:
+        rows = curves
+        for k in others:
+            rows = rows[same_value(rows[k], best[k])]
+        frame = rows[["lr", "epoch", metric]].rename(columns={"epoch": "epochs"})
+    if frame["lr"].nunique() < 2 or frame["epochs"].nunique() < 2:
+        return None
+    return frame.astype(float)
+
+
+def with_interval(frame, by, columns):
+    """Means of ``columns`` over the rows of each ``by`` group, with <column>_lo / _hi: the 95%
+    interval of the mean (nnexp.sweep.summary.interval)."""
+    rows = []
+    for values, part in frame.groupby(by, sort=False, dropna=False):
+        row = dict(zip(by, values if isinstance(values, tuple) else (values,)))
+        for column in columns:
+            stats = interval(part[column])
+            row.update({column: stats["mean"], f"{column}_lo": stats["mean"] - stats["ci95"],
+                        f"{column}_hi": stats["mean"] + stats["ci95"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def configuration_names(frame, config_keys):
+    """A short name per row: its configuration keys and values, e.g. 'lr=0.1, model.hidden=[50]'."""
+    if not config_keys:
+        return pd.Series(["all"] * len(frame), index=frame.index)
+    return frame[config_keys].astype(str).apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+
+
+def sweep_figures(sweep_dir, results, history, keys, gif_frames=GIF_FRAMES, replicate_keys=REPLICATE_KEYS):
+    """Draw the figures that fit what was swept; return [(title, file)] for report.md. Replicates
+    (seeds) are averaged: lines are means with 95% bands, and one figure shows the spread over seeds."""
+    done = results[results["status"] == "completed"]
+    metric = selection_metric(results)
+    config_keys, replicates, _ = key_kinds(done, keys, replicate_keys)
+    summary = summary_frame(results, config_keys)
+    best = best_configuration(summary, metric)
+    if best is None:
+        return []
+    name = "accuracy" if metric.endswith("_acc") else "loss"
+    kind = "acc" if name == "accuracy" else "loss"
+    out = []
+    if "lr" in config_keys:
+        by = config_keys
+        frame = with_interval(done, by, [metric]) if replicates else done
+        path = plots.accuracy_vs_lr(frame, sweep_dir / f"{name}_vs_lr.png", group=[k for k in by if k != "lr"],
+                                    metric=metric)
+        out.append(figure(f"{name.capitalize()} vs learning rate", path, sweep_dir))
+    group = [k for k in config_keys if k != "epochs"]
+    curves = longest_histories(history, results, group + replicates)
+    if replicates and not curves.empty:
+        columns = [c for c in (f"train_{kind}", f"val_{kind}", f"test_{kind}") if curves[c].notna().any()]
+        curves = with_interval(curves, [*group, "epoch"], columns)
+    if not curves.empty and curves["epoch"].max() >= 2:
+        path = plots.accuracy_vs_epochs(curves, sweep_dir / f"{name}_vs_epochs.png", group=group, metric=kind)
+        out.append(figure(f"{name.capitalize()} per epoch: training, validation and test", path, sweep_dir))
+    surface = lr_epochs_frame(done, curves, config_keys, metric, best)
+    if surface is not None:
+        out.append(figure("Learning rate x epochs: heatmap",
+                          plots.lr_epochs_heatmap(surface, sweep_dir / "lr_epochs_heatmap.png", metric), sweep_dir))
+        out.append(figure("Learning rate x epochs: surface",
+                          plots.lr_epochs_surface(surface, sweep_dir / "lr_epochs_surface.png", metric), sweep_dir))
+        if gif_frames:
+            path = plots.lr_epochs_gif(surface, sweep_dir / "lr_epochs_surface.gif", metric, gif_frames)
+            out.append(figure("Learning rate x epochs: the surface turning", path, sweep_dir))
+    if replicates:
+        spread = done.assign(configuration=configuration_names(done, config_keys)).merge(
+            with_interval(done.assign(configuration=configuration_names(done, config_keys)), ["configuration"],
+                          [metric]).rename(columns={metric: f"{metric}_mean"}), on="configuration")
+        path = plots.spread_by_configuration(spread, sweep_dir / f"{name}_spread.png", metric)
+        out.append(figure(f"{name.capitalize()} of each configuration over its seeds", path, sweep_dir))
+    for key in config_keys:
+        if key not in ("lr", "epochs"):
+            path = plots.score_by_key(done, sweep_dir / f"{name}_by_{safe_name(key)}.png", key, metric)
+            out.append(figure(f"{name.capitalize()} by {key}", path, sweep_dir))
+    return out

@@ -1,0 +1,102 @@
+"""Seeds as replicates: the statistics against scipy.stats, selection on validation, summary.csv and
+the report of a real seed sweep, and compare's tests."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import TINY, run_cli
+from scipy import stats
+
+from nnexp.compare import main as compare_main
+from nnexp.sweep.summary import best_configuration, difference, interval, key_kinds, selection_metric, summary_frame
+
+
+def test_interval_is_the_student_t_interval_of_the_mean():
+    values = [0.91, 0.93, 0.92, 0.95, 0.90]
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    got = interval(values)
+    assert got["n"] == 5 and got["mean"] == pytest.approx(np.mean(values))
+    assert got["sd"] == pytest.approx(np.std(values, ddof=1))
+    assert got["ci95"] == pytest.approx((high - low) / 2)
+    assert (got["min"], got["max"]) == (0.90, 0.95)
+    assert np.isnan(interval([0.9])["ci95"]) and interval([0.9, np.nan])["n"] == 1
+
+
+def test_difference_is_welch_or_paired_as_scipy_computes_them():
+    a, b = [0.90, 0.92, 0.91, 0.93], [0.94, 0.95, 0.93, 0.97, 0.96]
+    welch = difference(a, b)
+    assert welch["test"] == "welch" and welch["p"] == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue)
+    result = stats.ttest_ind(b, a, equal_var=False)
+    low, high = result.confidence_interval(0.95)
+    assert (welch["lo"], welch["hi"]) == (pytest.approx(low), pytest.approx(high))
+    seeds = [0, 1, 2, 3]
+    paired = difference(a, [0.91, 0.935, 0.915, 0.94], seeds, [0, 1, 2, 3])
+    assert paired["test"] == "paired"
+    assert paired["p"] == pytest.approx(stats.ttest_rel([0.91, 0.935, 0.915, 0.94], a).pvalue)
+    low, high = stats.ttest_rel([0.91, 0.935, 0.915, 0.94], a).confidence_interval(0.95)
+    assert (paired["lo"], paired["hi"]) == (pytest.approx(low), pytest.approx(high))
+    shuffled = difference(a, [0.935, 0.91, 0.94, 0.915], seeds, [1, 0, 3, 2])   # pairs aligned by seed
+    assert shuffled["p"] == pytest.approx(paired["p"])
+    assert np.isnan(difference([0.9], [0.8, 0.85])["p"])
+
+
+def results_table():
+    """Two configurations x three seeds, where validation and test disagree on the best one."""
+    rows = []
+    for lr, val, test in ((0.1, [0.90, 0.91, 0.92], [0.95, 0.96, 0.94]), (0.3, [0.93, 0.94, 0.92], [0.93, 0.92, 0.94])):
+        for seed, (v, t) in enumerate(zip(val, test)):
+            rows.append({"job": len(rows), "status": "completed", "lr": lr, "seed": seed, "epochs": 2,
+                         "val_acc": v, "test_acc": t, "val_loss": 1 - v, "test_loss": 1 - t})
+    return pd.DataFrame(rows)
+
+
+def test_the_best_configuration_is_chosen_on_the_validation_mean():
+    """Break tried: choosing on test_acc picks lr=0.1 (test mean 0.95) here instead of lr=0.3."""
+    results = results_table()
+    config, replicates, fixed = key_kinds(results, ["lr", "seed", "epochs"])
+    assert (config, replicates, fixed) == (["lr"], ["seed"], ["epochs"])
+    summary = summary_frame(results, config)
+    assert list(summary["n"]) == [3, 3]
+    assert summary.loc[1, "val_acc_mean"] == pytest.approx(0.93)
+    assert selection_metric(results) == "val_acc"
+    assert best_configuration(summary, "val_acc")["lr"] == 0.3
+    assert best_configuration(summary, "test_acc")["lr"] == 0.1
+    no_split = results.assign(val_acc=np.nan, val_loss=np.nan)
+    assert selection_metric(no_split) == "test_acc"
+
+
+def test_a_seed_sweep_writes_summary_and_a_report_that_names_no_seed(tmp_path):
+    done = run_cli("-m", *TINY, "lr=0.1,0.3", "seed=0,1,2", "epochs=2", "hydra.callbacks.report.gif_frames=0",
+                   f"hydra.sweep.dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    results, summary = pd.read_csv(tmp_path / "results.csv"), pd.read_csv(tmp_path / "summary.csv")
+    assert list(summary["lr"]) == [0.1, 0.3] and list(summary["n"]) == [3, 3]
+    for _, row in summary.iterrows():
+        jobs = results[results["lr"] == row["lr"]]
+        for score in ("val_acc", "test_acc", "best_test_acc"):
+            expected = interval(jobs[score])
+            for name in ("mean", "sd", "ci95", "min", "max"):
+                assert row[f"{score}_{name}"] == pytest.approx(expected[name]), (score, name)
+    best = summary.loc[summary["val_acc_mean"].idxmax()]
+    text = (tmp_path / "report.md").read_text()
+    section = text.split("## Best configuration")[1].split("## Results")[0]
+    assert f"`lr={best['lr']:g}`: validation accuracy **{100 * best['val_acc_mean']:.2f}% ± " in section
+    assert "(3 seeds)" in section and "seed=" not in section.split("Fixed")[0]
+    assert "Fixed for every job: `data.train_size=200`, `model.hidden=[10]`, `epochs=2`." in section
+    for name in ("accuracy_vs_lr.png", "accuracy_vs_epochs.png", "accuracy_spread.png"):
+        assert (tmp_path / name).is_file(), name
+    assert not (tmp_path / "accuracy_by_seed.png").exists()
+
+    other = tmp_path.parent / (tmp_path.name + "-b")
+    assert run_cli("-m", *TINY, "lr=0.1,0.3", "seed=0,1,2", "epochs=2", "model.hidden=[3]",
+                   "hydra.callbacks.report.gif_frames=0", f"hydra.sweep.dir={other}").returncode == 0
+    assert compare_main([str(tmp_path), str(other), "--out", str(tmp_path / "cmp")]) == 0
+    table = pd.read_csv(tmp_path / "cmp" / "compare.csv")
+    assert list(table["lr"]) == [0.1, 0.3] and (table["test_B-A"] == "paired").all()
+    theirs = pd.read_csv(other / "results.csv")
+    for _, row in table.iterrows():
+        a = results[results["lr"] == row["lr"]].sort_values("seed")["test_acc"]
+        b = theirs[theirs["lr"] == row["lr"]].sort_values("seed")["test_acc"]
+        assert row["p_B-A"] == pytest.approx(stats.ttest_rel(b.to_numpy(), a.to_numpy()).pvalue, nan_ok=True)
+        assert row["n_A"] == 3 and row["n_B"] == 3
+        assert row["significant_B-A"] == (row["p_B-A"] < 0.05)
