@@ -34,15 +34,7 @@ from ..figures.style import GIF_FRAMES
 from ..storage import write_csv, write_text
 from ..training.run_files import CNN_FIGURES
 from .collect import STATUSES, ReportError, collect, history_frame, key_columns, multirun_config, results_frame
-from .summary import (
-    REPLICATE_KEYS,
-    best_configuration,
-    higher_is_better,
-    jobs_of,
-    key_kinds,
-    selection_metric,
-    summary_frame,
-)
+from .summary import REPLICATE_KEYS, best_job, choose
 from .views import figure, sweep_figures
 
 log = logging.getLogger(__name__)
@@ -130,14 +122,12 @@ def score_text(row, metric, column=None):
     return f"{scale * mean:.{digits}f}{unit}"
 
 
-def best_text(results, keys, replicate_keys=REPLICATE_KEYS):
+def best_text(results, choice):
     """The best configuration in Markdown: its swept settings (no seed, no constant override), its
     selection score (validation when there is a split) with the test score of the same configuration
     beside it, and the fixed settings once."""
-    metric = selection_metric(results)
-    config_keys, replicates, fixed = key_kinds(results, keys, replicate_keys)
-    summary = summary_frame(results, config_keys)
-    best = best_configuration(summary, metric)
+    metric, config_keys, replicates, fixed, best = (choice.metric, choice.config_keys, choice.replicates,
+                                                    choice.fixed, choice.best)
     if best is None:
         return "No job completed, so there is no best configuration."
     setting = ", ".join(f"`{k}={plain_value(best[k])}`" for k in config_keys) or "The configuration (only seeds vary)"
@@ -161,7 +151,7 @@ def best_text(results, keys, replicate_keys=REPLICATE_KEYS):
     return "\n".join(lines)
 
 
-def report_markdown(sweep_dir, results, keys, figures, multirun, replicate_keys=REPLICATE_KEYS):
+def report_markdown(sweep_dir, results, keys, figures, multirun, choice):
     """report.md: command, job counts, grid, best configuration, results table, figures."""
     counts = results["status"].value_counts()
     status = ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts)
@@ -180,7 +170,7 @@ def report_markdown(sweep_dir, results, keys, figures, multirun, replicate_keys=
     parts += [f"{len(results)} jobs: {status}. Files: `results.csv` (one row per job), `history.csv` "
               "(every epoch of every job). Rebuild with `python -m nnexp.report <this directory>`.", "",
               "## Grid", "", grid_lines(results, keys), "",
-              "## Best configuration", "", best_text(results, keys, replicate_keys), "",
+              "## Best configuration", "", best_text(results, choice), "",
               "## Results", "", markdown_table(table), ""]
     if figures:
         parts += ["## Figures", ""]
@@ -204,14 +194,13 @@ def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=
     results, history = results_frame(jobs, sweep_dir), history_frame(jobs)
     write_csv(sweep_dir / "results.csv", results)
     write_csv(sweep_dir / "history.csv", history)
-    replicate_keys = tuple(replicate_keys)
-    config_keys, replicates, _ = key_kinds(results, keys, replicate_keys)
-    if replicates:
-        write_csv(sweep_dir / "summary.csv", summary_frame(results, config_keys))
+    choice = choose(results, keys, tuple(replicate_keys))
+    if choice.replicates:
+        write_csv(sweep_dir / "summary.csv", choice.summary)
     else:
         (sweep_dir / "summary.csv").unlink(missing_ok=True)
-    figures = sweep_figures(sweep_dir, results, history, keys, gif_frames, replicate_keys)
-    best = best_job(results, keys, replicate_keys)
+    figures = sweep_figures(sweep_dir, results, history, choice, gif_frames)
+    best = best_job(results, choice)
     if best is not None:
         best_dir = sweep_dir / best["dir"]
         figures += [figure(f"Best job: {title.lower()}", path, sweep_dir)
@@ -222,19 +211,8 @@ def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=
             figures.append(figure("Best job: inverse query of every digit",
                                   inverse_query(best_dir, sweep_dir / "best_inverse.png"), sweep_dir))
     write_text(sweep_dir / "report.md", report_markdown(sweep_dir, results, keys, figures, multirun_config(sweep_dir),
-                                                        replicate_keys))
+                                                        choice))
     return results
-
-
-def best_job(results, keys, replicate_keys=REPLICATE_KEYS):
-    """The job whose figures stand for the best configuration: its replicate with the best selection score."""
-    metric = selection_metric(results)
-    config_keys, _, _ = key_kinds(results, keys, replicate_keys)
-    best = best_configuration(summary_frame(results, config_keys), metric)
-    if best is None:
-        return None
-    jobs = jobs_of(results, config_keys, best)
-    return jobs.loc[jobs[metric].idxmax() if higher_is_better(metric) else jobs[metric].idxmin()]
 
 
 def callback_options(multirun):

@@ -12,6 +12,8 @@ The best configuration is the one with the best mean of the selection score: val
 is what the classics did and is optimistic (the choice is made on the numbers it reports).
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -78,6 +80,34 @@ def best_configuration(summary, metric):
     if summary.empty or column not in summary or summary[column].isna().all():
         return None
     return summary.loc[summary[column].idxmax() if higher_is_better(metric) else summary[column].idxmin()]
+
+
+@dataclass
+class Choice:
+    """The best configuration of a sweep and how it was chosen, made once by ``choose``."""
+
+    metric: str                 # the selection score (val_acc, val_loss, test_acc or test_loss)
+    config_keys: list
+    replicates: list            # the replicate keys that were swept
+    fixed: list                 # keys with one value for every job
+    summary: pd.DataFrame       # summary_frame over the configuration keys
+    best: pd.Series = None      # its best row, None when no job completed
+
+
+def choose(results, keys, replicate_keys=REPLICATE_KEYS):
+    """The Choice of a results table (results.csv) with override ``keys``."""
+    metric = selection_metric(results)
+    config_keys, replicates, fixed = key_kinds(results, keys, replicate_keys)
+    summary = summary_frame(results, config_keys)
+    return Choice(metric, config_keys, replicates, fixed, summary, best_configuration(summary, metric))
+
+
+def best_job(results, choice):
+    """The job whose figures stand for the chosen configuration: its replicate with the best score."""
+    if choice.best is None:
+        return None
+    jobs = jobs_of(results, choice.config_keys, choice.best)
+    return jobs.loc[jobs[choice.metric].idxmax() if higher_is_better(choice.metric) else jobs[choice.metric].idxmin()]
 
 
 def jobs_of(results, config_keys, configuration):

@@ -8,15 +8,7 @@ import pandas as pd
 
 from ..figures import sweep as plots
 from ..figures.style import GIF_FRAMES
-from .summary import (
-    REPLICATE_KEYS,
-    best_configuration,
-    interval,
-    key_kinds,
-    same_value,
-    selection_metric,
-    summary_frame,
-)
+from .summary import interval, same_value
 
 
 def safe_name(key):
@@ -85,14 +77,12 @@ def configuration_names(frame, config_keys):
     return frame[config_keys].astype(str).apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
 
 
-def sweep_figures(sweep_dir, results, history, keys, gif_frames=GIF_FRAMES, replicate_keys=REPLICATE_KEYS):
-    """Draw the figures that fit what was swept; return [(title, file)] for report.md. Replicates
-    (seeds) are averaged: lines are means with 95% bands, and one figure shows the spread over seeds."""
+def sweep_figures(sweep_dir, results, history, choice, gif_frames=GIF_FRAMES):
+    """Draw the figures that fit what was swept (``choice``: nnexp.sweep.summary.choose); return
+    [(title, file)] for report.md. Replicates (seeds) are averaged: lines are means with 95% bands,
+    and one figure shows the spread over seeds."""
     done = results[results["status"] == "completed"]
-    metric = selection_metric(results)
-    config_keys, replicates, _ = key_kinds(done, keys, replicate_keys)
-    summary = summary_frame(results, config_keys)
-    best = best_configuration(summary, metric)
+    metric, config_keys, replicates, best = choice.metric, choice.config_keys, choice.replicates, choice.best
     if best is None:
         return []
     name = "accuracy" if metric.endswith("_acc") else "loss"
