@@ -23,9 +23,15 @@ LONG = [*TINY, "data.train_size=2000", "epochs=40", "shuffle=true", "momentum=0.
 """A run of a few seconds with a checkpoint after every epoch (fractions of a second each)."""
 
 
+def as_in_a_terminal():
+    """Ctrl-C's SIGINT at its default, as in a terminal: a test runner started in the background (CI)
+    passes it on ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args, cwd, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "nnexp", *args], cwd=cwd, env=cli_env(), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=as_in_a_terminal, **kwargs)
 
 
 def wait_for_checkpoint(process, run_dir, timeout=60):
