@@ -198,11 +198,10 @@ RANGES = {
 def validate(cfg):
     """Raise ConfigError (one line: key, value, what to do) for values no run could use: numbers that
     are not finite (nan, inf) anywhere in the config, and values outside RANGES."""
-    settings = {key: value for key, value in cfg.items() if key != "hydra"}
-    for key, value in numbers(settings):
+    flat = dict(numbers({key: value for key, value in cfg.items() if key != "hydra"}))
+    for key, value in flat.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key}={value} is not a finite number; give a number such as the default")
-    flat = dict(numbers(settings))
     for key, (test, must) in RANGES.items():
         if flat.get(key) is not None and not test(flat[key]):
             raise ConfigError(f"{key}={flat[key]} {must}")

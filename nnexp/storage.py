@@ -180,6 +180,15 @@ LOCK_FILE = ".nnexp.lock"
 """The file a running sweep or run holds locked in its directory (it stays: see ``hold_directory``)."""
 
 
+def try_lock(file):
+    """Take the exclusive flock of an open ``file`` without waiting; False when another process holds it."""
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
 def hold_directory(directory, what):
     """Take the exclusive lock of ``directory`` (flock on its LOCK_FILE, created with it) for ``what``
     (e.g. "sweep"); returns the open lock file, held until it is closed or the process ends (the
@@ -192,9 +201,7 @@ def hold_directory(directory, what):
         lock = open(directory / LOCK_FILE, "a+")
     except OSError as err:
         raise WriteError.of(directory / LOCK_FILE, err) from None
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not try_lock(lock):
         lock.seek(0)
         holder = " ".join(lock.read().split()) or "another process"
         lock.close()

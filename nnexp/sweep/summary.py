@@ -55,23 +55,26 @@ def key_kinds(results, keys, replicate_keys=REPLICATE_KEYS):
     return [k for k in swept if k not in replicates], replicates, [k for k in keys if k not in swept]
 
 
+def grouped_intervals(frame, by, columns):
+    """One row per group of ``by`` (the whole frame when ``by`` is empty), in order of appearance:
+    ``by``, ``n`` (rows in the group) and ``<column>_<statistic>`` for every column and STATISTICS."""
+    rows = []
+    groups = frame.groupby(by, sort=False, dropna=False) if by else [((), frame)]
+    for values, part in groups:
+        row = dict(zip(by, values if isinstance(values, tuple) else (values,)))
+        row["n"] = len(part)
+        for column in columns:
+            summary = interval(part[column])
+            row.update({f"{column}_{name}": summary[name] for name in STATISTICS})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*by, "n", *[f"{c}_{name}" for c in columns for name in STATISTICS]])
+
+
 def summary_frame(results, config_keys):
     """summary.csv: one row per configuration of the completed jobs, ``n`` and the STATISTICS of every
     score present (columns ``<score>_<statistic>``)."""
     done = results[results["status"] == "completed"]
-    scores = [s for s in SCORES if s in done and done[s].notna().any()]
-    rows = []
-    groups = done.groupby(config_keys, sort=False, dropna=False) if config_keys else [((), done)]
-    for values, rows_of in groups:
-        values = values if isinstance(values, tuple) else (values,)
-        row = dict(zip(config_keys, values))
-        row["n"] = len(rows_of)
-        for score in scores:
-            summary = interval(rows_of[score])
-            row.update({f"{score}_{name}": summary[name] for name in STATISTICS})
-        rows.append(row)
-    columns = [*config_keys, "n", *[f"{s}_{name}" for s in scores for name in STATISTICS]]
-    return pd.DataFrame(rows, columns=columns)
+    return grouped_intervals(done, config_keys, [s for s in SCORES if s in done and done[s].notna().any()])
 
 
 def best_configuration(summary, metric):

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..figures import sweep as plots
 from ..figures.style import GIF_FRAMES
-from .summary import interval, same_value
+from .summary import grouped_intervals, same_value
 
 
 def safe_name(key):
@@ -58,16 +58,13 @@ def lr_epochs_frame(done, curves, swept, metric, best):
 
 def with_interval(frame, by, columns):
     """Means of ``columns`` over the rows of each ``by`` group, with <column>_lo / _hi: the 95%
-    interval of the mean (nnexp.sweep.summary.interval)."""
-    rows = []
-    for values, part in frame.groupby(by, sort=False, dropna=False):
-        row = dict(zip(by, values if isinstance(values, tuple) else (values,)))
-        for column in columns:
-            stats = interval(part[column])
-            row.update({column: stats["mean"], f"{column}_lo": stats["mean"] - stats["ci95"],
-                        f"{column}_hi": stats["mean"] + stats["ci95"]})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    interval of the mean (nnexp.sweep.summary.grouped_intervals)."""
+    stats = grouped_intervals(frame, by, columns)
+    out = stats[list(by)].copy()
+    for column in columns:
+        mean, half = stats[f"{column}_mean"], stats[f"{column}_ci95"]
+        out[column], out[f"{column}_lo"], out[f"{column}_hi"] = mean, mean - half, mean + half
+    return out
 
 
 def configuration_names(frame, config_keys):

@@ -37,9 +37,9 @@ def data_config(cfg):
     return section
 
 
-def load_data(cfg):
-    """The data set of the config, in its dtype."""
-    return load_dataset(data_config(cfg), str(cfg.dtype))
+def load_data(cfg, section=None):
+    """The data set of the config (``section``: its data_config, when already made), in its dtype."""
+    return load_dataset(section or data_config(cfg), str(cfg.dtype))
 
 
 def build_model(model_cfg, data, dtype, rng):
@@ -58,10 +58,10 @@ class EpochStores:
     killed job) and the reuse store shared with jobs that differ only in ``epochs``. ``before_epoch``
     and ``after_epoch`` are the training loop's hooks."""
 
-    def __init__(self, cfg, run_dir, network, optimizer, kernel, threads):
+    def __init__(self, cfg, run_dir, network, optimizer, kernel, threads, data_dir):
         self.network, self.optimizer, self.epochs = network, optimizer, cfg.epochs
         self.checkpoints = CheckpointStore(run_dir / "checkpoints", identity=config_hash(cfg, ignore=("epochs",)))
-        self.shared = shared_epochs(cfg, kernel, threads, data_config(cfg)["dir"])
+        self.shared = shared_epochs(cfg, kernel, threads, data_dir)
         self.trained = []   # epochs this job trained itself
 
     def restore(self):
@@ -114,14 +114,15 @@ def run_job(cfg, run_dir, parallel_sweep=False):
     job runs beside others on this machine (BLAS threads, ``nnexp.training.threads``)."""
     started = time.perf_counter()
     run_dir = Path(run_dir)
-    data = load_data(cfg)
+    section = data_config(cfg)
+    data = load_data(cfg, section)
     network = build_model(cfg.model, data, np.dtype(str(cfg.dtype)), np.random.default_rng(cfg.seed))
     if cfg.init_from:
         network.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
     optimizer = SGD.of(network, cfg.lr, cfg.momentum, cfg.weight_decay)
     kernel = resolve_kernel(str(cfg.kernel), len(data.x_train))
     thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
-    stores = EpochStores(cfg, run_dir, network, optimizer, kernel, thread_count)
+    stores = EpochStores(cfg, run_dir, network, optimizer, kernel, thread_count, section["dir"])
     history, batch_log = stores.restore()
     status, diverged_epoch, threads, stopped = "completed", None, None, None
     try:

@@ -31,7 +31,7 @@ import logging
 import numpy as np
 
 from .. import __version__
-from ..storage import WriteError, sha256_file, sha256_json
+from ..storage import WriteError, sha256_file, sha256_json, try_lock
 from .checkpoint import CheckpointStore
 from .environment import launch_path
 from .identity import config_hash
@@ -75,7 +75,7 @@ class SharedEpochs:
             lock = open(path, "a+")
         except OSError as err:
             raise WriteError.of(path, err, "; set reuse_dir to a writable directory, or reuse=false") from None
-        if not self.try_lock(lock):
+        if not try_lock(lock):
             log.info("waiting for epoch %d: another job is training it (%s)", epoch, self.directory)
             fcntl.flock(lock, fcntl.LOCK_EX)
         if self.restore(model, optimizer, epoch, target, history, batch_log):
@@ -98,14 +98,6 @@ class SharedEpochs:
     @property
     def directory(self):
         return self.store.directory
-
-    @staticmethod
-    def try_lock(lock):
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
 
     def restore(self, model, optimizer, epoch, target, history, batch_log):
         """Load the latest stored epoch in [epoch, target]; True if one was loaded."""
