@@ -24,6 +24,7 @@ from .nn.conv import POOL_MODES
 from .nn.initializers import INITIALIZERS
 from .nn.kernels import KERNELS
 from .nn.losses import LOSSES
+from .nn.schedules import SCHEDULES
 
 
 class Choice(str, Enum):
@@ -51,6 +52,7 @@ Scaling = choices("Scaling", SCALINGS)
 ConvType = choices("ConvType", CONV_TYPES)
 LayerType = choices("LayerType", LAYER_KEYS)
 PoolMode = choices("PoolMode", POOL_MODES)
+ScheduleName = choices("ScheduleName", SCHEDULES)
 
 
 @dataclass
@@ -113,6 +115,45 @@ class CNNConfig:
 
 
 @dataclass
+class SGDConfig:
+    """``optimizer=sgd`` (nnexp/nn/optim.py SGD); conf/optimizer/sgd.yaml takes momentum and weight_decay
+    from the top-level keys of the same names, so ``momentum=0.9`` keeps working."""
+    name: str = "sgd"
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+
+
+@dataclass
+class AdamConfig:
+    """``optimizer=adam`` (L2 weight decay in the gradient) and ``optimizer=adamw`` (decoupled)."""
+    name: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass
+class RMSpropConfig:
+    """``optimizer=rmsprop``."""
+    name: str = "rmsprop"
+    alpha: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+
+@dataclass
+class ScheduleConfig:
+    """``schedule=constant|step|exponential|cosine`` (nnexp/nn/schedules.py), stepped per epoch."""
+    name: ScheduleName = ScheduleName.constant
+    gamma: float = 0.1              # step, exponential: the factor (every step_size epochs, every epoch)
+    step_size: int = 1              # step: epochs between two factors
+    min_lr: float = 0.0             # cosine: the rate of the last epoch
+    warmup: int = 0                 # epochs of linear warm-up first (lr k / warmup in epoch k)
+
+
+@dataclass
 class FinderConfig:
     """Settings of the learning-rate range test, ``python -m nnexp.lr_find`` (unused by a training run)."""
     start: float = 1e-4             # first learning rate
@@ -126,6 +167,8 @@ class FinderConfig:
 class Config:
     data: Any = MISSING
     model: Any = MISSING
+    optimizer: Any = MISSING
+    schedule: Any = MISSING
     lr: float = 0.1
     epochs: int = 1
     batch_size: int = 1
@@ -153,6 +196,10 @@ def register_configs():
     store.store(group="schema", name="data", node=DataConfig)
     store.store(group="schema", name="mlp", node=MLPConfig)
     store.store(group="schema", name="cnn", node=CNNConfig)
+    store.store(group="schema", name="sgd", node=SGDConfig)
+    store.store(group="schema", name="adam", node=AdamConfig)
+    store.store(group="schema", name="rmsprop", node=RMSpropConfig)
+    store.store(group="schema", name="schedule", node=ScheduleConfig)
 
 
 def numbers(node, prefix=""):
@@ -191,6 +238,16 @@ RANGES = {
                       "must be 0 (no validation split), a fraction in (0, 1), or a whole count"),
     "data.split_seed": (lambda v: v >= 0, "must be a whole number of at least 0"),
     "model.uniform_limit": (positive, "must be greater than 0"),
+    "optimizer.momentum": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "optimizer.weight_decay": (lambda v: v >= 0, "must not be negative"),
+    "optimizer.beta1": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "optimizer.beta2": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "optimizer.alpha": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "optimizer.eps": (positive, "must be greater than 0"),
+    "schedule.gamma": (positive, "must be greater than 0"),
+    "schedule.step_size": (at_least_one, "must be at least 1"),
+    "schedule.min_lr": (lambda v: v >= 0, "must not be negative"),
+    "schedule.warmup": (lambda v: v >= 0, "must be a whole number of at least 0"),
 }
 """key: (the test its value must pass, what the message says it must be)."""
 
@@ -199,7 +256,8 @@ def validate(cfg):
     """Raise ConfigError (one line: key, value, what to do) for values no run could use: numbers that
     are not finite (nan, inf) anywhere in the config, and values outside RANGES."""
     flat = dict(numbers({key: value for key, value in cfg.items() if key != "hydra"}))
-    for key, value in flat.items():
+    # top-level keys first: optimizer.momentum interpolates momentum, the key the user typed
+    for key, value in sorted(flat.items(), key=lambda item: "." in item[0]):
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key}={value} is not a finite number; give a number such as the default")
     for key, (test, must) in RANGES.items():

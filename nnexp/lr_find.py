@@ -29,8 +29,10 @@ from hydra.core.hydra_config import HydraConfig
 from .config import register_configs, validate
 from .errors import ConfigError, NnexpError, exit_with_error
 from .main import config_dir, hydra_command
-from .nn.optim import SGD
+from .nn.optim import make_optimizer
+from .nn.schedules import Schedule
 from .storage import write_csv, write_json
+from .training.identity import plain
 from .training.job import build_model, load_data
 from .training.loop import epoch_order, epoch_rng
 
@@ -48,8 +50,10 @@ def check(finder):
 
 
 def learning_rates(start, end, steps):
-    """The exponentially growing schedule: (steps,) from start to end."""
-    return start * (end / start) ** (np.arange(steps) / (steps - 1))
+    """The exponentially growing rates, (steps,) from start to end: an ``exponential`` schedule
+    (nnexp/nn/schedules.py) stepped per batch, its factor (end / start)^(1 / (steps - 1))."""
+    ramp = Schedule(start, "exponential", gamma=(end / start) ** (1 / (steps - 1)))
+    return np.array([ramp.rate(k, steps) for k in range(1, steps + 1)])
 
 
 def suggest(lrs, smoothed, skip=0.1):
@@ -71,7 +75,7 @@ def range_test(model, data, cfg, finder):
     """Train ``model`` through the lr schedule; returns the table (step, lr, loss, smoothed_loss) and
     whether it stopped early. Batches follow the run's epoch order, continuing into the next epoch."""
     lrs = learning_rates(finder.start, finder.end, finder.steps)
-    optimizer = SGD.of(model, lrs[0], cfg.momentum, cfg.weight_decay)
+    optimizer = make_optimizer(plain(cfg.optimizer), model, lrs[0])
     n = len(data.x_train)
     batches_per_epoch = -(-n // cfg.batch_size)
     losses, smoothed, order, avg = [], [], None, 0.0

@@ -78,7 +78,10 @@ class CheckpointStore:
                 if self.identity is not None and \
                         arrays.get("identity", np.empty(0, np.uint8)).tobytes() != self.identity.encode():
                     raise WeightsError(f"{self.path(epoch)} was written by another configuration")
-                history = array_to_rows(arrays.get("history", np.empty((0, len(HISTORY_COLUMNS)))), HISTORY_COLUMNS)
+                table = arrays.get("history", np.empty((0, len(HISTORY_COLUMNS))))
+                if table.ndim != 2 or table.shape[1] != len(HISTORY_COLUMNS):
+                    raise WeightsError(f"{self.path(epoch)} holds a history of another nnexp version")
+                history = array_to_rows(table, HISTORY_COLUMNS)
                 optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
                 if len(history) != epoch or "batches" not in arrays or set(optimizer.state()) - set(optim):
                     raise WeightsError(f"{self.path(epoch)} is incomplete (history, batch log or optimizer state)")

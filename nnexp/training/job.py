@@ -15,7 +15,8 @@ from ..data import load_dataset, resolve_dir
 from ..errors import ConfigError, Interrupted
 from ..nn.build import build_network
 from ..nn.kernels import resolve_kernel
-from ..nn.optim import SGD
+from ..nn.optim import make_optimizer
+from ..nn.schedules import make_schedule
 from ..storage import read_npz, sha256_file, write_csv, write_json, write_npz
 from .checkpoint import CheckpointStore
 from .environment import environment, launch_path
@@ -58,10 +59,15 @@ class EpochStores:
     killed job) and the reuse store shared with jobs that differ only in ``epochs``. ``before_epoch``
     and ``after_epoch`` are the training loop's hooks."""
 
-    def __init__(self, cfg, run_dir, network, optimizer, kernel, threads, data_dir):
+    def __init__(self, cfg, run_dir, network, optimizer, kernel, threads, data_dir, schedule):
         self.network, self.optimizer, self.epochs = network, optimizer, cfg.epochs
-        self.checkpoints = CheckpointStore(run_dir / "checkpoints", identity=config_hash(cfg, ignore=("epochs",)))
-        self.shared = shared_epochs(cfg, kernel, threads, data_dir)
+        # a schedule over the run's length (cosine) makes every epoch depend on epochs: no prefix to share,
+        # and a checkpoint of another length is another configuration
+        fixed = ("epochs",) if not schedule.depends_on_length else ()
+        self.checkpoints = CheckpointStore(run_dir / "checkpoints", identity=config_hash(cfg, ignore=fixed))
+        self.shared = shared_epochs(cfg, kernel, threads, data_dir) if fixed else None
+        if cfg.reuse and not fixed:
+            log.info("epoch reuse off: schedule=%s depends on the number of epochs", schedule.name)
         self.trained = []   # epochs this job trained itself
 
     def restore(self):
@@ -119,16 +125,18 @@ def run_job(cfg, run_dir, parallel_sweep=False):
     network = build_model(cfg.model, data, np.dtype(str(cfg.dtype)), np.random.default_rng(cfg.seed))
     if cfg.init_from:
         network.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
-    optimizer = SGD.of(network, cfg.lr, cfg.momentum, cfg.weight_decay)
+    optimizer = make_optimizer(plain(cfg.optimizer), network, cfg.lr)
+    schedule = make_schedule(plain(cfg.schedule), cfg.lr)
     kernel = resolve_kernel(str(cfg.kernel), len(data.x_train))
     thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
-    stores = EpochStores(cfg, run_dir, network, optimizer, kernel, thread_count, section["dir"])
+    stores = EpochStores(cfg, run_dir, network, optimizer, kernel, thread_count, section["dir"], schedule)
     history, batch_log = stores.restore()
     status, diverged_epoch, threads, stopped = "completed", None, None, None
     try:
         with blas_threads(thread_count) as threads:
             train(network, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
-                  history, batch_log, on_epoch=stores.after_epoch, kernel=kernel, before_epoch=stores.before_epoch)
+                  history, batch_log, on_epoch=stores.after_epoch, kernel=kernel, before_epoch=stores.before_epoch,
+                  schedule=schedule)
     except Diverged as err:
         status, diverged_epoch = "diverged", err.epoch
     except (Interrupted, KeyboardInterrupt) as err:   # the finished epochs are checkpointed already

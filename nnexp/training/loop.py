@@ -66,7 +66,7 @@ def batch_log_rows(epoch, losses, batch_size, n_samples):
 
 
 def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, batch_mean=True,
-          history=None, batch_log=None, on_epoch=None, kernel="auto", before_epoch=None):
+          history=None, batch_log=None, on_epoch=None, kernel="auto", before_epoch=None, schedule=None):
     """Train until ``epochs`` epochs are done, appending one row per epoch to ``history`` and the
     chunked batch losses to ``batch_log`` (lists; non-empty when continuing from a checkpoint,
     whose epochs are not trained again). Returns (history, batch_log).
@@ -76,6 +76,9 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
     ``before_epoch(epoch, history, batch_log)`` may bring model, optimizer and the lists to that epoch or a later one
     from elsewhere (the reuse store) and return True: those epochs are then not trained here.
     Raises ``Diverged`` on a non-finite loss; the lists then hold the epochs completed before it.
+
+    Epoch e trains at the rate ``schedule.rate(e, epochs)`` (nnexp/nn/schedules.py; default: the
+    optimizer's lr throughout), recorded in the history's ``epoch_lr``.
 
     At batch size 1 the epochs run on the per-sample fast path (``nnexp.nn.kernels``) chosen by
     ``kernel`` (auto | numba | numpy | reference), wherever it covers the model and optimizer.
@@ -88,6 +91,8 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
         if len(history) >= epoch or (before_epoch is not None and before_epoch(epoch, history, batch_log)):
             continue
         started = time.perf_counter()
+        if schedule is not None:
+            optimizer.lr = schedule.rate(epoch, epochs)
         rng = epoch_rng(seed, epoch)
         order = epoch_order(n, shuffle, rng)
         with np.errstate(over="ignore", invalid="ignore"), \
@@ -103,8 +108,8 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
             test_loss, test_acc = evaluate(model, data.x_test, data.y_test, data.labels_test, data.task)
         if not (np.isfinite(losses).all() and np.isfinite(train_loss)):
             raise Diverged(epoch)
-        row = dict(zip(HISTORY_COLUMNS, (epoch, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc,
-                                         time.perf_counter() - started)))
+        row = dict(zip(HISTORY_COLUMNS, (epoch, optimizer.lr, train_loss, train_acc, val_loss, val_acc, test_loss,
+                                         test_acc, time.perf_counter() - started)))
         history.append(row)
         batch_log.extend(batch_log_rows(epoch, losses, batch_size, n))
         log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)",

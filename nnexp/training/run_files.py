@@ -10,9 +10,10 @@ import pandas as pd
 from ..nn.metrics import confusion_matrix
 from ..storage import write_csv
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds"]
-"""history.csv: one row per epoch, scored on the whole training, validation (empty without a split) and
-test sets after the epoch."""
+HISTORY_COLUMNS = ["epoch", "epoch_lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                   "seconds"]
+"""history.csv: one row per epoch: its learning rate ``epoch_lr`` (the schedule's), then the scores on the whole
+training, validation (empty without a split) and test sets after the epoch."""
 BATCH_COLUMNS = ["epoch", "batch", "samples", "train_loss"]
 """batches.csv: the training loss during each epoch, in at most BATCH_LOG_POINTS chunks."""
 INTEGER_COLUMNS = {"epoch", "batch", "samples"}

@@ -29,8 +29,9 @@ def test_sweep_with_a_failing_job_writes_the_whole_report(tiny_sweep):
 def test_history_is_long_form_with_the_swept_keys(tiny_sweep):
     sweep_dir, _ = tiny_sweep
     history = pd.read_csv(sweep_dir / "history.csv")
-    assert list(history.columns) == ["job", "lr", "epochs", "data.train_size", "model.hidden", "epoch", "train_loss",
-                                     "train_acc", "val_loss", "val_acc", "test_loss", "test_acc", "seconds"]
+    assert list(history.columns) == ["job", "lr", "epochs", "data.train_size", "model.hidden", "epoch", "epoch_lr",
+                                     "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                                     "seconds"]
     assert list(history["job"]) == [0, 1, 1, 2, 3, 3]
     job3 = history[history["job"] == 3]
     results = pd.read_csv(sweep_dir / "results.csv").set_index("job")

@@ -68,7 +68,9 @@ def unsupported(network, optimizer, x):
     if stack is None:
         return "the network is not a stack of dense and activation layers"
     if type(optimizer) is not SGD or any(p is not q for p, q in zip(optimizer.params, network.params)):
-        return "the optimizer is not SGD over the network's own parameters"
+        return f"the optimizer is {type(optimizer).__name__}, not SGD over the network's own parameters"
+    if optimizer.nesterov:
+        return "Nesterov momentum"
     if network.dtype not in (np.float32, np.float64):
         return f"dtype {network.dtype} (float32 and float64 only)"
     if x.dtype != network.dtype:

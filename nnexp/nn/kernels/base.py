@@ -30,7 +30,11 @@ class PerSampleTrainer:
         self.chunk = DEFERRED if self.deferred else 1
 
     def epoch(self, x, y, order, progress):
-        """Train on x[order] one sample at a time; returns each sample's loss (n,), float64."""
+        """Train on x[order] one sample at a time, at the optimizer's lr of the moment (a schedule may
+        have changed it since the last epoch); returns each sample's loss (n,), float64."""
+        if self.lr != self.optimizer.lr:
+            self.lr = self.optimizer.lr
+            self.rate_changed()
         outputs = np.empty((len(order), y.shape[1]), dtype=self.dtype)         # a_L of each sample
         logits = np.empty_like(outputs) if self.stack.loss.from_logits else None   # z_L, for the loss
         for start in range(0, len(order), PROGRESS_CHUNK):
@@ -38,3 +42,6 @@ class PerSampleTrainer:
             self.train_range(x, y, order, outputs, logits, start, stop)
             progress.update(stop - start)
         return self.stack.loss.fn(logits, outputs, y[order]).astype(np.float64)
+
+    def rate_changed(self):
+        """Called when the learning rate changed between epochs (kernels that copied it refresh it)."""

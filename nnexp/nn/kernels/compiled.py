@@ -270,6 +270,9 @@ class NumbaTrainer(PerSampleTrainer):
                          scalar(self.lr), scalar(self.momentum), scalar(self.weight_decay), scalar(LEAKY_SLOPE),
                          self.chunk)
 
+    def rate_changed(self):
+        self.rule = self.rule._replace(lr=self.dtype.type(self.lr))
+
     def train_range(self, x, y, order, outputs, logits, start, stop):
         logits = outputs[:0] if logits is None else logits      # a stand-in of the same type, never read
         _train_range(self.arrays, self.buffers, self.rule, x, y, order, outputs, logits, start, stop)
