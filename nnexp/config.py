@@ -69,6 +69,8 @@ class DataConfig:
     val_size: float = 0.1           # held out of the training set for validation: a fraction, or a count >= 1;
                                     # 0: no validation split (the classic reproductions)
     split_seed: int = 0             # the validation split's draw (the same for every job and seed)
+    augment: int = 0                # image data: shift every training image by up to this many pixels, anew
+                                    # each epoch (0: no augmentation)
 
 
 @dataclass
@@ -237,6 +239,7 @@ RANGES = {
     "data.val_size": (lambda v: v == 0 or 0 < v < 1 or (v >= 1 and float(v).is_integer()),
                       "must be 0 (no validation split), a fraction in (0, 1), or a whole count"),
     "data.split_seed": (lambda v: v >= 0, "must be a whole number of at least 0"),
+    "data.augment": (lambda v: v >= 0, "must be a whole number of pixels, at least 0"),
     "model.uniform_limit": (positive, "must be greater than 0"),
     "optimizer.momentum": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "optimizer.weight_decay": (lambda v: v >= 0, "must not be negative"),

@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from nnexp.sweep.collect import planned_grid
+from nnexp.training.identity import plain
 
 CLASSIC = {"batch_size": 1, "shuffle": False, "data.name": "mnist", "data.scaling": "classic", "data.divisor": 255,
            "model.hidden": [100], "model.activation": "sigmoid", "model.output_activation": "sigmoid",
@@ -83,3 +84,16 @@ def test_a_preset_runs_its_whole_study_without_m(tmp_path):
     with Image.open(tmp_path / "best_inverse.png") as image:
         assert image.format == "PNG"
     assert "![Best job: inverse query of every digit](best_inverse.png)" in (tmp_path / "report.md").read_text()
+
+
+def test_the_best_presets_are_the_published_commands():
+    """experiments/best ran these as command-line overrides; each preset composes the same config."""
+    mlp = ["data=mnist", "model.hidden=[500,300]", "model.activation=relu", "model.output_activation=softmax",
+           "model.loss=cross_entropy", "model.init=he", "model.bias=true", "data.scaling=standard", "optimizer=adamw",
+           "weight_decay=0.0001", "lr=0.001", "schedule=cosine", "epochs=20", "batch_size=128", "shuffle=true"]
+    cnn = ["data=mnist", "model=cnn", "schedule=cosine", "epochs=10", "data.augment=2"]
+    for name, overrides in (("best_mlp", mlp), ("best_cnn", cnn)):
+        preset, typed = plain(compose_config([f"experiment={name}"])), plain(compose_config(overrides))
+        assert {k: v for k, v in preset.items() if k != "experiment"} == \
+            {k: v for k, v in typed.items() if k != "experiment"}, name
+        assert compose_config([f"experiment={name}"], return_hydra_config=True).hydra.sweeper.params.seed == "0,1,2"

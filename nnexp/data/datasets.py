@@ -36,6 +36,7 @@ class Dataset:
     y_val: np.ndarray = None       # (N_val, K)
     labels_val: np.ndarray = None  # (N_val,) int, classification only
     validation: dict = None        # how the validation set was formed, for result.json (None: no split)
+    blank: float = 0.0             # the input value of a blank pixel (what a shifted image is padded with)
 
     @property
     def n_inputs(self):
@@ -140,6 +141,7 @@ def classification_dataset(name, pixels_train, labels_train, pixels_test, labels
         y_test=encode_targets(labels_test, n_classes, cfg.scaling, dtype),
         labels_train=labels_train.astype(np.int64), labels_test=labels_test.astype(np.int64),
         split=split, image_shape=image_shape, **val,
+        blank=float(scale_pixels(np.zeros(1), cfg.scaling, cfg.divisor, dtype)[0]),
     )
 
 

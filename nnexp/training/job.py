@@ -122,6 +122,9 @@ def run_job(cfg, run_dir, parallel_sweep=False):
     run_dir = Path(run_dir)
     section = data_config(cfg)
     data = load_data(cfg, section)
+    if cfg.data.augment and data.image_shape is None:
+        raise ConfigError(f"data.augment={cfg.data.augment} shifts images, and data={data.name} has none; "
+                          "set data.augment=0")
     network = build_model(cfg.model, data, np.dtype(str(cfg.dtype)), np.random.default_rng(cfg.seed))
     if cfg.init_from:
         network.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
@@ -136,7 +139,7 @@ def run_job(cfg, run_dir, parallel_sweep=False):
         with blas_threads(thread_count) as threads:
             train(network, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
                   history, batch_log, on_epoch=stores.after_epoch, kernel=kernel, before_epoch=stores.before_epoch,
-                  schedule=schedule)
+                  schedule=schedule, augment=cfg.data.augment)
     except Diverged as err:
         status, diverged_epoch = "diverged", err.epoch
     except (Interrupted, KeyboardInterrupt) as err:   # the finished epochs are checkpointed already

@@ -7,6 +7,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from ..data.augment import augmentation_rng, shift_images
 from ..nn.kernels import per_sample_trainer
 from ..nn.metrics import evaluate
 from .run_files import HISTORY_COLUMNS
@@ -66,7 +67,7 @@ def batch_log_rows(epoch, losses, batch_size, n_samples):
 
 
 def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, batch_mean=True,
-          history=None, batch_log=None, on_epoch=None, kernel="auto", before_epoch=None, schedule=None):
+          history=None, batch_log=None, on_epoch=None, kernel="auto", before_epoch=None, schedule=None, augment=0):
     """Train until ``epochs`` epochs are done, appending one row per epoch to ``history`` and the
     chunked batch losses to ``batch_log`` (lists; non-empty when continuing from a checkpoint,
     whose epochs are not trained again). Returns (history, batch_log).
@@ -76,6 +77,10 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
     ``before_epoch(epoch, history, batch_log)`` may bring model, optimizer and the lists to that epoch or a later one
     from elsewhere (the reuse store) and return True: those epochs are then not trained here.
     Raises ``Diverged`` on a non-finite loss; the lists then hold the epochs completed before it.
+
+    With ``augment`` > 0 (image data) epoch e trains on the training images shifted by up to
+    ``augment`` pixels each (nnexp/data/augment.py, drawn from the epoch's own generator); they are
+    scored unshifted.
 
     Epoch e trains at the rate ``schedule.rate(e, epochs)`` (nnexp/nn/schedules.py; default: the
     optimizer's lr throughout), recorded in the history's ``epoch_lr``.
@@ -97,11 +102,12 @@ def train(model, optimizer, data, epochs, batch_size=1, shuffle=False, seed=0, b
         order = epoch_order(n, shuffle, rng)
         with np.errstate(over="ignore", invalid="ignore"), \
                 tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="sample", disable=None, leave=False) as bar:
+            x = data.x_train if not augment else shift_images(data.x_train, data.image_shape, augment, data.blank,
+                                                              augmentation_rng(seed, epoch))
             if fast is not None:
-                losses = fast.epoch(data.x_train, data.y_train, order, bar)
+                losses = fast.epoch(x, data.y_train, order, bar)
             else:
-                losses = train_epoch(model, optimizer, data.x_train, data.y_train, order, batch_size,
-                                     batch_mean, rng, bar)
+                losses = train_epoch(model, optimizer, x, data.y_train, order, batch_size, batch_mean, rng, bar)
             train_loss, train_acc = evaluate(model, data.x_train, data.y_train, data.labels_train, data.task)
             val_loss, val_acc = (evaluate(model, data.x_val, data.y_val, data.labels_val, data.task)
                                  if data.x_val is not None else (float("nan"), float("nan")))
