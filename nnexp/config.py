@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, ListConfig
 
 from .data.datasets import SCALINGS
 from .errors import ConfigError
@@ -209,7 +209,7 @@ def numbers(node, prefix=""):
     items = node.items() if hasattr(node, "items") else enumerate(node)
     for key, value in items:
         name = f"{prefix}.{key}" if prefix and not isinstance(key, int) else f"{prefix}[{key}]" if prefix else str(key)
-        if hasattr(value, "items") or isinstance(value, (list, tuple)) or type(value).__name__ == "ListConfig":
+        if hasattr(value, "items") or isinstance(value, (list, tuple, ListConfig)):
             yield from numbers(value, name)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             yield name, value

@@ -16,14 +16,13 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import NnexpError, error_line
 from ..figures import sweep as plots
 from ..storage import write_csv
 from .collect import ReportError, collect, history_frame, job_on_disk, key_columns, results_frame, varying
-from .summary import REPLICATE_KEYS, difference, same_value
+from .summary import REPLICATE_KEYS, difference, jobs_of
 from .views import longest_histories, with_interval
 
 METRICS = ["test_acc", "best_test_acc", "best_epoch", "train_acc", "test_loss"]
@@ -62,8 +61,7 @@ def statistics(inputs, labels, keys, table, replicate_keys=REPLICATE_KEYS):
     done = [results[results["status"] == "completed"] for results, _, _ in inputs]
     columns = {}
     for index, row in table.iterrows():
-        samples = [part[np.logical_and.reduce([same_value(part[k], row[k]) for k in keys])] if keys else part
-                   for part in done]
+        samples = [jobs_of(part, keys, row) for part in done]
         replicate = next((k for k in replicate_keys if all(k in part for part in samples)), None)
         ids = [list(part[replicate]) if replicate else None for part in samples]
         columns.setdefault(f"n_{labels[0]}", {})[index] = len(samples[0])

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .collect import varying
+
 REPLICATE_KEYS = ("seed",)
 """Keys whose values are replicates of one configuration (``hydra.callbacks.report.replicate_keys``)."""
 SCORES = ["val_acc", "test_acc", "val_loss", "test_loss", "best_val_acc", "best_test_acc", "best_val_loss",
@@ -50,7 +52,7 @@ def interval(values):
 def key_kinds(results, keys, replicate_keys=REPLICATE_KEYS):
     """(configuration keys, replicate keys, fixed keys) of a results table: a key is fixed when every
     row of the sweep has the same value for it."""
-    swept = [k for k in keys if results[k].astype(str).nunique() > 1]
+    swept = varying(results, keys)
     replicates = [k for k in swept if k in replicate_keys]
     return [k for k in swept if k not in replicates], replicates, [k for k in keys if k not in swept]
 
