@@ -185,4 +185,5 @@ def history_frame(jobs):
             history.insert(position, key, job.num if key == "job" else job.overrides.get(key))
         parts.append(history)
     columns = ["job", *keys, *HISTORY_COLUMNS]
-    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    # a job written by an earlier nnexp lacks the columns added since (val_*, epoch_lr): left empty
+    return pd.concat(parts, ignore_index=True).reindex(columns=columns) if parts else pd.DataFrame(columns=columns)

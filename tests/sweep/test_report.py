@@ -135,3 +135,27 @@ def test_results_table_holds_the_numbers_of_the_job_files(tiny_sweep):
     text = (sweep_dir / "report.md").read_text()
     assert (f"`lr={best['lr']}`, `epochs={best['epochs']}`: validation accuracy **{100 * best['val_acc']:.2f}%**; "
             f"its test accuracy {100 * best['test_acc']:.2f}%") in text.replace(" after the last epoch", "")
+
+
+def test_a_sweep_written_by_an_earlier_nnexp_is_still_reported(tiny_sweep, tmp_path, capsys):
+    """Jobs whose history.csv lacks the columns added since (epoch_lr, val_loss, val_acc), as nnexp 0.2
+    wrote them: report and compare still build, those columns empty. Break tried: selecting the history
+    columns by name raised KeyError: ['epoch_lr'] not in index."""
+    import json
+
+    from nnexp.compare import main as compare_main
+    from nnexp.storage import sha256_file
+
+    copy = copy_sweep(tiny_sweep[0], tmp_path / "old")
+    for job in copy.iterdir():
+        history = job / "history.csv"
+        if job.is_dir() and history.is_file():
+            pd.read_csv(history).drop(columns=["epoch_lr", "val_loss", "val_acc"]).to_csv(history, index=False)
+            result = json.loads((job / "result.json").read_text())
+            result["files"]["history.csv"] = sha256_file(history)          # as that version recorded it
+            (job / "result.json").write_text(json.dumps(result))
+    code, out, err = report(capsys, copy)
+    assert code == 0, err
+    history = pd.read_csv(copy / "history.csv")
+    assert history["epoch_lr"].isna().all() and history["test_acc"].notna().any()
+    assert compare_main([str(copy), str(tiny_sweep[0]), "--out", str(tmp_path / "cmp")]) == 0
