@@ -57,10 +57,16 @@ def best_index(values, metric):
     return int(np.nanargmax(values) if metric.endswith("_acc") else np.nanargmin(values))
 
 
+def value_text(value):
+    """A swept value as written in a figure: floats to 6 significant digits (lr=0.57, not the
+    0.5700000000000001 of Hydra's range()), anything else as it is."""
+    return f"{value:.6g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
 def group_label(keys, values):
     """Legend text of one group of rows, e.g. 'epochs=5, model.hidden=[10]'."""
     values = values if isinstance(values, tuple) else (values,)
-    return ", ".join(f"{k}={v}" for k, v in zip(keys, values))
+    return ", ".join(f"{k}={value_text(v)}" for k, v in zip(keys, values))
 
 
 def groups(frame, keys):
@@ -84,9 +90,47 @@ def mark_best(ax, x, y, text):
     ax.plot([x], [y], marker="*", markersize=16, color="red", linestyle="none", label=text, zorder=5)
 
 
+LEGEND_LINES = 10
+"""Most lines named one by one in a legend; beyond, lines take viridis colours in order and a colour
+bar names them (``name_lines``)."""
+
+
 def line_color(i, n):
     """Colour of line i of n: the default cycle for a few lines, viridis in order for many."""
-    return f"C{i}" if n <= 10 else matplotlib.colormaps["viridis"](i / max(1, n - 1))
+    return f"C{i}" if n <= LEGEND_LINES else matplotlib.colormaps["viridis"](i / max(1, n - 1))
+
+
+MOST_LABELS = 30
+"""Most tick labels written along one axis of a figure; the others are left blank (``thinned``)."""
+
+
+def thinned(texts, most=MOST_LABELS):
+    """(positions, texts) of every k-th of ``texts`` (and the last), at most about ``most`` of them:
+    the ticks of a 200-value sweep stay readable and its figure the size of a page."""
+    step = max(1, -(-len(texts) // most))
+    positions = list(range(0, len(texts), step))
+    if positions and positions[-1] != len(texts) - 1:   # the last too, in place of a neighbour too close
+        positions[-1:] = [len(texts) - 1] if len(texts) - 1 - positions[-1] < step / 2 else [positions[-1],
+                                                                                             len(texts) - 1]
+    return positions, [texts[i] for i in positions]
+
+
+def name_lines(fig, ax, names, title):
+    """Name the lines drawn with ``line_color``: a legend for up to LEGEND_LINES, else a colour bar
+    from the first line's colour to the last, labelled with (thinned) ``names`` and ``title``."""
+    if len(names) <= LEGEND_LINES:
+        outside_legend(ax)
+        return
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    positions, texts = thinned(list(names))
+    mappable = ScalarMappable(norm=Normalize(0, len(names) - 1), cmap="viridis")
+    bar = fig.colorbar(mappable, ax=ax, ticks=positions, pad=0.02)
+    bar.ax.set_yticklabels(texts, fontsize=7)
+    bar.set_label(title)
+    if ax.get_legend_handles_labels()[0]:   # below the axes: no search for a free corner among many lines
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4)
 
 
 LABEL_GAP = 1 / 18

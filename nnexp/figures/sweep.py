@@ -15,6 +15,7 @@ from .style import (
     GIF_FRAME_MS,
     GIF_FRAMES,
     GIF_SIZE,
+    LEGEND_LINES,
     best_index,
     group_label,
     groups,
@@ -22,9 +23,11 @@ from .style import (
     line_color,
     log_lr_axis,
     mark_best,
+    name_lines,
     outside_legend,
     save,
     shown,
+    thinned,
 )
 
 
@@ -48,9 +51,10 @@ def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):
     fig = Figure(figsize=(8, 4.5))
     ax = fig.add_subplot()
     lines = groups(frame.sort_values("lr", kind="stable"), group)
+    named = len(lines) <= LEGEND_LINES
     for i, (name, rows) in enumerate(lines):
         color = line_color(i, len(lines))
-        ax.plot(rows["lr"], shown(rows, metric), marker="o", label=name or None, color=color)
+        ax.plot(rows["lr"], shown(rows, metric), marker="o", label=(name or None) if named else None, color=color)
         draw_band(ax, rows["lr"], rows, metric, color)
     values = shown(frame, metric)
     best = best_index(values, metric)
@@ -62,7 +66,7 @@ def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):
     ax.set_title(f"{label(metric).split(' (')[0].capitalize()} vs learning rate{band_note(frame, metric)}",
                  fontsize=10)
     ax.grid(True, alpha=0.3)
-    outside_legend(ax)
+    name_lines(fig, ax, [name for name, _ in lines], ", ".join(group))
     return save(fig, path)
 
 
@@ -89,7 +93,7 @@ def accuracy_vs_epochs(history, path, group=(), metric="acc"):
             ax.plot(rows["epoch"], shown(rows, column), color=color, linestyle=CURVE_STYLES[part],
                     marker="." if part == "test" else None, label=None if group or part != "test" else "test")
             draw_band(ax, rows["epoch"], rows, column, color)
-        if group:
+        if group and len(lines) <= LEGEND_LINES:
             ax.plot([], [], color=color, label=name)
         values = shown(rows, chosen)
         best = best_index(values, chosen)
@@ -106,7 +110,7 @@ def accuracy_vs_epochs(history, path, group=(), metric="acc"):
                  f"dashed; best {chosen_name} epoch starred{band_note(history, chosen)}", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    outside_legend(ax)
+    name_lines(fig, ax, [name for name, _ in lines], ", ".join(group))
     return save(fig, path)
 
 
@@ -116,22 +120,32 @@ def lr_epochs_grid(frame, metric):
     return table.sort_index().sort_index(axis=1)
 
 
+WRITTEN_CELLS = (30, 20)
+"""A heatmap writes each cell's value while it has at most this many rows and columns (beyond, the
+numbers would be too small to read; the colour bar gives the scale)."""
+
+MOST_INCHES = (16.0, 12.0)
+"""Largest width and height of a figure whose size grows with the sweep (heatmap, spread)."""
+
+
 def lr_epochs_heatmap(frame, path, metric="test_acc"):
-    """Learning rate x epochs heatmap of ``metric``, each cell written, the best cell outlined."""
+    """Learning rate x epochs heatmap of ``metric``, each cell written (while they fit), the best cell outlined."""
     table = lr_epochs_grid(frame, metric)
     values = table.to_numpy(dtype=float) * (100 if metric.endswith("_acc") else 1)
-    fig = Figure(figsize=(max(5.0, 0.6 * table.shape[1] + 2.5), max(3.5, 0.5 * table.shape[0] + 1.5)))
+    fig = Figure(figsize=(min(MOST_INCHES[0], max(5.0, 0.6 * table.shape[1] + 2.5)),
+                          min(MOST_INCHES[1], max(3.5, 0.5 * table.shape[0] + 1.5))))
     ax = fig.add_subplot()
     image = ax.imshow(values, cmap="coolwarm", aspect="auto", origin="lower")
     fig.colorbar(image, ax=ax, label=label(metric))
-    for (i, j), value in np.ndenumerate(values):
-        if np.isfinite(value):
-            ax.text(j, i, f"{value:.1f}" if abs(value) >= 1 else f"{value:.3f}", ha="center", va="center",
-                    fontsize=7)
+    if table.shape[0] <= WRITTEN_CELLS[0] and table.shape[1] <= WRITTEN_CELLS[1]:
+        for (i, j), value in np.ndenumerate(values):
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:.1f}" if abs(value) >= 1 else f"{value:.3f}", ha="center", va="center",
+                        fontsize=7)
     i, j = np.unravel_index(best_index(values.ravel(), metric), values.shape)
     ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=2.5))
-    ax.set_xticks(range(table.shape[1]), [f"{e:g}" for e in table.columns])
-    ax.set_yticks(range(table.shape[0]), [f"{lr:g}" for lr in table.index])
+    ax.set_xticks(*thinned([f"{e:g}" for e in table.columns]))
+    ax.set_yticks(*thinned([f"{lr:g}" for lr in table.index]))
     ax.set_xlabel(label("epochs"))
     ax.set_ylabel(label("lr"))
     ax.set_title(f"{label(metric).split(' (')[0].capitalize()}: best lr={table.index[i]:g}, "
@@ -248,7 +262,7 @@ def spread_by_configuration(frame, path, metric="test_acc"):
     names = list(dict.fromkeys(frame["configuration"]))
     position = {v: i for i, v in enumerate(names)}
     x = frame["configuration"].map(position).to_numpy(dtype=float)
-    fig = Figure(figsize=(max(6.0, 0.9 * len(names) + 3), 4.8))
+    fig = Figure(figsize=(min(MOST_INCHES[0], max(6.0, 0.9 * len(names) + 3)), 4.8))
     ax = fig.add_subplot()
     ax.plot(x, shown(frame, metric), marker="o", linestyle="none", alpha=0.55, label="one seed")
     per = frame.drop_duplicates("configuration")
@@ -258,8 +272,7 @@ def spread_by_configuration(frame, path, metric="test_acc"):
     ax.errorbar(range(len(names)), mean, yerr=[mean - low, high - mean], fmt="s", color="C1", capsize=4,
                 label="mean, 95% interval")
     tilted = len(names) > 4
-    ax.set_xticks(range(len(names)), names, rotation=30 if tilted else 0, ha="right" if tilted else "center",
-                  fontsize=8)
+    ax.set_xticks(*thinned(names), rotation=30 if tilted else 0, ha="right" if tilted else "center", fontsize=8)
     ax.set_ylabel(label(metric))
     ax.set_title(f"{label(metric).split(' (')[0].capitalize()} of each configuration over its seeds")
     ax.grid(True, alpha=0.3)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..figures import sweep as plots
-from ..figures.style import GIF_FRAMES
+from ..figures.style import GIF_FRAMES, group_label
 from .summary import grouped_intervals, same_value
 
 
@@ -71,7 +71,7 @@ def configuration_names(frame, config_keys):
     """A short name per row: its configuration keys and values, e.g. 'lr=0.1, model.hidden=[50]'."""
     if not config_keys:
         return pd.Series(["all"] * len(frame), index=frame.index)
-    return frame[config_keys].astype(str).apply(lambda r: ", ".join(f"{k}={v}" for k, v in r.items()), axis=1)
+    return frame[config_keys].apply(lambda r: group_label(config_keys, tuple(r)), axis=1)
 
 
 def sweep_figures(sweep_dir, results, history, choice, gif_frames=GIF_FRAMES):
