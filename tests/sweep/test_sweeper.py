@@ -1,12 +1,12 @@
 """nnexp's sweeper (hydra_plugins/nnexp_sweeper): Hydra's basic sweeper composing each job once."""
 
+import importlib
 import pickle
 import subprocess
 import sys
 
 import pandas as pd
 
-from hydra_plugins.nnexp_sweeper.compose_once import ComposedOnce
 from tests.helpers import TINY, cli_env, run_cli
 
 COUNTING_RUN = """
@@ -62,8 +62,13 @@ class Loader:
         return {"overrides": list(sweep_overrides), "call": self.calls}
 
 
+def composed_once(loader, keep):
+    """A ComposedOnce of the module as imported now (Hydra's plugin scan may have loaded it again)."""
+    return importlib.import_module("hydra_plugins.nnexp_sweeper.compose_once").ComposedOnce(loader, keep)
+
+
 def test_a_kept_configuration_is_handed_out_once_and_at_most_keep_are_kept():
-    composed = ComposedOnce(Loader(), keep=2)
+    composed = composed_once(Loader(), 2)
     for overrides in (["a=1"], ["a=2"], ["a=3"]):
         composed.compose_and_keep(None, overrides)
     assert composed.load_sweep_config(None, ["a=1"])["call"] == 1
@@ -74,7 +79,7 @@ def test_a_kept_configuration_is_handed_out_once_and_at_most_keep_are_kept():
 
 def test_a_pickled_loader_leaves_the_kept_configurations_behind():
     """Launchers that compose in other processes pickle the loader: it must not carry the sweep."""
-    composed = ComposedOnce([], keep=10)
+    composed = composed_once([], 10)
     composed.kept[("a=1",)].append({"big": "config"})
     composed.count = 1
     copy = pickle.loads(pickle.dumps(composed))
