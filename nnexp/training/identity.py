@@ -4,6 +4,8 @@ Hydra configs reach nnexp as OmegaConf ``DictConfig``s whose closed-set fields a
 (``nnexp.config``); ``plain`` turns one into dicts, lists and strings for the code below Hydra.
 """
 
+from enum import Enum
+
 from omegaconf import OmegaConf
 
 from ..storage import sha256_json
@@ -21,4 +23,12 @@ def config_hash(cfg, ignore=()):
     """sha256 of a job's resolved config, without ``hydra``, ``NOT_IDENTITY`` and ``ignore``
     (top-level keys): the same for the task function's config and Hydra's full one."""
     keys = [key for key in cfg if key not in ("hydra", *NOT_IDENTITY, *ignore)]
-    return sha256_json(plain(OmegaConf.masked_copy(cfg, keys)))
+    return sha256_json({key: plain_value(cfg[key]) for key in keys})
+
+
+def plain_value(node):
+    """``plain`` of one value of a config: a section converted, an Enum as its name, others as they are
+    (the same as converting a copy of the config holding it, without the copy's cost)."""
+    if OmegaConf.is_config(node):
+        return plain(node)
+    return node.name if isinstance(node, Enum) else node

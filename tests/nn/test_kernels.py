@@ -1,5 +1,7 @@
 """The per-sample fast path (nnexp/fast.py, nnexp/fast_numba.py) against the reference path."""
 
+import time
+
 import numpy as np
 import pytest
 from test_network import COMBINATIONS, targets_for
@@ -106,3 +108,33 @@ def test_diverging_run_is_detected_on_the_fast_path():
 
     with pytest.raises(Diverged):
         train(model, optimizer, data, 1, batch_size=1, kernel="numpy")
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_a_slow_first_call_of_the_compiled_kernel_says_it_is_compiling_once(monkeypatch, caplog):
+    """The first call per dtype that outlasts COMPILE_NOTICE_SECONDS logs the notice (here the limit
+    is 0 s, so every first call does); later calls in the process say nothing."""
+    from nnexp.nn.kernels import compiled
+
+    monkeypatch.setattr(compiled, "COMPILE_NOTICE_SECONDS", 0.0)
+    monkeypatch.setattr(compiled, "_noticed", set())
+    data = toy_data("sigmoid", np.float64)
+    with caplog.at_level("WARNING", logger=compiled.__name__):
+        for _ in range(2):
+            trained("numba", data, "sigmoid", "sigmoid", "mse", True, np.float64)
+            time.sleep(0.05)     # the notice comes from a timer thread
+    notices = [r for r in caplog.records if "numba is compiling" in r.getMessage()]
+    assert len(notices) == 1 and "float64" in notices[0].getMessage()
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_a_quick_first_call_says_nothing(monkeypatch, caplog):
+    from nnexp.nn.kernels import compiled
+
+    data = toy_data("sigmoid", np.float64)
+    trained("numba", data, "sigmoid", "sigmoid", "mse", True, np.float64)     # compiled or loaded here, if not before
+    caplog.clear()
+    monkeypatch.setattr(compiled, "_noticed", set())
+    with caplog.at_level("WARNING", logger=compiled.__name__):
+        trained("numba", data, "sigmoid", "sigmoid", "mse", True, np.float64)
+    assert not [r for r in caplog.records if "numba is compiling" in r.getMessage()]

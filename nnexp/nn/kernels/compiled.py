@@ -8,6 +8,8 @@ their meaning (no fast-math assumptions about them), so a diverging run is still
 Compiled once per dtype and cached on disk (numba's ``cache=True``), so later processes load it.
 """
 
+import logging
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -16,6 +18,8 @@ from numba.typed import List
 
 from ..activations import ACTIVATIONS, LEAKY_SLOPE
 from .base import PerSampleTrainer
+
+log = logging.getLogger(__name__)
 
 FLAGS = {"reassoc", "contract", "nsz"}
 """LLVM fast-math flags used: reorder sums, fuse multiply-adds, ignore the sign of zero."""
@@ -275,4 +279,34 @@ class NumbaTrainer(PerSampleTrainer):
 
     def train_range(self, x, y, order, outputs, logits, start, stop):
         logits = outputs[:0] if logits is None else logits      # a stand-in of the same type, never read
-        _train_range(self.arrays, self.buffers, self.rule, x, y, order, outputs, logits, start, stop)
+        with compile_notice(self.dtype):
+            _train_range(self.arrays, self.buffers, self.rule, x, y, order, outputs, logits, start, stop)
+
+
+COMPILE_NOTICE_SECONDS = 3.0
+"""A first call still running after this long is compiling, not loading numba's disk cache (about 1 s)."""
+
+_noticed = set()
+
+
+class compile_notice:
+    """Around a call of the kernel: if the first call for ``dtype`` in this process is still running
+    after COMPILE_NOTICE_SECONDS, say on the console (once) that numba is compiling it."""
+
+    def __init__(self, dtype):
+        self.key = str(dtype)
+        self.timer = None
+
+    def __enter__(self):
+        if self.key not in _noticed:
+            _noticed.add(self.key)
+            self.timer = threading.Timer(COMPILE_NOTICE_SECONDS, log.warning,
+                                         ["numba is compiling the per-sample kernel for %s: once per install "
+                                          "(about 10-30 s), then loaded from numba's cache", self.key])
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.timer is not None:
+            self.timer.cancel()
