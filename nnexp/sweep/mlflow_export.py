@@ -122,7 +122,9 @@ def job_record(job, history, keys, name=None):
     git = (result.get("environment") or {}).get("git") or {}
     tags = {"nnexp.status": job.status, "nnexp.seed": str(result.get("seed", job.overrides.get("seed", ""))),
             "nnexp.dir": str(folder.resolve()), "mlflow.source.git.commit": git.get("commit", "unknown"),
-            "nnexp.git_dirty": str(git.get("dirty", "unknown")).lower(), "nnexp.error": job.note()}
+            "nnexp.git_dirty": str(git.get("dirty", "unknown")).lower()}
+    if job.note():
+        tags["nnexp.error"] = job.note()
     files = [("", folder / file) for file in [*RUN_FILES, "result.json"] if (folder / file).is_file()]
     files += [("", path) for path in sorted(folder.glob("*.png")) if path.name not in RUN_FILES]
     files += [("hydra", path) for path in (hydra_config, folder / ".hydra" / "overrides.yaml") if path.is_file()]

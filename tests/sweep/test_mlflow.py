@@ -16,7 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from helpers import ROOT, compose_config, run_cli
+from omegaconf import OmegaConf
 
+from nnexp.sweep.callbacks import MlflowCallback
 from nnexp.sweep.mlflow_export import main as export_main
 from nnexp.training.run_files import HISTORY_COLUMNS
 
@@ -233,6 +235,22 @@ def test_bad_input_is_one_line_and_writes_nothing(exported, tmp_path, capsys, da
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and err.startswith("nnexp.mlflow: error: ") and expected in err
     assert not store.exists()
+
+
+@pytest.mark.parametrize("store", ["sqlite:///{tmp}/not_a_database.db", "nosuch://{tmp}"])
+def test_a_store_mlflow_cannot_use_is_one_line_and_the_callback_says_how_to_retry(exported, tmp_path, capsys, caplog,
+                                                                                   store):
+    (tmp_path / "not_a_database.db").write_text("not a database\n")
+    uri, sweep_dir = store.format(tmp=tmp_path), exported[0]
+    assert export_main([str(sweep_dir), "--tracking-uri", uri]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"nnexp.mlflow: error: the MLflow store {uri} refused the export: ")
+    # at the end of a sweep: logged with the command that retries it; the sweep goes on to its own exit code
+    MlflowCallback(enabled=True, tracking_uri=uri).on_multirun_end(OmegaConf.create({"hydra": {"sweep": {
+        "dir": str(sweep_dir)}}}))
+    assert f"no MLflow export: the MLflow store {uri} refused" in caplog.text
+    assert f"python -m nnexp.mlflow {sweep_dir} --tracking-uri {uri} --experiment nnexp" in caplog.text
 
 
 def test_without_mlflow_the_command_and_the_callback_say_what_to_install(exported, tmp_path):
