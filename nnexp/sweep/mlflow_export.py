@@ -102,6 +102,29 @@ def short_name(directory):
     return "/".join(Path(directory).resolve().parts[-2:])
 
 
+def job_metrics(history, result, end):
+    """Metric points (key, value, step, timestamp) of a job: every number of its history (rows with an
+    epoch; each point timed at the end of its epoch, counted back from ``end``), and its best-epoch scores."""
+    history = history.reindex(columns=HISTORY_COLUMNS).apply(pd.to_numeric, errors="coerce").dropna(subset=["epoch"])
+    elapsed = history["seconds"].fillna(0).cumsum()
+    start = end - int(1000 * (elapsed.iloc[-1] if len(history) else 0))
+    points = [(column, float(row[column]), int(row["epoch"]), start + int(1000 * done))
+              for (_, row), done in zip(history.iterrows(), elapsed) for column in HISTORY_COLUMNS[1:]
+              if pd.notna(row[column])]
+    best_step = int(result.get("best_epoch") or 0)
+    return points + [(metric, float(result[metric]), best_step, end) for metric in METRICS
+                     if metric.startswith("best_") and isinstance(result.get(metric), (int, float))
+                     and pd.notna(result[metric])]
+
+
+def job_files(folder):
+    """[(artifact folder, path)] of a job: its RUN_FILES, result.json, figures and Hydra's config."""
+    files = [("", folder / name) for name in [*RUN_FILES, "result.json"] if (folder / name).is_file()]
+    files += [("", path) for path in sorted(folder.glob("*.png")) if path.name not in RUN_FILES]
+    hydra = [folder / ".hydra" / "config.yaml", folder / ".hydra" / "overrides.yaml"]
+    return files + [("hydra", path) for path in hydra if path.is_file()]
+
+
 def job_record(job, history, keys, name=None):
     """The run of a job: ``history`` its rows of the history table, ``keys`` the override keys that vary
     across its sweep (they name the run: ``#3 lr=0.1 seed=1``)."""
@@ -110,28 +133,18 @@ def job_record(job, history, keys, name=None):
     digest = result.get("config_hash") or (config_hash(OmegaConf.load(hydra_config)) if hydra_config.is_file()
                                            else "unknown")
     end = modified_ms(folder / "result.json", folder / "history.csv", folder)
-    seconds = history["seconds"].fillna(0).cumsum().to_numpy() if len(history) else []
-    start = end - int(1000 * (result.get("seconds") or (seconds[-1] if len(seconds) else 0)))
-    metrics = [(column, float(row[column]), int(row["epoch"]), start + int(1000 * elapsed))
-               for (_, row), elapsed in zip(history.iterrows(), seconds)
-               for column in HISTORY_COLUMNS[1:] if pd.notna(row[column])]
-    best_step = int(result.get("best_epoch") or 0)
-    metrics += [(metric, float(result[metric]), best_step, end) for metric in METRICS
-                if metric.startswith("best_") and isinstance(result.get(metric), (int, float))
-                and pd.notna(result[metric])]
+    metrics = job_metrics(history, result, end)
     git = (result.get("environment") or {}).get("git") or {}
     tags = {"nnexp.status": job.status, "nnexp.seed": str(result.get("seed", job.overrides.get("seed", ""))),
             "nnexp.dir": str(folder.resolve()), "mlflow.source.git.commit": git.get("commit", "unknown"),
             "nnexp.git_dirty": str(git.get("dirty", "unknown")).lower()}
     if job.note():
         tags["nnexp.error"] = job.note()
-    files = [("", folder / file) for file in [*RUN_FILES, "result.json"] if (folder / file).is_file()]
-    files += [("", path) for path in sorted(folder.glob("*.png")) if path.name not in RUN_FILES]
-    files += [("hydra", path) for path in (hydra_config, folder / ".hydra" / "overrides.yaml") if path.is_file()]
     name = name or " ".join([f"#{job.num}", *(f"{k}={typed(job.overrides[k])}" for k in keys if k in job.overrides)])
     return Record(key={"nnexp.config_hash": digest, "nnexp.job": str(job.num)}, name=name,
                   params={key: typed(value) for key, value in job.overrides.items()}, tags=tags, metrics=metrics,
-                  files=files, status=STATUS.get(job.status, "KILLED"), start=start, end=end)
+                  files=job_files(folder), status=STATUS.get(job.status, "KILLED"),
+                  start=end - int(1000 * float(result.get("seconds") or 0)), end=end)
 
 
 def checked_results(sweep_dir, jobs):

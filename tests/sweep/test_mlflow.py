@@ -253,6 +253,13 @@ def test_a_store_mlflow_cannot_use_is_one_line_and_the_callback_says_how_to_retr
     assert f"python -m nnexp.mlflow {sweep_dir} --tracking-uri {uri} --experiment nnexp" in caplog.text
 
 
+def test_nnexp_imports_no_mlflow_until_an_export_starts():
+    code = ("import sys, nnexp.main, nnexp.report, nnexp.sweep.callbacks, nnexp.mlflow; "
+            "print('mlflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
+
+
 def test_without_mlflow_the_command_and_the_callback_say_what_to_install(exported, tmp_path):
     """MLflow absent (a package on the path that fails to import, as a missing one does): one line
     naming the extra, exit 1, no job started."""
