@@ -5,10 +5,13 @@
   while the sweep or run goes on (a second launch into it is refused at once), and makes a sweep
   with unfinished jobs exit non-zero;
 - ``ReportCallback`` turns a finished multirun into results.csv, history.csv, figures and report.md,
-  reading only what the jobs wrote to disk, through the same code as ``python -m nnexp.report``.
+  reading only what the jobs wrote to disk, through the same code as ``python -m nnexp.report``;
+- ``MlflowCallback`` (off unless ``hydra.callbacks.mlflow.enabled=true``) then exports the sweep (or the
+  run) to MLflow, through the same code as ``python -m nnexp.mlflow``, from this one process.
 """
 
 import logging
+import shlex
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -57,6 +60,56 @@ class ReportCallback(Callback):
         counts = results["status"].value_counts()
         log.info("sweep report: %s (%s)", sweep_dir / "report.md",
                  ", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
+class MlflowCallback(Callback):
+    """At the end of a multirun (or of a run), export it to the MLflow store at ``tracking_uri``, into
+    ``experiment`` (nnexp.sweep.mlflow_export), from the one process that ends the sweep: SQLite does
+    not take parallel writers. Does nothing unless ``enabled``; enabled without MLflow installed, the
+    launch is refused before any job runs. Listed before the report callback, whose results it reads
+    (Hydra calls the end hooks in reverse order)."""
+
+    def __init__(self, enabled=False, tracking_uri="sqlite:///mlruns.db", experiment="nnexp"):
+        self.enabled, self.tracking_uri, self.experiment = enabled, tracking_uri, experiment
+
+    def check(self):
+        if self.enabled:
+            from .mlflow_export import require_mlflow
+
+            try:
+                require_mlflow()
+            except NnexpError as err:
+                exit_with_error(str(err))
+
+    def export(self, directory):
+        from .mlflow_export import export
+
+        retry = shlex.join(["python", "-m", "nnexp.mlflow", str(directory), "--tracking-uri", self.tracking_uri,
+                            "--experiment", self.experiment])
+        try:
+            [(_, run_id, outcomes)] = export([directory], self.tracking_uri, self.experiment)
+        except NnexpError as err:
+            log.error("no MLflow export: %s; the results on disk are intact, export them with: %s", err, retry)
+            return
+        except Exception:  # noqa: BLE001 - the results are on disk; say how to retry
+            log.exception("the MLflow export failed; the results on disk are intact, export them with: %s", retry)
+            return
+        log.info("MLflow: run %s in experiment %r of %s (%s)", run_id, self.experiment, self.tracking_uri,
+                 ", ".join(f"{n} {what}" for what, n in sorted(outcomes.items())))
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self.check()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self.check()
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        if self.enabled:
+            self.export(Path(config.hydra.run.dir))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self.enabled:
+            self.export(Path(config.hydra.sweep.dir))
 
 
 class ResultGuard(Callback):

@@ -161,6 +161,20 @@ def job_on_disk(num, job_dir):
     return Job(num, overrides, job_dir, result or {}, problem)
 
 
+def jobs_in(directory):
+    """The one job of a run directory (one holding result.json) or every job of a sweep directory,
+    and whether it is a run; ReportError for a directory that holds neither."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ReportError(f"{directory} is not a directory; give sweep or run directories")
+    if (directory / "result.json").is_file():
+        return [job_on_disk(0, directory)], True
+    jobs = collect(directory)
+    if not jobs:
+        raise ReportError(f"{directory} holds no run (result.json) and no sweep jobs; give sweep or run directories")
+    return jobs, False
+
+
 def key_columns(jobs):
     """The override keys of all jobs, in the order they were typed (first appearance)."""
     return list(dict.fromkeys(key for job in jobs for key in job.overrides))

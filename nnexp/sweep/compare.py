@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import NnexpError, error_line
 from ..figures import sweep as plots
 from ..storage import write_csv
-from .collect import ReportError, collect, history_frame, job_on_disk, key_columns, results_frame, varying
+from .collect import history_frame, jobs_in, key_columns, results_frame, varying
 from .summary import REPLICATE_KEYS, difference, jobs_of
 from .views import longest_histories, with_interval
 
@@ -32,17 +32,8 @@ MAX_LINES = 6
 
 def load(directory):
     """(results, history, keys) of a sweep directory or of a single run directory."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ReportError(f"{directory} is not a directory; give sweep or run directories")
-    if (directory / "result.json").is_file():
-        jobs = [job_on_disk(0, directory)]
-    else:
-        jobs = collect(directory)
-        if not jobs:
-            raise ReportError(f"{directory} holds no run (result.json) and no sweep jobs; "
-                              "give sweep or run directories")
-    return results_frame(jobs, directory), history_frame(jobs), key_columns(jobs)
+    jobs = jobs_in(directory)[0]
+    return results_frame(jobs, Path(directory)), history_frame(jobs), key_columns(jobs)
 
 
 def join_keys(inputs, replicate_keys=REPLICATE_KEYS):

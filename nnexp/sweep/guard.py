@@ -15,7 +15,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ..storage import LOCK_FILE
+from ..storage import LOCK_FILE, sha256_json
 from ..training.identity import NOT_IDENTITY
 from ..training.results import FINISHED, load_result
 
@@ -72,6 +72,12 @@ def flat(value, prefix=""):
     for key, inner in value.items():
         items.update(flat(inner, f"{prefix}.{key}" if prefix else str(key)))
     return items
+
+
+def sweep_hash(config):
+    """sha256 of what makes a directory hold the same sweep (what ``check_sweep_dir`` compares): its jobs'
+    overrides and its configuration, NOT_IDENTITY keys left out."""
+    return sha256_json([sweep_jobs(sweep_args(config)), task_config(config)])
 
 
 def check_sweep_dir(config):
