@@ -16,6 +16,8 @@ experiments/speed/results.csv and results.md. Each figure is the median of --rep
    with the reuse store (default) and with reuse=false: wall seconds of the whole command without
    its end-of-sweep report, and the epochs the jobs trained (result.json's epochs_trained, summed);
    then the report (python -m nnexp.report) on its own.
+4. and 5. (cnn_and_small_jobs.py): the CNN's training epoch and scoring pass beside PyTorch's, and the
+   per-job seconds of a sweep of 400 small jobs with nnexp's sweeper and with Hydra's.
 """
 
 import argparse
@@ -44,6 +46,9 @@ from nnexp.nn.kernels import numba_available, per_sample_trainer  # noqa: E402
 from nnexp.nn.optim import SGD, Adam  # noqa: E402
 from nnexp.training.loop import train_epoch  # noqa: E402
 from nnexp.training.threads import available_cores  # noqa: E402
+
+sys.path.insert(0, str(HERE))
+from cnn_and_small_jobs import cnn, small_jobs  # noqa: E402
 
 ADAM_LR = 0.001
 """Adam's rate in the per-sample Adam row (its usual default)."""
@@ -243,7 +248,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--sweep-repeats", type=int, default=3, help="runs of each sweep (a few minutes each)")
     parser.add_argument("--out", default=str(HERE), help="directory for results.csv and results.md")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["per-sample", "mini-batch", "sweep"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["per-sample", "mini-batch", "sweep", "cnn", "small-jobs"])
     parser.add_argument("--table", metavar="CSV", help="only print the table of an earlier run's results.csv")
     args = parser.parse_args()
     if args.table:
@@ -267,6 +273,10 @@ def main():
         "mini-batch": lambda: mini_batch(data, args.repeats),
         "sweep": lambda: (sweep(args.data, args.sweep_repeats, True) + sweep(args.data, args.sweep_repeats, False),
                           None),
+        "cnn": lambda: cnn(load_dataset(plain(OmegaConf.structured(DataConfig(
+            name="mnist", dir=str(Path(args.data).resolve()), val_size=0, scaling="standard"))), "float32"),
+            args.repeats),
+        "small-jobs": lambda: (small_jobs(args.sweep_repeats), None),
     }
     for name, measure in sections.items():
         if name in args.skip:
@@ -275,7 +285,7 @@ def main():
         rows += found
         if name == "per-sample":
             notes["largest |W1 - W1 of the plain loop| after the epoch (float32)"] = extra
-        if name == "mini-batch":
+        if name in ("mini-batch", "cnn"):
             notes["torch"] = extra or "not installed"
         notes["load average (1, 5, 15 min) at the end"] = list(os.getloadavg())
         write(rows, notes, Path(args.out))   # after every section: an interrupted run keeps what it measured
