@@ -97,8 +97,8 @@ CASES = {
         lambda t: "loss cross_entropy needs a softmax or sigmoid output, not 'relu'; set "
                   "model.output_activation=softmax or use loss=mse"),
     "a CNN on data without images": (lambda t: ["model=cnn", "data=xor"],
-                                     lambda t: "model=cnn needs image data (mnist, mnist_sample, digits); data=xor "
-                                               "has none"),
+                                     lambda t: "model=cnn needs image data (mnist, fashion_mnist, kmnist, "
+                                               "mnist_sample, digits); data=xor has none"),
     "a dropout rate of 1.5": (
         lambda t: ["model=cnn", "model.layers=[{type:flatten},{type:dropout,rate:1.5},{type:dense,units:null}]"],
         lambda t: "dropout rate must be in [0, 1), got 1.5"),
