@@ -44,11 +44,13 @@ def parallel_coordinates(frame, axes, path, metric, note, too_few=False):
                                      linewidths=3.0, zorder=3, label="best configuration"))
     for i, (_, _, ticks) in enumerate(axes):
         ax.axvline(i, color="black", linewidth=1)
+        last = i == len(axes) - 1                       # the last axis is labelled on its right, out of the lines
         for position, text in ticks:
-            ax.text(i - 0.03, position, text, ha="right", va="center", fontsize=8, zorder=5,
+            ax.text(i + (0.03 if last else -0.03), position, text, ha="left" if last else "right", va="center",
+                    fontsize=8, zorder=5,
                     bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     ax.set_xticks(x, [f"{key}\n({AXIS_KINDS[kind]})" if AXIS_KINDS[kind] else key for key, kind, _ in axes])
-    ax.set_xlim(-0.35, len(keys) - 0.75)
+    ax.set_xlim(-0.35, len(keys) - 0.65)
     ax.set_ylim(-0.05, 1.05)
     ax.set_yticks([])
     for side in ("left", "right", "top"):
@@ -68,7 +70,7 @@ def key_importance(frame, path, metric, note, too_few=False, oob_r2=float("nan")
     keys = frame["key"].tolist()[::-1]          # most important at the top
     rows = frame.iloc[::-1]
     fig = Figure(figsize=(9, max(3.2, 0.55 * len(keys) + 2.0)))
-    left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 2], "bottom": 0.26, "top": 0.8})
+    left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 2], "bottom": 0.26, "top": 0.74})
     y = np.arange(len(keys))
     left.barh(y, rows["importance"], xerr=rows["importance_sd"], color="C0", capsize=3)
     left.axvline(0, color="black", linewidth=0.8)
