@@ -12,17 +12,36 @@ from .style import label, save
 
 AXIS_KINDS = {"log": "log scale", "linear": "", "category": "categories"}
 
+FAN = 0.03
+"""Half-width (a share of the axis height) over which the lines that meet at one value of an axis are fanned
+out: in a grid sweep many jobs share every value, and drawn exactly on it they hide one another."""
+
+
+def fanned(points, goodness):
+    """``points`` (jobs, axes) with the lines that share a value on an axis spread evenly over ±FAN around it,
+    in order of ``goodness`` (the best job highest): every job stays visible, and where it meets the others
+    its colour sits in rank order."""
+    out = points.copy()
+    for j in range(points.shape[1]):
+        for value in np.unique(points[:, j]):
+            rows = np.flatnonzero(points[:, j] == value)
+            if len(rows) > 1:
+                ranks = np.argsort(np.argsort(goodness[rows], kind="stable"), kind="stable")
+                out[rows, j] += FAN * (2 * ranks / (len(rows) - 1) - 1)
+    return out
+
 
 def note_line(fig, note, too_few):
     """The line under the title saying what the figure rests on, red when that is too little."""
     fig.text(0.5, 0.005, ("WARNING: " if too_few else "") + note, ha="center", va="bottom", fontsize=9,
-             color="firebrick" if too_few else "dimgrey", wrap=True)
+             color="firebrick" if too_few else "dimgrey")
 
 
 def parallel_coordinates(frame, axes, path, metric, note, too_few=False):
     """One vertical axis per swept key and one line per job through its values (``frame``: a column of
-    positions in [0, 1] per key, ``score``, ``best``), coloured by ``metric`` (viridis, brighter is better
-    for an accuracy); the jobs of the best configuration drawn thick in red, on top. ``axes``: per key,
+    positions in [0, 1] per key, ``score``, ``best``; lines meeting at a value fanned out by score, see
+    ``fanned``), coloured by ``metric`` (viridis, brighter is better); the jobs of the best configuration
+    drawn thick in red, on top. ``axes``: per key,
     (key, kind, [(position, tick label)]) with kind 'log', 'linear' or 'category'."""
     keys = [key for key, _, _ in axes]
     fig = Figure(figsize=(max(6.5, 2.2 * len(keys) + 2.5), 5.4))
@@ -32,9 +51,10 @@ def parallel_coordinates(frame, axes, path, metric, note, too_few=False):
     norm = Normalize(np.nanmin(scores), np.nanmax(scores) if np.nanmax(scores) > np.nanmin(scores) else
                      np.nanmin(scores) + 1)
     cmap = colormaps["viridis" if metric.endswith("_acc") else "viridis_r"]
-    order = np.argsort(scores if metric.endswith("_acc") else -scores, kind="stable")  # best drawn last
+    goodness = scores if metric.endswith("_acc") else -scores
+    order = np.argsort(goodness, kind="stable")         # best drawn last, on top
     x = np.arange(len(keys), dtype=float)
-    points = frame[keys].to_numpy(float)                # (jobs, keys): each job's place on each axis
+    points = fanned(frame[keys].to_numpy(float), goodness)   # (jobs, keys): each job's place on each axis
 
     def lines(rows):
         return [np.column_stack([x, points[i]]) for i in rows]

@@ -57,7 +57,7 @@ def trust_note(n_jobs, n_configurations, n_keys):
     need = jobs_to_trust(n_keys)
     text = f"{n_jobs} completed jobs ({n_configurations} configurations) over {n_keys} keys"
     if n_jobs < need:
-        return (f"{text}: too few to trust (fewer than {need}: 10 per key, at least {MIN_JOBS}); "
+        return (f"{text}: too few to trust\n(fewer than {need}: {JOBS_PER_KEY} per key, at least {MIN_JOBS}); "
                 "read the ranking as a hint, not a result"), True
     return text, False
 
