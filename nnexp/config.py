@@ -57,8 +57,8 @@ ScheduleName = choices("ScheduleName", SCHEDULES)
 
 @dataclass
 class DataConfig:
-    name: str = MISSING             # mnist_sample | mnist | digits | xor | sine (the files in conf/data/)
-    dir: Optional[str] = None       # mnist: folder with the IDX or CSV files (None: download)
+    name: str = MISSING             # mnist_sample | mnist | fashion_mnist | kmnist | digits | xor | sine (conf/data/)
+    dir: Optional[str] = None       # mnist, fashion_mnist, kmnist: folder with the IDX or CSV files (None: download)
     scaling: Scaling = Scaling.classic  # classic: x/divisor*0.99+0.01, targets 0.01/0.99; standard: x/divisor, one-hot
     divisor: float = 255.0
     train_size: Optional[int] = None  # use the first N training examples

@@ -97,8 +97,8 @@ CASES = {
         lambda t: "loss cross_entropy needs a softmax or sigmoid output, not 'relu'; set "
                   "model.output_activation=softmax or use loss=mse"),
     "a CNN on data without images": (lambda t: ["model=cnn", "data=xor"],
-                                     lambda t: "model=cnn needs image data (mnist, mnist_sample, digits); data=xor "
-                                               "has none"),
+                                     lambda t: "model=cnn needs image data (mnist, fashion_mnist, kmnist, "
+                                               "mnist_sample, digits); data=xor has none"),
     "a dropout rate of 1.5": (
         lambda t: ["model=cnn", "model.layers=[{type:flatten},{type:dropout,rate:1.5},{type:dense,units:null}]"],
         lambda t: "dropout rate must be in [0, 1), got 1.5"),
@@ -147,8 +147,8 @@ def test_bad_input_is_one_line_and_leaves_results_alone(case, finished_sweep, tm
     ("model.hidden=[ten]", "Error merging override model.hidden=[ten] "
                            "Value 'ten' of type 'str' could not be converted to Integer"),
     ("model=cnnn", "In 'config': Could not find 'model/cnnn' Available options in 'model': cnn cnn_classic mlp"),
-    ("data=schema", "In 'config': Could not find 'data/schema' Available options in 'data': digits mnist "
-                    "mnist_sample sine xor"),   # the schemas are not config group options
+    ("data=schema", "In 'config': Could not find 'data/schema' Available options in 'data': digits fashion_mnist "
+                    "kmnist mnist mnist_sample sine xor"),   # the schemas are not config group options
     ("dtype=float16", "Error merging override dtype=float16 Invalid value 'float16', expected one of "
                       "[float32, float64]"),
     ("model.activation=swish", "Error merging override model.activation=swish Invalid value 'swish', expected "

@@ -83,7 +83,7 @@ def test_a_preset_runs_its_whole_study_without_m(tmp_path):
     assert "experiment" in results.columns and results.loc[0, "experiment"] == "inverse_query"
     with Image.open(tmp_path / "best_inverse.png") as image:
         assert image.format == "PNG"
-    assert "![Best job: inverse query of every digit](best_inverse.png)" in (tmp_path / "report.md").read_text()
+    assert "![Best job: inverse query of every class](best_inverse.png)" in (tmp_path / "report.md").read_text()
 
 
 def test_the_best_presets_are_the_published_commands():

@@ -19,6 +19,21 @@ SPLIT_SEED = 0
 
 SCALINGS = ("classic", "standard")
 
+CLASS_NAMES = {
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+    # one hiragana for each of the ten rows of the syllabary, with its romanization (kmnist_classmap.csv)
+    "kmnist": ("お (o)", "き (ki)", "す (su)", "つ (tsu)", "な (na)", "は (ha)", "ま (ma)", "や (ya)", "れ (re)",
+               "を (wo)"),
+}
+"""The names of the classes 0, 1, ... of a data set, as its authors give them (README of each); data sets not
+listed here (the digits) are named by their labels."""
+
+
+def class_names(name, n_classes):
+    """Names of classes 0..n_classes-1 of data set ``name``: ``CLASS_NAMES``, else the labels as text."""
+    return CLASS_NAMES.get(name) or tuple(str(k) for k in range(n_classes))
+
 
 @dataclass
 class Dataset:
@@ -37,6 +52,7 @@ class Dataset:
     labels_val: np.ndarray = None  # (N_val,) int, classification only
     validation: dict = None        # how the validation set was formed, for result.json (None: no split)
     blank: float = 0.0             # the input value of a blank pixel (what a shifted image is padded with)
+    class_names: tuple = None      # classification: the name of each class (CLASS_NAMES), e.g. "Trouser"
 
     @property
     def n_inputs(self):
@@ -142,6 +158,7 @@ def classification_dataset(name, pixels_train, labels_train, pixels_test, labels
         labels_train=labels_train.astype(np.int64), labels_test=labels_test.astype(np.int64),
         split=split, image_shape=image_shape, **val,
         blank=float(scale_pixels(np.zeros(1), cfg.scaling, cfg.divisor, dtype)[0]),
+        class_names=class_names(name, n_classes),
     )
 
 
@@ -174,14 +191,16 @@ def parse_mnist_sample(path):
             "x_test": pixels[:0], "labels_test": labels[:0]}
 
 
-def load_full_mnist(cfg, dtype):
-    """The standard 60,000 / 10,000 MNIST split from IDX or CSV files in ``data.dir``."""
+def load_idx_set(cfg, dtype):
+    """The standard 60,000 / 10,000 split of an MNIST-format data set (mnist, fashion_mnist, kmnist) from the
+    IDX (or, for mnist, CSV) files in ``data.dir``, else downloaded once (nnexp.data.download)."""
     directory = resolve_dir(cfg.dir)
-    from .download import load_mnist
+    from .download import SOURCES, load_mnist
 
-    arrays = load_mnist(directory)
-    return classification_dataset("mnist", arrays["x_train"], arrays["labels_train"], arrays["x_test"],
-                                  arrays["labels_test"], cfg, dtype, (1, 28, 28), "standard MNIST train/test")
+    arrays = load_mnist(directory, name=cfg.name)
+    return classification_dataset(cfg.name, arrays["x_train"], arrays["labels_train"], arrays["x_test"],
+                                  arrays["labels_test"], cfg, dtype, (1, 28, 28),
+                                  f"standard {SOURCES[cfg.name].title} train/test")
 
 
 def load_digits(cfg, dtype):
@@ -223,8 +242,8 @@ def load_sine(cfg, dtype):
                    split=f"x ~ U(-25, 25): {cfg.n_train} train, {cfg.n_test} test")
 
 
-LOADERS = {"mnist_sample": load_mnist_sample, "mnist": load_full_mnist, "digits": load_digits,
-           "xor": load_xor, "sine": load_sine}
+LOADERS = {"mnist_sample": load_mnist_sample, "mnist": load_idx_set, "fashion_mnist": load_idx_set,
+           "kmnist": load_idx_set, "digits": load_digits, "xor": load_xor, "sine": load_sine}
 
 
 _LOADED = {}

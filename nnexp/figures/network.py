@@ -9,20 +9,21 @@ from matplotlib.figure import Figure
 from .style import save
 
 
-def inverse_grid(images, answers, path, title):
-    """Ten (or n) grey images (n, H, W) in two rows, each titled with its digit and the network's
-    own answer for it (images from nnexp.inverse; darker = larger input)."""
+def inverse_grid(images, answers, path, title, names=None):
+    """Ten (or n) grey images (n, H, W) in two rows, each titled with its class (``names``, default the
+    digits) and the network's own answer for it (images from nnexp.inverse; darker = larger input)."""
     n = len(images)
+    names = names or [str(k) for k in range(max(n, max(answers, default=0) + 1))]
     cols = math.ceil(n / 2)
     fig = Figure(figsize=(1.6 * cols, 4.4), layout="constrained")
     for k, image in enumerate(images):
         ax = fig.add_subplot(2, cols, k + 1)
         ax.imshow(image, cmap="Greys", interpolation="nearest")
-        ax.set_title(f"digit {k}\nnet says {answers[k]}", fontsize=9,
+        ax.set_title(f"{names[k]}\nnet says {names[answers[k]]}", fontsize=9,
                      color="black" if answers[k] == k else "firebrick")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"{title}\n(pixel intensity: darker = larger input; red: the network answers another digit)",
+    fig.suptitle(f"{title}\n(pixel intensity: darker = larger input; red: the network answers another class)",
                  fontsize=9)
     return save(fig, path)
 
@@ -55,11 +56,11 @@ FEATURE_MAPS_SHOWN = 8
 """Channels drawn per layer in ``feature_map_grid``."""
 
 
-def feature_map_grid(maps, path, title="feature maps", shown_maps=FEATURE_MAPS_SHOWN):
+def feature_map_grid(maps, path, title="feature maps", shown_maps=FEATURE_MAPS_SHOWN, class_names=None):
     """What a CNN makes of one image: ``maps`` is a list of (layer name, array) from the input
     on (``CNN.feature_maps``). One row per layer with image output (C, H, W): its first
     ``shown_maps`` channels, each on its own colour scale; a vector output (dense, softmax) as
-    a row of bars."""
+    a row of bars, one per class (named by ``class_names``, default the class numbers)."""
     images = [(name, np.asarray(a, dtype=float)) for name, a in maps if np.ndim(a) == 3]
     vectors = [(name, np.asarray(a, dtype=float)) for name, a in maps if np.ndim(a) == 1]
     last = vectors[-1:]           # the output activation: class probabilities
@@ -83,7 +84,9 @@ def feature_map_grid(maps, path, title="feature maps", shown_maps=FEATURE_MAPS_S
     for name, vector in last:
         ax = fig.add_subplot(grid[len(images), :])
         ax.bar(np.arange(len(vector)), vector, color="tab:blue")
-        ax.set_xticks(np.arange(len(vector)))
+        names = class_names or [str(k) for k in range(len(vector))]
+        long = max(map(len, names)) > 2
+        ax.set_xticks(np.arange(len(vector)), names, fontsize=7 if long else None)
         ax.set_xlabel("class")
         ax.set_ylabel(f"{name}\nprobability")
         ax.set_ylim(0, 1)

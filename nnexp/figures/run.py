@@ -6,7 +6,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import best_index, label, mark_best, save
+from .style import best_index, class_names, label, mark_best, save
 
 
 def loss_per_batch(batches, path):
@@ -46,9 +46,12 @@ def loss_per_epoch(history, path):
 
 
 def confusion(frame, path):
-    """The confusion matrix (confusion.csv: label, pred_0..pred_K-1) with every count written."""
+    """The confusion matrix (confusion.csv: label, name, pred_0..pred_K-1) with every count written, the
+    classes named on both axes."""
     counts = frame[[c for c in frame.columns if c.startswith("pred_")]].to_numpy()
-    fig = Figure(figsize=(6.5, 5.5))
+    names = class_names(frame)
+    long = max(map(len, names)) > 2
+    fig = Figure(figsize=(7.5, 6.5) if long else (6.5, 5.5))
     ax = fig.add_subplot()
     image = ax.imshow(np.log1p(counts), cmap="Blues")
     fig.colorbar(image, ax=ax, label="log(1 + samples)")
@@ -56,24 +59,27 @@ def confusion(frame, path):
     for (i, j), n in np.ndenumerate(counts):
         ax.text(j, i, str(n), ha="center", va="center", fontsize=7,
                 color="white" if np.log1p(n) > threshold else "black")
-    ax.set_xticks(range(counts.shape[1]), range(counts.shape[1]))
-    ax.set_yticks(range(counts.shape[0]), frame["label"])
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
+    ax.set_xticks(range(counts.shape[1]), names, rotation=45 if long else 0, ha="right" if long else "center",
+                  rotation_mode="anchor")
+    ax.set_yticks(range(counts.shape[0]), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
     ax.set_title(f"Confusion matrix on the test set (accuracy {100 * np.trace(counts) / counts.sum():.2f}%)")
     return save(fig, path)
 
 
 def per_label_errors(frame, path):
     """Per label: error rate (errors / samples of that label) and share of all errors, in percent
-    (per_label.csv; the share is what the two-hidden-layer classic printed)."""
-    fig = Figure(figsize=(8, 4.5))
+    (per_label.csv; the share is what the two-hidden-layer classic printed), the classes named."""
+    names = class_names(frame)
+    long = max(map(len, names)) > 2
+    fig = Figure(figsize=(8, 5) if long else (8, 4.5))
     ax = fig.add_subplot()
     x = np.arange(len(frame))
     ax.bar(x - 0.2, 100 * frame["error_rate"], width=0.4, label="error rate of the label")
     ax.bar(x + 0.2, 100 * frame["error_share"], width=0.4, label="share of all errors")
-    ax.set_xticks(x, frame["label"])
-    ax.set_xlabel("true label")
+    ax.set_xticks(x, names, rotation=30 if long else 0, ha="right" if long else "center", rotation_mode="anchor")
+    ax.set_xlabel("true class")
     ax.set_ylabel("percent (%)")
     ax.set_ylim(0, 1.25 * max(100 * frame["error_rate"].max(), 100 * frame["error_share"].max(), 1))
     total = frame["errors"].sum() / frame["count"].sum()

@@ -1,6 +1,7 @@
-"""What every figure shares: the Agg backend, sizes, axis labels, colours, the best-point marker,
-learning-rate axes, and the atomic save."""
+"""What every figure shares: the Agg backend, the fonts, sizes, axis labels, class names, colours, the
+best-point marker, learning-rate axes, and the atomic save."""
 
+from importlib import metadata
 from pathlib import Path
 
 import matplotlib
@@ -8,8 +9,30 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 
 from ..storage import atomic_path  # noqa: E402
+
+FALLBACK_FONT = ("matplotlib-fontja", "ipaexg.ttf", "IPAexGothic")
+"""(package, file, family) of the font that draws what DejaVu Sans cannot: the hiragana of KMNIST's class names."""
+
+
+def use_fallback_font(package=FALLBACK_FONT[0], file=FALLBACK_FONT[1], family=FALLBACK_FONT[2]):
+    """Let text fall back, glyph by glyph, from DejaVu Sans (matplotlib's default, which draws every Latin
+    character as before) to ``family``, whose font file ships in ``package``. The file is registered, the
+    package not imported (its import makes every figure Japanese-first). Returns whether the font is there."""
+    try:
+        files = [f for f in metadata.distribution(package).files or () if f.name == file]
+    except metadata.PackageNotFoundError:
+        return False
+    if not files:
+        return False
+    font_manager.fontManager.addfont(str(metadata.distribution(package).locate_file(files[0])))
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
+    return True
+
+
+use_fallback_font()
 
 DPI = 100
 
@@ -44,6 +67,12 @@ LABELS = {
 def label(key):
     """Axis label of a column: its description with unit, or the key itself."""
     return LABELS.get(key, key)
+
+
+def class_names(frame):
+    """The class name of each row of a per-class table (per_label.csv, confusion.csv): its ``name`` column,
+    or the label itself in tables written before nnexp had class names."""
+    return [str(v) for v in (frame["name"] if "name" in frame else frame["label"])]
 
 
 def shown(frame, metric):

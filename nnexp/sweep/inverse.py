@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..data.datasets import class_names
 from ..errors import ConfigError, WeightsError
 from ..nn.build import mlp
 from ..nn.inverse import back_query, gradient_query, invertible
@@ -67,5 +68,7 @@ def inverse_query(run_dir, out=None, method="auto"):
     write_npz(out.with_suffix(".npz"), {"images": images.reshape(-1, side, side), "outputs": answers})
     from ..figures.network import inverse_grid
 
+    names = class_names((cfg.get("data") or {}).get("name", ""), len(images))
     return inverse_grid(images.reshape(-1, side, side), answers.argmax(axis=1), out,
-                        f"Inverse query ({method}) of the network in {'/'.join(Path(run_dir).resolve().parts[-2:])}")
+                        f"Inverse query ({method}) of the network in {'/'.join(Path(run_dir).resolve().parts[-2:])}",
+                        names=names)

@@ -208,7 +208,7 @@ def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=
         if inverse:
             from .inverse import inverse_query
 
-            figures.append(figure("Best job: inverse query of every digit",
+            figures.append(figure("Best job: inverse query of every class",
                                   inverse_query(best_dir, sweep_dir / "best_inverse.png"), sweep_dir))
     write_text(sweep_dir / "report.md", report_markdown(sweep_dir, results, keys, figures, multirun_config(sweep_dir),
                                                         choice))

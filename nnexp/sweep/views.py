@@ -1,14 +1,17 @@
 """The figures of a sweep, chosen by what was swept: score against learning rate, per epoch, the
-learning rate x epochs surface, the spread over seeds, and one figure per other swept key. Seeds (the
-replicate keys) are averaged: lines are means with the 95% interval of the mean as a band."""
+learning rate x epochs surface, the spread over seeds, one figure per other swept key, and for two or more
+swept keys the parallel coordinates of every job and the importance of each key. Seeds (the replicate
+keys) are averaged: lines are means with the 95% interval of the mean as a band."""
 
 from pathlib import Path
 
 import pandas as pd
 
+from ..figures import keys as key_plots
 from ..figures import sweep as plots
 from ..figures.style import GIF_FRAMES, group_label
-from .summary import grouped_intervals, same_value
+from .importance import importance_frame, parallel_frame, scored_jobs, trust_note
+from .summary import grouped_intervals, jobs_of, same_value
 
 
 def safe_name(key):
@@ -118,4 +121,28 @@ def sweep_figures(sweep_dir, results, history, choice, gif_frames=GIF_FRAMES):
         if key not in ("lr", "epochs"):
             path = plots.score_by_key(done, sweep_dir / f"{name}_by_{safe_name(key)}.png", key, metric)
             out.append(figure(f"{name.capitalize()} by {key}", path, sweep_dir))
+    if len(config_keys) >= 2:
+        out += many_key_figures(sweep_dir, results, choice)
+    return out
+
+
+def many_key_figures(sweep_dir, results, choice):
+    """The parallel coordinates of every completed job over the configuration keys, and each key's
+    importance (nnexp.sweep.importance), each saying how many jobs it rests on; [(title, file)]."""
+    metric, keys = choice.metric, choice.config_keys
+    jobs = scored_jobs(results, metric)
+    if len(jobs) < 2:
+        return []
+    best = jobs.index.isin(jobs_of(jobs, keys, choice.best).index)
+    configurations = len(jobs.drop_duplicates(subset=keys))
+    note, too_few = trust_note(len(jobs), configurations, len(keys))
+    frame, axes = parallel_frame(jobs, keys, metric, best)
+    drawn = [(a.key, a.kind, a.ticks()) for a in axes]
+    out = [figure("Every job across the swept keys (parallel coordinates)",
+                  key_plots.parallel_coordinates(frame, drawn, sweep_dir / "parallel_coordinates.png", metric, note,
+                                                 too_few), sweep_dir)]
+    ranking, oob = importance_frame(jobs, keys, metric)
+    out.append(figure("What the score depends on: importance of each swept key",
+                      key_plots.key_importance(ranking, sweep_dir / "key_importance.png", metric, note, too_few, oob),
+                      sweep_dir))
     return out

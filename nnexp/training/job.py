@@ -47,7 +47,8 @@ def build_model(model_cfg, data, dtype, rng):
     """The network of the config's ``model`` section, its input and output sizes taken from the data."""
     model = plain(model_cfg)
     if model["name"] == "cnn" and data.image_shape is None:
-        raise ConfigError(f"model=cnn needs image data (mnist, mnist_sample, digits); data={data.name} has none")
+        raise ConfigError("model=cnn needs image data (mnist, fashion_mnist, kmnist, mnist_sample, digits); "
+                          f"data={data.name} has none")
     input_shape = data.image_shape if model["name"] == "cnn" else (data.n_inputs,)
     network = build_network(model, input_shape, data.n_outputs, dtype=dtype, rng=rng)
     network.loss.check_targets(data.y_train)

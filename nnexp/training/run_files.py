@@ -25,8 +25,8 @@ RUN_FILES = {
     "history.csv": "one row per epoch: " + ", ".join(HISTORY_COLUMNS),
     "batches.csv": "the training loss during each epoch: " + ", ".join(BATCH_COLUMNS),
     "weights.npz": "the trained parameters, W1, b1, W2, ... (nnexp.nn.network), allow_pickle=False",
-    "per_label.csv": "classification: label, count, errors, error_rate, error_share",
-    "confusion.csv": "classification: label, pred_0 .. pred_K-1",
+    "per_label.csv": "classification: label, name, count, errors, error_rate, error_share",
+    "confusion.csv": "classification: label, name, pred_0 .. pred_K-1",
     **{name: f"{title} (a network with convolutions)" for name, title in CNN_FIGURES.items()},
 }
 """Files of a run directory that result.json lists (those this run wrote); others are removed.
@@ -70,15 +70,18 @@ def summarize(history, status, seconds):
     return result
 
 
-def confusion_frame(counts):
-    """The confusion matrix as a table: one row per true label, one column per predicted label."""
+def confusion_frame(counts, names):
+    """The confusion matrix as a table: one row per true label (with its class name), one column per
+    predicted label."""
     frame = pd.DataFrame(counts, columns=[f"pred_{j}" for j in range(len(counts))])
     frame.insert(0, "label", np.arange(len(counts)))
+    frame.insert(1, "name", list(names))
     return frame
 
 
-def per_label_frame(counts):
-    """For each label: count, errors, error_rate (errors / count) and error_share (errors / all errors).
+def per_label_frame(counts, names):
+    """For each label and its class name: count, errors, error_rate (errors / count) and error_share
+    (errors / all errors).
 
     error_share is the "percentage of all errors" the two-hidden-layer classic printed.
     """
@@ -87,6 +90,7 @@ def per_label_frame(counts):
     total = errors.sum()
     return pd.DataFrame({
         "label": np.arange(len(counts)),
+        "name": list(names),
         "count": count,
         "errors": errors,
         "error_rate": np.divide(errors, count, out=np.full(len(count), np.nan), where=count > 0),
@@ -98,8 +102,8 @@ def write_scores(run_dir, network, data):
     """confusion.csv and per_label.csv of the final network on the test set."""
     predicted = network.predict(data.x_test).argmax(axis=1)
     counts = confusion_matrix(data.labels_test, predicted, data.n_outputs)
-    return [write_csv(run_dir / "confusion.csv", confusion_frame(counts)),
-            write_csv(run_dir / "per_label.csv", per_label_frame(counts))]
+    return [write_csv(run_dir / "confusion.csv", confusion_frame(counts, data.class_names)),
+            write_csv(run_dir / "per_label.csv", per_label_frame(counts, data.class_names))]
 
 
 def write_network_figures(run_dir, network, data):
@@ -109,8 +113,9 @@ def write_network_figures(run_dir, network, data):
         return []
     from ..figures.network import feature_map_grid, filter_grid  # matplotlib: only when needed
 
-    image, label = data.x_test[0], int(data.labels_test[0])
-    predicted = int(network.predict(image[None]).argmax(axis=1)[0])
+    image, names = data.x_test[0], data.class_names
+    label, predicted = int(data.labels_test[0]), int(network.predict(image[None]).argmax(axis=1)[0])
     return [filter_grid(filters, run_dir / "filters.png", title=f"First-layer filters ({network.names[0]})"),
             feature_map_grid(network.feature_maps(image), run_dir / "feature_maps.png",
-                             title=f"Feature maps of test image 1 (label {label}, predicted {predicted})")]
+                             title=f"Feature maps of test image 1 (label {names[label]}, predicted {names[predicted]})",
+                             class_names=names)]

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from helpers import compose_config
+from helpers import compose_config, write_idx_dir
 
 from nnexp.data.datasets import encode_targets, load_dataset, scale_pixels, stratified_split
 from nnexp.errors import ConfigError, DataError
@@ -109,3 +109,22 @@ def test_the_validation_split_is_stratified_disjoint_and_fixed_across_seeds():
         load_dataset({**cfg, "val_size": 4500}, "float32")
     with pytest.raises(ConfigError, match="data=xor presents its four points"):
         load_dataset({**plain(compose_config(["data=xor"]).data), "val_size": 0.1}, "float32")
+
+
+@pytest.mark.parametrize("name, first, last, title", [
+    ("fashion_mnist", "T-shirt/top", "Ankle boot", "Fashion-MNIST"),
+    ("kmnist", "お (o)", "を (wo)", "Kuzushiji-MNIST"),
+])
+def test_fashion_mnist_and_kmnist_read_idx_files_and_name_their_classes(tmp_path, monkeypatch, name, first, last,
+                                                                       title):
+    """The MNIST-format sets load from data.dir like data=mnist (same reader), with their own class names."""
+    monkeypatch.setenv("NNEXP_CACHE", str(tmp_path / "cache"))
+    expected = write_idx_dir(tmp_path / name, n_train=40, n_test=10)
+    data = load_dataset(plain(compose_config([f"data={name}", f"data.dir={tmp_path / name}",
+                                              "data.val_size=0"]).data), "float64")
+    np.testing.assert_array_equal(data.labels_test, expected["labels_test"])
+    np.testing.assert_allclose(data.x_train, expected["x_train"] / 255 * 0.99 + 0.01)
+    assert data.image_shape == (1, 28, 28) and data.split == f"standard {title} train/test"
+    assert len(data.class_names) == 10 and (data.class_names[0], data.class_names[9]) == (first, last)
+    digits = load_dataset(plain(compose_config(["data=digits"]).data), "float32")
+    assert digits.class_names == tuple("0123456789")

@@ -3,6 +3,7 @@
 All files are small ones written here (5 or 3 images); nothing touches the network or shared data.
 """
 
+import dataclasses
 import functools
 import gzip
 import hashlib
@@ -326,17 +327,29 @@ def test_cache_writes_leave_no_temporary_files(tmp_path):
 # --- download --------------------------------------------------------------------------------
 
 
+def serve(directory):
+    """A local HTTP server of ``directory`` on 127.0.0.1; returns (server, its URL)."""
+    handler = functools.partial(Quiet, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}/"
+
+
+def point_at(monkeypatch, name, url, algorithm="sha256", directory=None):
+    """Make data set ``name`` download from ``url``, with the hashes of the files in ``directory``."""
+    hashes = {p.name: f"{algorithm}:" + hashlib.new(algorithm, p.read_bytes()).hexdigest()
+              for p in (directory.iterdir() if directory else [])}
+    source = download.SOURCES[name]
+    monkeypatch.setitem(download.SOURCES, name, dataclasses.replace(source, url=url, hashes=hashes or source.hashes))
+
+
 @pytest.fixture
 def mirror(tmp_path, monkeypatch):
     """A local HTTP server serving four small gzipped IDX files, with their hashes patched in."""
     served = tmp_path / "served"
     expected = write_idx_dir(served, gz=True)
-    handler = functools.partial(Quiet, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    monkeypatch.setattr(download, "MNIST_URL", f"http://127.0.0.1:{server.server_port}/")
-    monkeypatch.setattr(download, "MNIST_HASHES", {
-        p.name: "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() for p in served.iterdir()})
+    server, url = serve(served)
+    point_at(monkeypatch, "mnist", url, directory=served)
     yield expected
     server.shutdown()
     server.server_close()
@@ -348,7 +361,7 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 def test_download_offline_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(download, "MNIST_URL", "http://127.0.0.1:9/")
+    point_at(monkeypatch, "mnist", "http://127.0.0.1:9/")
     with raises("http://127.0.0.1:9/train-images-idx3-ubyte.gz", "could not download MNIST from",
                 "data.dir=<dir>"):
         download_mnist(tmp_path / "downloads")
@@ -361,14 +374,41 @@ def test_download_and_load_mnist_without_directory(tmp_path, mirror):
 
 def test_download_reuses_verified_files(tmp_path, mirror, monkeypatch):
     directory = download_mnist(tmp_path / "downloads")
-    monkeypatch.setattr(download, "MNIST_URL", "http://127.0.0.1:9/")  # offline from now on
+    point_at(monkeypatch, "mnist", "http://127.0.0.1:9/")  # offline from now on
     assert download_mnist(tmp_path / "downloads") == directory
 
 
 def test_download_wrong_checksum(tmp_path, mirror, monkeypatch):
-    monkeypatch.setitem(download.MNIST_HASHES, "train-images-idx3-ubyte.gz", "sha256:" + "0" * 64)
+    monkeypatch.setitem(download.SOURCES["mnist"].hashes, "train-images-idx3-ubyte.gz", "sha256:" + "0" * 64)
     with raises("train-images-idx3-ubyte.gz", "wrong checksum"):
         download_mnist(tmp_path / "downloads")
+
+
+def test_every_source_lists_the_four_idx_files():
+    for name, source in download.SOURCES.items():
+        assert set(source.hashes) == {f"{file}.gz" for file in mnist_files.IDX_FILES.values()}, name
+
+
+@pytest.mark.parametrize("name, title", [("fashion_mnist", "Fashion-MNIST"), ("kmnist", "Kuzushiji-MNIST")])
+def test_download_other_sets_by_md5_into_their_own_folder(tmp_path, monkeypatch, name, title):
+    """Fashion-MNIST and KMNIST are checked by the md5s their authors publish: the right files load from
+    <cache>/<name>, a file with another md5 is refused, and an unreachable server names the data set."""
+    served = tmp_path / "served"
+    expected = write_idx_dir(served, gz=True)
+    server, url = serve(served)
+    try:
+        point_at(monkeypatch, name, url, algorithm="md5", directory=served)
+        assert_same(load_mnist(name=name), expected)
+        assert len(list((tmp_path / "cache" / name).glob("*.gz"))) == 4
+        monkeypatch.setitem(download.SOURCES[name].hashes, "t10k-labels-idx1-ubyte.gz", "md5:" + "0" * 32)
+        with raises("t10k-labels-idx1-ubyte.gz", "wrong checksum"):
+            download_mnist(tmp_path / "other", name=name)
+    finally:
+        server.shutdown()
+        server.server_close()
+    point_at(monkeypatch, name, "http://127.0.0.1:9/")
+    with raises("http://127.0.0.1:9/", f"could not download {title} from"):
+        download_mnist(tmp_path / "offline", name=name)
 
 
 def test_load_mnist_uses_directory_without_downloading(tmp_path, monkeypatch):

@@ -1,5 +1,7 @@
 """Every figure function: it writes a valid image at the path it returns, drawn from the frame."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,3 +173,23 @@ def test_run_figures_draw_the_run_tables(tmp_path, history, drawn):
     run.per_label_errors(per_label, tmp_path / "l.png")
     heights = [bar.get_height() for bar in drawn[-1].axes[0].patches]
     np.testing.assert_allclose(heights, [100 / 6, 200 / 9, 100 / 3, 200 / 3])
+
+
+def test_class_names_label_the_run_figures_and_hiragana_have_a_font(tmp_path, drawn):
+    """Confusion matrix and errors per label name the classes (the ``name`` column; tables without it, from
+    before class names, fall back to the label). KMNIST's hiragana are drawn from the fallback font: matplotlib
+    warns "Glyph ... missing" for a character no font has, and that warning is an error here."""
+    names = ["お (o)", "き (ki)"]
+    counts = np.array([[5, 1], [2, 7]])
+    confusion = pd.DataFrame(counts, columns=["pred_0", "pred_1"]).assign(label=[0, 1], name=names)
+    per_label = pd.DataFrame({"label": [0, 1], "name": names, "count": [6, 9], "errors": [1, 2],
+                              "error_rate": [1 / 6, 2 / 9], "error_share": [1 / 3, 2 / 3]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run.confusion(confusion, tmp_path / "c.png")
+        ax = drawn[-1].axes[0]
+        assert [t.get_text() for t in ax.get_xticklabels()] == [t.get_text() for t in ax.get_yticklabels()] == names
+        run.per_label_errors(per_label, tmp_path / "l.png")
+        assert [t.get_text() for t in drawn[-1].axes[0].get_xticklabels()] == names
+    run.per_label_errors(per_label.drop(columns="name"), tmp_path / "old.png")
+    assert [t.get_text() for t in drawn[-1].axes[0].get_xticklabels()] == ["0", "1"]

@@ -6,7 +6,8 @@ from helpers import compose_config, run_cli
 from PIL import Image
 
 FIGURES = ["accuracy_vs_lr.png", "accuracy_vs_epochs.png", "lr_epochs_heatmap.png", "lr_epochs_surface.png",
-           "best_loss_per_batch.png", "best_loss_per_epoch.png", "best_confusion.png", "best_per_label.png"]
+           "best_loss_per_batch.png", "best_loss_per_epoch.png", "best_confusion.png", "best_per_label.png",
+           "parallel_coordinates.png", "key_importance.png"]   # the last two: two keys (lr, epochs) were swept
 
 
 def test_sweep_with_a_failing_job_writes_the_whole_report(tiny_sweep):

@@ -21,7 +21,9 @@ def test_run_directory_holds_every_documented_file(tmp_path):
     assert per_label["count"].sum() == 500 and per_label["error_share"].sum() == pytest.approx(1.0)
     assert per_label["errors"].sum() == round((1 - result["test_acc"]) * 500)
     confusion = pd.read_csv(tmp_path / "confusion.csv")
-    assert confusion.shape == (10, 11) and confusion.iloc[:, 1:].to_numpy().sum() == 500
+    assert confusion.shape == (10, 12) and confusion.filter(like="pred_").to_numpy().sum() == 500
+    digits = [str(k) for k in range(10)]
+    assert per_label["name"].astype(str).tolist() == confusion["name"].astype(str).tolist() == digits
     saved = json.loads((tmp_path / "result.json").read_text())
     assert saved["status"] == "completed" and saved["data"]["train_size"] == 300 and saved["data"]["test_size"] == 500
     assert saved["test_acc"] == history["test_acc"].iloc[-1]
