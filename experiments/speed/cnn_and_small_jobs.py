@@ -90,9 +90,9 @@ def cnn(data, repeats):
     except ImportError:
         return [("CNN epoch (10,000 images)", f"nnexp, {cores} threads", "s/epoch", [nnexp_run()[0]])], None
     torch.set_num_threads(cores)
-    xt = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, 28, 28)))
+    xt = torch.from_numpy(np.array(x.reshape(-1, 1, 28, 28)))   # writable copies for torch
     labels = torch.from_numpy(y.argmax(axis=1))
-    test = torch.from_numpy(np.ascontiguousarray(data.x_test.reshape(-1, 1, 28, 28)))
+    test = torch.from_numpy(np.array(data.x_test.reshape(-1, 1, 28, 28)))
     torch_order = torch.from_numpy(order)
 
     def torch_run():
