@@ -4,6 +4,7 @@
   per ``hydra.sweep.dir``, one configuration per ``hydra.run.dir``), holds that directory locked
   while the sweep or run goes on (a second launch into it is refused at once), and makes a sweep
   with unfinished jobs exit non-zero;
+- ``SlurmStates`` keeps a Slurm sweep's console readable on a cluster without job accounting;
 - ``ReportCallback`` turns a finished multirun into results.csv, history.csv, figures and report.md,
   reading only what the jobs wrote to disk, through the same code as ``python -m nnexp.report``.
 """
@@ -20,6 +21,7 @@ from ..storage import DirectoryBusy, hold_directory
 from ..training.identity import config_hash
 from ..training.results import FINISHED, load_result
 from .guard import SweepRefused, check_sweep_dir, clear_sweep_dir, failed_jobs, job_dirs
+from .slurm import watch_result_files
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +120,12 @@ class ResultGuard(Callback):
                             f"did not finish (first: {job.name}: {why}); their logs hold the details; fix the "
                             "cause and rerun the same command: finished jobs are skipped")
 
+
+
+class SlurmStates(Callback):
+    """Before a Slurm sweep (hydra-submitit-launcher) submits its jobs: on a cluster where ``sacct`` does
+    not answer (no job accounting), submitit waits for the jobs' result files without asking it, where
+    each failing call printed three lines (nnexp.sweep.slurm.watch_result_files)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        watch_result_files(str(config.hydra.launcher.get("_target_", "")))
