@@ -71,8 +71,14 @@ def hydra_command(hydra_main, prog):
 
 
 def cli():
-    """``python -m nnexp [overrides]`` and the ``nnexp`` command."""
-    return hydra_command(main, "nnexp")
+    """``python -m nnexp [overrides]`` and the ``nnexp`` command. Ctrl-C outside a job's training (a
+    job records and reports its own), e.g. while a Slurm sweep waits for its jobs, is one line too."""
+    try:
+        return hydra_command(main, "nnexp")
+    except KeyboardInterrupt:
+        error_line("interrupted (Ctrl-C); rerun the same command to continue (the jobs of a Slurm sweep go on: "
+                   "rerun it once they have ended)")
+        sys.exit(130)
 
 
 def describe_failure(err):

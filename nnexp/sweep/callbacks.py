@@ -17,7 +17,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ..errors import NnexpError, exit_with_error
-from ..storage import DirectoryBusy, hold_directory
+from ..storage import DirectoryBusy, check_not_held, hold_directory
 from ..training.identity import config_hash
 from ..training.results import FINISHED, load_result
 from .guard import SweepRefused, check_sweep_dir, clear_sweep_dir, failed_jobs, job_dirs
@@ -96,7 +96,8 @@ class ResultGuard(Callback):
         self.release(config.hydra.runtime.output_dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        """Refuse a launch into another sweep's directory (read only: nothing written), then lock it."""
+        """Refuse a launch into another sweep's directory (read only: nothing written), then lock it;
+        refuse it while a job of the sweep still runs."""
         sweep_dir = config.hydra.sweep.dir
         replace = False
         try:
@@ -106,6 +107,11 @@ class ResultGuard(Callback):
                 exit_with_error(str(refused))
             replace = True
         self.hold(sweep_dir, "a sweep")
+        try:   # a job of an earlier launch may still run: on Slurm, after its command was stopped
+            for job in job_dirs(sweep_dir):
+                check_not_held(job)
+        except DirectoryBusy as err:
+            exit_with_error(str(err))
         if replace:
             log.warning("overwrite=true: deleting the earlier sweep in %s", sweep_dir)
             clear_sweep_dir(sweep_dir)

@@ -6,6 +6,7 @@ cleanly and, requeued or rerun, end bit for bit as if never stopped."""
 import json
 import math
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -25,11 +26,16 @@ SLOW = ["model.hidden=[800,800]", "shuffle=true", "momentum=0.5", "threads=1", N
 """Per-sample epochs of about a second on mnist_sample; shuffling and momentum make an inexact resume show."""
 
 
+def as_in_a_terminal():
+    """Ctrl-C's SIGINT at its default, as in a terminal (a test runner in the background ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_sweep(args, cwd, env=None):
     """``python -m nnexp <args>`` in the background, started in ``cwd`` (its own reuse store)."""
     cwd.mkdir(exist_ok=True)
     return subprocess.Popen([sys.executable, "-m", "nnexp", *args], cwd=cwd, env=cli_env(env), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=as_in_a_terminal)
 
 
 def finish(process, timeout=300):
@@ -150,6 +156,30 @@ def test_jobs_stopped_mid_epoch_end_interrupted_and_their_rerun_continues(slurm,
         assert_same_sweep(tmp_path / name, tmp_path / "basic")
 
 
+def test_a_sweep_whose_command_is_stopped_goes_on_and_the_same_command_collects_it(slurm, tmp_path):
+    """Ctrl-C on the waiting command (or a lost login) stops the command, not the job, which goes on in
+    Slurm: one line, exit 130. The same command run while the job still runs is refused at once (it
+    would run the job twice); once the job has ended, it skips it and writes the sweep's report."""
+    sweep = ["-m", "lr=0.1", "epochs=4", *SLOW, *SLURM, f"hydra.sweep.dir={tmp_path / 'slurm'}"]
+    job_dir, cwd = tmp_path / "slurm" / "0", tmp_path / "cwd"
+    waiting = start_sweep(sweep, cwd, env=slurm.env)
+    wait_for((job_dir / "checkpoints" / "epoch_1.npz").exists, waiting, "epoch 1's checkpoint")
+    waiting.send_signal(signal.SIGINT)
+    code, _, err = finish(waiting)
+    assert code == 130 and err == ("nnexp: error: interrupted (Ctrl-C); rerun the same command to continue (the jobs "
+                                   "of a Slurm sweep go on: rerun it once they have ended)\n")
+    refused = run_cli(*sweep, cwd=cwd, env=slurm.env)
+    assert refused.returncode == 1 and refused.stderr.startswith(f"nnexp: error: {job_dir} is in use by a sweep's job")
+    assert not (job_dir / "result.json").exists()         # it was still running
+    deadline = time.monotonic() + 120
+    while slurm.run("squeue", "--noheader").strip() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    collected = run_cli(*sweep, cwd=cwd, env=slurm.env)
+    assert collected.returncode == 0, collected.stderr
+    assert "skipped" in (job_dir / "main.log").read_text()
+    assert pd.read_csv(tmp_path / "slurm" / "results.csv")["status"].tolist() == ["completed"]
+
+
 def epochs_lasting(seconds, overrides, run_dir):
     """How many epochs of the job ``overrides`` train for about ``seconds`` on this machine now
     (measured on two epochs)."""
@@ -161,8 +191,8 @@ def test_a_job_longer_than_its_time_limit_is_requeued_and_ends_as_never_stopped(
     """A job that needs more than its time limit (one minute, Slurm's smallest), with the opt-in
     ``hydra.launcher.max_num_timeout``: stopped at Slurm's notice, it is requeued, continues from its
     checkpoint (as often as needed), and the sweep ends with the tables and weights of the same sweep on
-    the basic launcher. Break tried: a job that leaves the notice to submitit's handler alone is requeued
-    without its result.json saying so, and with the SIGTERM of the requeue raised in its exit."""
+    the basic launcher. Break tried: without nnexp's handler of the notice (main.stop_on_signals),
+    submitit requeues the job from inside its training, and nothing records that it was interrupted."""
     epochs = epochs_lasting(58, SLOW, tmp_path / "measure")   # past the last moment the notice may come
     sweep = ["-m", "lr=0.1", f"epochs={epochs}", *SLOW]
     requeued_dir = tmp_path / "requeued"
@@ -173,7 +203,7 @@ def test_a_job_longer_than_its_time_limit_is_requeued_and_ends_as_never_stopped(
     code, _, err = finish(requeued, timeout=600)
     assert code == 0, err
     log = (requeued_dir / "0" / "main.log").read_text()
+    assert "interrupted by SIGUSR2;" in log and "Requeued job" in log   # nnexp stopped it, then submitit requeued it
     resumed = re.findall(rf"resuming from the checkpoint of epoch (\d+) of {epochs}", log)
     assert resumed and result(requeued_dir / "0")["epochs_trained"] == epochs - int(resumed[-1])
-    assert len(resumed) == log.count("Requeued job") == log.count("interrupted by SIGUSR2;")
     assert_same_sweep(requeued_dir, tmp_path / "basic")
