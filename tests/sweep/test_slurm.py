@@ -1,5 +1,5 @@
 """Sweeps through hydra/launcher=slurm on a real one-node Slurm cluster (the ``slurm`` fixture,
-tests/sweep/slurm_cluster.py): the same tables and weights as the basic launcher, failed jobs reported
+tests/slurm_cluster.py): the same tables and weights as the basic launcher, failed jobs reported
 as locally, and jobs that Slurm stops (SIGTERM, or its time limit) keep their finished epochs, end
 cleanly and, requeued or rerun, end bit for bit as if never stopped."""
 
@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,12 @@ from nnexp.training.job import run_job
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.mem_gb=1"]
 NO_GIF = "hydra.callbacks.report.gif_frames=0"
 SMALL = ["model.hidden=[10]", "data.train_size=300", "threads=1"]
-SLOW = ["model.hidden=[800,800]", "shuffle=true", "momentum=0.5", "threads=1", NO_GIF]
-"""Per-sample epochs of about a second on mnist_sample; shuffling and momentum make an inexact resume show."""
+STEADY = ["shuffle=true", "momentum=0.5", "threads=1", NO_GIF]
+"""Per-sample training on mnist_sample; shuffling and momentum make an inexact resume show."""
+SLOW = ["model.hidden=[800,800]", *STEADY]
+"""Epochs of about a second."""
+QUICK = ["model.hidden=[30]", *STEADY]
+"""Epochs of a few hundredths of a second: many checkpoints in a few seconds."""
 
 
 def as_in_a_terminal():
@@ -93,6 +98,11 @@ def wait_for(condition, process, what, timeout=120):
         time.sleep(0.05)
 
 
+def checkpointed(job_dir):
+    """True once the job has a checkpoint (it keeps its latest epoch's only)."""
+    return any((job_dir / "checkpoints").glob("epoch_*.npz"))
+
+
 def slurm_job_id(sweep_dir):
     """The Slurm id of the first job of a running sweep: the name of the .submitit folder with its log."""
     return next((sweep_dir / ".submitit").glob("*/*_0_log.out")).parent.name
@@ -120,24 +130,31 @@ look that sent the notice (cred_expire in slurm_cluster.py), so its next notice 
 
 
 def test_jobs_stopped_mid_epoch_end_interrupted_and_their_rerun_continues(slurm, tmp_path):
-    """Two sweeps of one job, each stopped in the middle of epoch 2: one by ``scancel --signal=TERM``
-    (as Slurm stops a job), one on a time limit by Slurm's notice that the limit is near (USR2, sent
-    here with scancel) without the requeue opt-in. Each job keeps its finished epochs and ends cleanly,
-    recorded as interrupted, and the sweep reports it as a local one (one line, exit 1); the same
-    command then continues it on Slurm from its checkpoint, and it ends as the basic launcher's sweep.
+    """Two sweeps of one job, each stopped after a checkpoint, most likely in the middle of an epoch:
+    one by ``scancel --signal=TERM`` (as Slurm stops a job), one on a time limit by Slurm's notice that
+    the limit is near (USR2, sent here with scancel) without the requeue opt-in. Each job keeps its
+    finished epochs and ends cleanly, recorded as interrupted, and the sweep reports it as a local one
+    (one line, exit 1); the same command then continues it on Slurm from its checkpoint, and it ends
+    as the basic launcher's sweep.
     Break tried: exiting the job with 143, as a local run does, leaves submitit no result, and the
     sweep waits forever."""
-    epochs = 6
-    sweep = ["-m", "lr=0.1", f"epochs={epochs}", *SLOW, "model.hidden=[300]"]
+    epochs = 40
+    sweep = ["-m", "lr=0.1", f"epochs={epochs}", *QUICK]
     basic = start_sweep([*sweep, f"hydra.sweep.dir={tmp_path / 'basic'}"], tmp_path / "basic-cwd")
     stops = {"SIGTERM": [], "SIGUSR2": TIME_LIMIT}
     sweeps = {name: ([*sweep, *SLURM, *extra, f"hydra.sweep.dir={tmp_path / name}"], tmp_path / f"{name}-cwd")
               for name, extra in stops.items()}
     running = {name: start_sweep(args, cwd, env=slurm.env) for name, (args, cwd) in sweeps.items()}
-    for name, process in running.items():
-        checkpoint = tmp_path / name / "0" / "checkpoints" / "epoch_1.npz"
-        wait_for(checkpoint.exists, process, "epoch 1's checkpoint")
-        slurm.run("scancel", f"--signal={name[3:]}", slurm_job_id(tmp_path / name))
+    unsent, deadline = set(running), time.monotonic() + 120
+    while unsent:   # each signal as soon as its job has a checkpoint
+        assert time.monotonic() < deadline, f"no checkpoint of {unsent} within 120 s"
+        for name in sorted(unsent):
+            if checkpointed(tmp_path / name / "0"):
+                slurm.run("scancel", f"--signal={name[3:]}", slurm_job_id(tmp_path / name))
+                unsent.remove(name)
+            else:
+                assert running[name].poll() is None, f"{name}: the sweep ended first: {running[name].communicate()}"
+        time.sleep(0.02)
     kept = {}
     for name, process in running.items():
         code, _, err = finish(process)
@@ -158,19 +175,23 @@ def test_jobs_stopped_mid_epoch_end_interrupted_and_their_rerun_continues(slurm,
 
 def test_a_sweep_whose_command_is_stopped_goes_on_and_the_same_command_collects_it(slurm, tmp_path):
     """Ctrl-C on the waiting command (or a lost login) stops the command, not the job, which goes on in
-    Slurm: one line, exit 130. The same command run while the job still runs is refused at once (it
-    would run the job twice); once the job has ended, it skips it and writes the sweep's report."""
+    Slurm: one line, exit 130. The same command run while the job still runs (held here with
+    ``scontrol suspend``) is refused at once, since it would run the job twice; once the job has ended,
+    it skips it and writes the sweep's report."""
     sweep = ["-m", "lr=0.1", "epochs=4", *SLOW, *SLURM, f"hydra.sweep.dir={tmp_path / 'slurm'}"]
     job_dir, cwd = tmp_path / "slurm" / "0", tmp_path / "cwd"
     waiting = start_sweep(sweep, cwd, env=slurm.env)
-    wait_for((job_dir / "checkpoints" / "epoch_1.npz").exists, waiting, "epoch 1's checkpoint")
+    wait_for(partial(checkpointed, job_dir), waiting, "a checkpoint")
+    job = slurm_job_id(tmp_path / "slurm")
+    slurm.run("scontrol", "suspend", job)
     waiting.send_signal(signal.SIGINT)
     code, _, err = finish(waiting)
     assert code == 130 and err == ("nnexp: error: interrupted (Ctrl-C); rerun the same command to continue (the jobs "
                                    "of a Slurm sweep go on: rerun it once they have ended)\n")
     refused = run_cli(*sweep, cwd=cwd, env=slurm.env)
     assert refused.returncode == 1 and refused.stderr.startswith(f"nnexp: error: {job_dir} is in use by a sweep's job")
-    assert not (job_dir / "result.json").exists()         # it was still running
+    assert not (job_dir / "result.json").exists()
+    slurm.run("scontrol", "resume", job)
     deadline = time.monotonic() + 120
     while slurm.run("squeue", "--noheader").strip() and time.monotonic() < deadline:
         time.sleep(0.2)

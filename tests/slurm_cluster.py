@@ -7,7 +7,7 @@ node idle. ``stop_cluster`` cancels what still runs on it and stops the three da
 Slurm's daemons run as root: ``skip_reason`` says why a machine cannot start the cluster.
 
 By hand, the same as a user trying the launcher on one machine (as root, after
-``apt-get install slurm-wlm munge``): ``python tests/sweep/slurm_cluster.py`` starts a cluster and
+``apt-get install slurm-wlm munge``): ``python tests/slurm_cluster.py`` starts a cluster and
 prints the ``SLURM_CONF`` to export; Ctrl-C stops it.
 """
 
