@@ -26,7 +26,7 @@ COMMANDS = ("sinfo", "sbatch", "squeue", "scancel", "scontrol")
 
 REQUEUE_DELAY_S = 5
 """``cred_expire``: how long Slurm keeps a requeued job pending before it may start again (120 s by
-default; 5 s is Slurm's smallest)."""
+default)."""
 
 
 def skip_reason():
@@ -41,6 +41,9 @@ def skip_reason():
 
 @dataclass
 class Cluster:
+    """A running cluster: its directory (slurm.conf, state, the daemons' logs), its one node and
+    partition, and the daemons' processes (munged, slurmctld, slurmd)."""
+
     directory: Path
     node: str
     partition: str = "debug"
@@ -55,9 +58,6 @@ class Cluster:
         """A Slurm command against this cluster; its stdout."""
         return subprocess.run(command, env={**os.environ, **self.env}, capture_output=True, text=True,
                               check=check, timeout=60).stdout
-
-    def log(self, daemon):
-        return (self.directory / f"{daemon}.log").read_text(errors="replace")
 
 
 def free_port():

@@ -127,11 +127,10 @@ class ResultGuard(Callback):
                             "cause and rerun the same command: finished jobs are skipped")
 
 
-
 class SlurmStates(Callback):
     """Before a Slurm sweep (hydra-submitit-launcher) submits its jobs: on a cluster where ``sacct`` does
-    not answer (no job accounting), submitit waits for the jobs' result files without asking it, where
-    each failing call printed three lines (nnexp.sweep.slurm.watch_result_files)."""
+    not answer (no job accounting), submitit waits for the jobs' result files without asking it (each
+    failing call printed several lines; nnexp.sweep.slurm.watch_result_files)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         watch_result_files(str(config.hydra.launcher.get("_target_", "")))

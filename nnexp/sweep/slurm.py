@@ -49,7 +49,7 @@ def pass_on(signum, handler):
 
 
 def keeps_accounting():
-    """(True, None) when ``sacct`` answers on this cluster; else (False, what sacct said)."""
+    """(whether ``sacct`` answers on this cluster, what it said on stderr, or else stdout, in one line)."""
     try:
         probe = subprocess.run(["sacct", "--noheader", "--jobs=1"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as err:
@@ -78,5 +78,5 @@ def watch_result_files(launcher_target):
     SlurmJob.watcher = ResultFileWatcher()   # submitit's one watcher, shared by every Slurm job of this process
     log.warning("sacct does not answer on this cluster (%s): the sweep waits for each job's result file. A job "
                 "killed before it writes one (SIGKILL, out of memory, a lost node) leaves the sweep waiting: see "
-                "README, Slurm", said)
+                "README, \"Sweeps on Slurm\"", said)
     return True
