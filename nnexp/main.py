@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .config import register_configs, validate
 from .errors import Interrupted, NnexpError, error_line, exit_with_error
 from .storage import write_json
+from .sweep.slurm import pass_on, submitit_signal
 from .training.results import finished_result
 from .training.threads import in_parallel_sweep
 
@@ -70,8 +71,14 @@ def hydra_command(hydra_main, prog):
 
 
 def cli():
-    """``python -m nnexp [overrides]`` and the ``nnexp`` command."""
-    return hydra_command(main, "nnexp")
+    """``python -m nnexp [overrides]`` and the ``nnexp`` command. Ctrl-C outside a job's training (a
+    job records and reports its own), e.g. while a Slurm sweep waits for its jobs, is one line too."""
+    try:
+        return hydra_command(main, "nnexp")
+    except KeyboardInterrupt:
+        error_line("interrupted (Ctrl-C); rerun the same command to continue (the jobs of a Slurm sweep go on: "
+                   "rerun it once they have ended)")
+        sys.exit(130)
 
 
 def describe_failure(err):
@@ -80,16 +87,40 @@ def describe_failure(err):
     return " ".join(text.split())
 
 
-def stop_on_sigterm():
-    """Make SIGTERM (Slurm's notice before it stops a job) end the run as Ctrl-C does: raise Interrupted
-    in the training, which records the finished epochs and ends the process (nnexp.training.job)."""
+def stop_on_signals():
+    """Make SIGTERM (what Slurm sends a job it stops) and, in a job that submitit runs, submitit's signal
+    (nnexp.sweep.slurm: USR2, sent before the time limit) end the run as Ctrl-C does: raise Interrupted in
+    the training, which records the finished epochs (nnexp.training.job). Returns {signal: the handler
+    it replaced}, for ``restore_handlers``."""
     def interrupted(signum, frame):
-        raise Interrupted("SIGTERM", 128 + signum)
+        raise Interrupted(signal.Signals(signum).name, 128 + signum)
 
-    try:
-        signal.signal(signal.SIGTERM, interrupted)
-    except ValueError:   # not the main thread (a threaded launcher): leave the default
-        pass
+    replaced = {}
+    for signum in filter(None, (signal.SIGTERM, submitit_signal())):
+        try:
+            replaced[signum] = signal.signal(signum, interrupted)
+        except ValueError:   # not the main thread (a threaded launcher): leave the default
+            pass
+    return replaced
+
+
+def restore_handlers(replaced):
+    for signum, handler in replaced.items():
+        signal.signal(signum, handler)
+
+
+def end_interrupted_job(stopped, replaced):
+    """The end of a job of a sweep that submitit runs (Slurm), stopped by a signal after it recorded its
+    finished epochs: submitit's own signal goes on to submitit, which requeues the job (the process ends,
+    and the job continues from its checkpoint when Slurm starts it again) while
+    hydra.launcher.max_num_timeout allows. Otherwise the job returns "interrupted", so that the sweep
+    collects and reports it (a job that exited instead would leave no result for submitit to collect)."""
+    restore_handlers(replaced)
+    signum = getattr(signal, stopped.signal_name)
+    why_not = pass_on(signum, replaced.get(signum)) if signum == submitit_signal() else None
+    if why_not:
+        log.warning("not requeued: %s", why_not)
+    return "interrupted"
 
 
 register_configs()
@@ -100,11 +131,19 @@ def main(cfg):
     """Run one job, unless its directory already holds its finished result (a rerun sweep skips
     it). A failure is recorded in the job's result.json and log; a single run then exits non-zero
     with one line, while in a sweep the other jobs go on."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    replaced = stop_on_signals()
+    try:
+        return run_once(cfg, run_dir, replaced)
+    finally:   # a signal after the run goes where it went before it (submitit's handlers, in a Slurm job)
+        restore_handlers(replaced)
+
+
+def run_once(cfg, run_dir, replaced):
+    """``main``'s job in ``run_dir``, with the signal handlers ``replaced`` by stop_on_signals; its status."""
     from .training.environment import environment  # here: a refused launch or a typo is reported
     from .training.job import run_job  # without the wait for numpy, pandas...
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    stop_on_sigterm()
     try:
         done, why_not = finished_result(cfg, run_dir)
         if done is not None:
@@ -114,12 +153,14 @@ def main(cfg):
             log.warning("running again: %s", why_not)
         validate(cfg)
         status = run_job(cfg, run_dir, parallel_sweep=in_parallel_sweep(HydraConfig.get()))["status"]
-    except (Interrupted, KeyboardInterrupt) as err:   # run_job recorded it: end the process, sweep too
+    except (Interrupted, KeyboardInterrupt) as err:   # run_job recorded it: end the process (a local sweep too)
         stopped = err if isinstance(err, Interrupted) else Interrupted()
         message = (f"{run_dir}: interrupted by {stopped.signal_name}; its finished epochs are checkpointed: "
                    "rerun the same command to continue")
         log_to_file(message)
         error_line(message)
+        if submitit_signal() is not None:
+            return end_interrupted_job(stopped, replaced)
         sys.exit(stopped.exit_code)
     except Exception as err:  # noqa: BLE001 - every failure is recorded, then reported in one line
         message = describe_failure(err)

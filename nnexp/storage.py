@@ -202,13 +202,29 @@ def hold_directory(directory, what):
     except OSError as err:
         raise WriteError.of(directory / LOCK_FILE, err) from None
     if not try_lock(lock):
-        lock.seek(0)
-        holder = " ".join(lock.read().split()) or "another process"
-        lock.close()
-        raise DirectoryBusy(f"{directory} is in use by {holder}; wait for it to finish, or choose another "
-                            "directory") from None
+        with lock:
+            raise busy(directory, lock) from None
     lock.seek(0)
     lock.truncate()
     lock.write(f"{what} (pid {os.getpid()}: {' '.join(sys.argv[1:])[:200] or sys.argv[0]})\n")
     lock.flush()
     return lock
+
+
+def busy(directory, lock):
+    """DirectoryBusy for ``directory``, naming the holder of its open ``lock`` file (what it wrote there)."""
+    lock.seek(0)
+    holder = " ".join(lock.read().split()) or "another process"
+    return DirectoryBusy(f"{directory} is in use by {holder}; wait for it to finish, or choose another directory")
+
+
+def check_not_held(directory):
+    """Raise DirectoryBusy, naming the holder, when another process holds ``directory``'s lock (see
+    hold_directory); takes nothing and writes nothing."""
+    try:
+        lock = open(Path(directory) / LOCK_FILE)
+    except FileNotFoundError:
+        return
+    with lock:
+        if not try_lock(lock):
+            raise busy(directory, lock)

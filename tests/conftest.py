@@ -59,3 +59,18 @@ def tiny_sweep(tmp_path_factory):
     done = run_cli("-m", "lr=0.1,0.3,-1", "epochs=1,2", *TINY, f"hydra.callbacks.report.gif_frames={SWEEP_GIF_FRAMES}",
                    f"hydra.sweep.dir={sweep_dir}")
     return sweep_dir, done
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A real one-node Slurm cluster on this machine (tests/slurm_cluster.py), started once for the
+    session and stopped at its end; the tests that use it are skipped, with the reason, on a machine
+    without Slurm or without root."""
+    from slurm_cluster import skip_reason, start_cluster, stop_cluster
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster = start_cluster()
+    yield cluster
+    stop_cluster(cluster)

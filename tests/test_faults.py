@@ -66,6 +66,32 @@ def test_a_busy_sweep_directory_refuses_a_second_launch_at_once(tmp_path, finish
     assert "skipped" in (sweep / "0" / "main.log").read_text()
 
 
+def test_a_rerun_while_a_job_of_the_sweep_still_runs_is_refused_at_once(tmp_path, finished_sweep):
+    """On Slurm a sweep's jobs go on when its command is stopped (Ctrl-C, a lost login); the same command
+    run again before they end is refused, naming the job, with nothing written but the sweep's lock.
+    Break tried: without the check in ResultGuard.on_multirun_start the refusal comes from the job,
+    after Hydra has rewritten multirun.yaml and job 0's files (and on Slurm a refused job leaves the
+    sweep no result to collect)."""
+    from helpers import TINY_SWEEP
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(finished_sweep, sweep)
+    holder = hold_directory(sweep / "1", "a sweep's job")   # as job 1, still running, holds it
+
+    def files():
+        return {name: digest for name, digest in tree_digest(sweep).items() if not name.endswith(LOCK_FILE)}
+
+    before = files()
+    try:
+        done = run_cli(*TINY_SWEEP, f"hydra.sweep.dir={sweep}")
+        assert done.returncode == 1
+        assert re.fullmatch(rf"nnexp: error: {re.escape(str(sweep / '1'))} is in use by a sweep's job \(pid "
+                            rf"{os.getpid()}: .*\); wait for it to finish, or choose another directory\n", done.stderr)
+        assert files() == before
+    finally:
+        holder.close()
+
+
 def test_two_sweeps_started_together_into_one_directory(tmp_path):
     """The demonstration of the integrity issue: one sweep runs, the other is refused in one line, and
     the first one's results are whole (its jobs were not overwritten)."""

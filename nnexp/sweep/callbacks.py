@@ -4,6 +4,7 @@
   per ``hydra.sweep.dir``, one configuration per ``hydra.run.dir``), holds that directory locked
   while the sweep or run goes on (a second launch into it is refused at once), and makes a sweep
   with unfinished jobs exit non-zero;
+- ``SlurmStates`` keeps a Slurm sweep's console readable on a cluster without job accounting;
 - ``ReportCallback`` turns a finished multirun into results.csv, history.csv, figures and report.md,
   reading only what the jobs wrote to disk, through the same code as ``python -m nnexp.report``;
 - ``MlflowCallback`` (off unless ``hydra.callbacks.mlflow.enabled=true``) then exports the sweep (or the
@@ -19,10 +20,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ..errors import NnexpError, exit_with_error
-from ..storage import DirectoryBusy, hold_directory
+from ..storage import DirectoryBusy, check_not_held, hold_directory
 from ..training.identity import config_hash
 from ..training.results import FINISHED, load_result
 from .guard import SweepRefused, check_sweep_dir, clear_sweep_dir, failed_jobs, job_dirs
+from .slurm import watch_result_files
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,8 @@ class ResultGuard(Callback):
         self.release(config.hydra.runtime.output_dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        """Refuse a launch into another sweep's directory (read only: nothing written), then lock it."""
+        """Refuse a launch into another sweep's directory (read only: nothing written), then lock it;
+        refuse it while a job of the sweep still runs."""
         sweep_dir = config.hydra.sweep.dir
         replace = False
         try:
@@ -157,6 +160,11 @@ class ResultGuard(Callback):
                 exit_with_error(str(refused))
             replace = True
         self.hold(sweep_dir, "a sweep")
+        try:   # a job of an earlier launch may still run: on Slurm, after its command was stopped
+            for job in job_dirs(sweep_dir):
+                check_not_held(job)
+        except DirectoryBusy as err:
+            exit_with_error(str(err))
         if replace:
             log.warning("overwrite=true: deleting the earlier sweep in %s", sweep_dir)
             clear_sweep_dir(sweep_dir)
@@ -171,3 +179,11 @@ class ResultGuard(Callback):
                             f"did not finish (first: {job.name}: {why}); their logs hold the details; fix the "
                             "cause and rerun the same command: finished jobs are skipped")
 
+
+class SlurmStates(Callback):
+    """Before a Slurm sweep (hydra-submitit-launcher) submits its jobs: on a cluster where ``sacct`` does
+    not answer (no job accounting), submitit waits for the jobs' result files without asking it (each
+    failing call printed several lines; nnexp.sweep.slurm.watch_result_files)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        watch_result_files(str(config.hydra.launcher.get("_target_", "")))

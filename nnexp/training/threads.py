@@ -15,8 +15,10 @@ from contextlib import contextmanager
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-PARALLEL_LAUNCHERS = ("JoblibLauncher", "LocalSubmititLauncher")
-"""Hydra launchers that run several jobs at once on this machine."""
+PARALLEL_LAUNCHERS = ("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
+                      "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher")
+"""Hydra launchers (by ``_target_``) that run several jobs at once on this machine: joblib's
+(hydra/launcher=parallel) and submitit_local."""
 
 
 def available_cores():
@@ -39,7 +41,7 @@ def blas_thread_count(setting, batch_size, parallel_sweep):
 def in_parallel_sweep(hydra_config):
     """True when ``hydra_config`` (HydraConfig.get()) is a job of a sweep run by a parallel launcher."""
     target = str(hydra_config.launcher.get("_target_", "")) if hydra_config.get("launcher") else ""
-    return hydra_config.mode.name == "MULTIRUN" and target.rsplit(".", 1)[-1] in PARALLEL_LAUNCHERS
+    return hydra_config.mode.name == "MULTIRUN" and target in PARALLEL_LAUNCHERS
 
 
 @contextmanager
