@@ -74,55 +74,6 @@ def col2im(cols, x_shape, kernel, stride, pad, dilation):
     return dxp[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
 
 
-def pool_windows(size, stride, ho, wo):
-    """Slices of the input seen by each window offset (i, j), i, j < size, in window order."""
-    return [_offset_slices(i, j, 1, stride, ho, wo) for i in range(size) for j in range(size)]
-
-
-def pool_tiles(shape, size, stride):
-    """Whether size x size windows moved by ``stride`` tile a (C, N, H, W) input exactly."""
-    return stride == size and shape[2] % size == 0 and shape[3] % size == 0
-
-
-def max_pool(xt, size, stride):
-    """xt: (C, N, H, W) -> (C, N, Ho, Wo), the maximum of each window: np.maximum offset by offset over
-    strided views, in place in one output array (no stacked copy of the windows)."""
-    ho, wo = (xt.shape[2] - size) // stride + 1, (xt.shape[3] - size) // stride + 1
-    windows = [xt[:, :, r, c] for r, c in pool_windows(size, stride, ho, wo)]
-    out = np.maximum(windows[0], windows[1]) if len(windows) > 1 else windows[0].copy()
-    for window in windows[2:]:
-        np.maximum(out, window, out=out)
-    return out
-
-
-def winners(windows, out):
-    """For each window offset in turn, the boolean mask of the windows whose maximum ``out`` it holds
-    and no earlier offset does: hit_k = [w_k = out] and not hit_j for any j < k."""
-    free = None      # windows whose winner is not found yet
-    for window in windows:
-        hit = np.equal(window, out)
-        if free is None:
-            free = ~hit
-        else:
-            hit &= free
-            free &= ~hit
-        yield hit
-
-
-def max_pool_backward(xt, out, dout, size, stride):
-    """dx: (C, N, H, W) of ``max_pool`` for the error dout: (C, N, Ho, Wo) from above: each window's
-    first maximum (``winners``) gets dout, the other inputs 0. Tiling windows write their part in
-    place; overlapping ones (stride < size) add up, and inputs no window covers stay zero."""
-    ho, wo = out.shape[2:]
-    tiled = pool_tiles(xt.shape, size, stride)
-    dx = (np.empty if tiled else np.zeros)(xt.shape, dtype=dout.dtype)
-    slices = pool_windows(size, stride, ho, wo)
-    for (r, q), hit in zip(slices, winners([xt[:, :, r, q] for r, q in slices], out)):
-        if tiled:
-            np.multiply(dout, hit, out=dx[:, :, r, q])
-        else:
-            dx[:, :, r, q] += dout * hit
-    return dx
 
 
 def biased_maps(layer, out, x_shape, cols, train, shape):
@@ -293,21 +244,23 @@ class Pool2D(Layer):
         c, h, w = shape
         return (c, (h - self.size) // self.stride + 1, (w - self.size) // self.stride + 1)
 
+    def _windows(self, ho, wo):
+        """Slices of the input seen by each window offset (i, j), i, j < size."""
+        return [_offset_slices(i, j, 1, self.stride, ho, wo)
+                for i in range(self.size) for j in range(self.size)]
+
     def forward(self, x, train=False, rng=None):
-        """x: (N, C, H, W) -> (N, C, Ho, Wo), the max or mean of each window (``max_pool``;
-        mean: the windows summed offset by offset over strided views, then divided by size^2)."""
+        """x: (N, C, H, W) -> (N, C, Ho, Wo), the max or mean of each window.
+
+        The size^2 window offsets are stacked into one contiguous (size^2, C, N, Ho, Wo) array
+        (arithmetic on strided slices is several times slower) and reduced over axis 0.
+        """
+        _, ho, wo = self.output_shape(x.shape[1:])
         xt = x.transpose(1, 0, 2, 3)
-        if self.mode == "max":
-            out = max_pool(xt, self.size, self.stride)
-        else:
-            _, ho, wo = self.output_shape(x.shape[1:])
-            windows = [xt[:, :, r, c] for r, c in pool_windows(self.size, self.stride, ho, wo)]
-            out = windows[0] + windows[1] if len(windows) > 1 else windows[0].copy()
-            for window in windows[2:]:
-                out += window
-            out /= np.asarray(len(windows), out.dtype)
+        stacked = np.stack([xt[:, :, r, c] for r, c in self._windows(ho, wo)])
+        out = stacked.mean(axis=0) if self.mode == "avg" else stacked.max(axis=0)
         if train:
-            self.cache = (xt, out)
+            self.cache = (x.shape, stacked if self.mode == "max" else None, out)
         return out.transpose(1, 0, 2, 3)
 
     def backward(self, dout):
@@ -315,14 +268,23 @@ class Pool2D(Layer):
 
         max: offset k of a window gets dout where it holds the window's maximum and no earlier
         offset does (one winner per window, so ties do not multiply the gradient).
-        avg: every offset gets dout / size^2 (added up where windows overlap).
+        avg: every offset gets dout / size^2.
         """
-        xt, out = self.cache
+        (n, c, h, w), stacked, out = self.cache
         dout = dout.transpose(1, 0, 2, 3)
-        if self.mode == "max":
-            return max_pool_backward(xt, out, dout, self.size, self.stride).transpose(1, 0, 2, 3)
-        dx = np.zeros(xt.shape, dtype=dout.dtype)
+        dx = np.zeros((c, n, h, w), dtype=dout.dtype)
         share = dout / np.asarray(self.size * self.size, dout.dtype)
-        for r, q in pool_windows(self.size, self.stride, *out.shape[2:]):
-            dx[:, :, r, q] += share
+        taken = np.zeros(out.shape, dtype=bool)
+        for k, (r, q) in enumerate(self._windows(*out.shape[2:])):
+            if self.mode == "avg":
+                part = share
+            else:
+                hit = stacked[k] == out
+                hit &= ~taken
+                taken |= hit
+                part = dout * hit
+            if self.stride < self.size:
+                dx[:, :, r, q] += part
+            else:
+                dx[:, :, r, q] = part
         return dx.transpose(1, 0, 2, 3)
