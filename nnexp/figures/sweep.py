@@ -39,9 +39,12 @@ def draw_band(ax, x, rows, metric, color):
         ax.fill_between(x, scale * low, scale * high, color=color, alpha=0.18, linewidth=0)
 
 
-def band_note(frame, metric):
-    """Title suffix saying what the lines and bands are, when the frame holds means over replicates."""
-    return " (mean over seeds; band: 95% interval of the mean)" if f"{metric}_lo" in frame else ""
+def band_note(frame, metric, lines=1):
+    """Title suffix saying what the lines and bands are, when the frame holds means over replicates
+    (more than LEGEND_LINES lines are drawn without their bands)."""
+    if f"{metric}_lo" not in frame:
+        return ""
+    return " (mean over seeds; band: 95% interval of the mean)" if lines <= LEGEND_LINES else " (mean over seeds)"
 
 
 def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):
@@ -55,7 +58,8 @@ def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):
     for i, (name, rows) in enumerate(lines):
         color = line_color(i, len(lines))
         ax.plot(rows["lr"], shown(rows, metric), marker="o", label=(name or None) if named else None, color=color)
-        draw_band(ax, rows["lr"], rows, metric, color)
+        if named:   # bands of many lines would cover each other: summary.csv holds their intervals
+            draw_band(ax, rows["lr"], rows, metric, color)
     values = shown(frame, metric)
     best = best_index(values, metric)
     best_lr = frame["lr"].iloc[best]
@@ -63,7 +67,7 @@ def accuracy_vs_lr(frame, path, group=(), metric="test_acc"):
               + (f" ({group_label(group, tuple(frame[list(group)].iloc[best]))})" if group else ""))
     log_lr_axis(ax, frame["lr"])
     ax.set_ylabel(label(metric))
-    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} vs learning rate{band_note(frame, metric)}",
+    ax.set_title(f"{label(metric).split(' (')[0].capitalize()} vs learning rate{band_note(frame, metric, len(lines))}",
                  fontsize=10)
     ax.grid(True, alpha=0.3)
     name_lines(fig, ax, [name for name, _ in lines], ", ".join(group))
@@ -92,7 +96,8 @@ def accuracy_vs_epochs(history, path, group=(), metric="acc"):
             column = f"{part}_{metric}"
             ax.plot(rows["epoch"], shown(rows, column), color=color, linestyle=CURVE_STYLES[part],
                     marker="." if part == "test" else None, label=None if group or part != "test" else "test")
-            draw_band(ax, rows["epoch"], rows, column, color)
+            if len(lines) <= LEGEND_LINES:   # bands of many lines would cover each other
+                draw_band(ax, rows["epoch"], rows, column, color)
         if group and len(lines) <= LEGEND_LINES:
             ax.plot([], [], color=color, label=name)
         values = shown(rows, chosen)
@@ -107,7 +112,7 @@ def accuracy_vs_epochs(history, path, group=(), metric="acc"):
     ax.set_ylabel(f"{'accuracy (%)' if metric == 'acc' else 'loss (mean per sample)'}")
     chosen_name = "validation" if chosen.startswith("val") else "test"
     ax.set_title(f"{'Accuracy' if metric == 'acc' else 'Loss'} per epoch: test solid, validation dotted, training "
-                 f"dashed; best {chosen_name} epoch starred{band_note(history, chosen)}", fontsize=9)
+                 f"dashed; best {chosen_name} epoch starred{band_note(history, chosen, len(lines))}", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
     name_lines(fig, ax, [name for name, _ in lines], ", ".join(group))
