@@ -137,10 +137,11 @@ def thinned(texts, most=MOST_LABELS):
     """(positions, texts) of every k-th of ``texts`` (and the last), at most about ``most`` of them:
     the ticks of a 200-value sweep stay readable and its figure the size of a page."""
     step = max(1, -(-len(texts) // most))
-    positions = list(range(0, len(texts), step))
-    if positions and positions[-1] != len(texts) - 1:   # the last too, in place of a neighbour too close
-        positions[-1:] = [len(texts) - 1] if len(texts) - 1 - positions[-1] < step / 2 else [positions[-1],
-                                                                                             len(texts) - 1]
+    positions, last = list(range(0, len(texts), step)), len(texts) - 1
+    if positions and positions[-1] != last:   # the last too, in place of a neighbour too close to it
+        if last - positions[-1] < step / 2:
+            positions.pop()
+        positions.append(last)
     return positions, [texts[i] for i in positions]
 
 

@@ -90,15 +90,16 @@ def accuracy_vs_epochs(history, path, group=(), metric="acc"):
             if f"{name}_{metric}" in history and history[f"{name}_{metric}"].notna().any()]
     chosen = f"{'val' if 'val' in sets else 'test'}_{metric}"
     lines = groups(history.sort_values("epoch", kind="stable"), group)
+    named = len(lines) <= LEGEND_LINES   # else a colour bar names them, and their bands would cover each other
     for i, (name, rows) in enumerate(lines):
         color = line_color(i, len(lines))
         for part in sets:
             column = f"{part}_{metric}"
             ax.plot(rows["epoch"], shown(rows, column), color=color, linestyle=CURVE_STYLES[part],
                     marker="." if part == "test" else None, label=None if group or part != "test" else "test")
-            if len(lines) <= LEGEND_LINES:   # bands of many lines would cover each other
+            if named:
                 draw_band(ax, rows["epoch"], rows, column, color)
-        if group and len(lines) <= LEGEND_LINES:
+        if group and named:
             ax.plot([], [], color=color, label=name)
         values = shown(rows, chosen)
         best = best_index(values, chosen)
