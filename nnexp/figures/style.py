@@ -22,12 +22,13 @@ def use_fallback_font(package=FALLBACK_FONT[0], file=FALLBACK_FONT[1], family=FA
     character as before) to ``family``, whose font file ships in ``package``. The file is registered, the
     package not imported (its import makes every figure Japanese-first). Returns whether the font is there."""
     try:
-        files = [f for f in metadata.distribution(package).files or () if f.name == file]
+        distribution = metadata.distribution(package)
     except metadata.PackageNotFoundError:
         return False
+    files = [f for f in distribution.files or () if f.name == file]
     if not files:
         return False
-    font_manager.fontManager.addfont(str(metadata.distribution(package).locate_file(files[0])))
+    font_manager.fontManager.addfont(str(distribution.locate_file(files[0])))
     matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
     return True
 
