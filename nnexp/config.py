@@ -153,6 +153,7 @@ class ScheduleConfig:
     step_size: int = 1              # step: epochs between two factors
     min_lr: float = 0.0             # cosine: the rate of the last epoch
     warmup: int = 0                 # epochs of linear warm-up first (lr k / warmup in epoch k)
+    span: Optional[int] = None      # cosine: the epochs it spans (null: the run's epochs; a search sets its budget)
 
 
 @dataclass
@@ -251,6 +252,7 @@ RANGES = {
     "schedule.step_size": (at_least_one, "must be at least 1"),
     "schedule.min_lr": (lambda v: v >= 0, "must not be negative"),
     "schedule.warmup": (lambda v: v >= 0, "must be a whole number of at least 0"),
+    "schedule.span": (at_least_one, "must be at least 1 (or null: the run's epochs)"),
 }
 """key: (the test its value must pass, what the message says it must be)."""
 
@@ -269,6 +271,9 @@ def validate(cfg):
     if cfg.threads != "auto" and (not isinstance(cfg.threads, int) or isinstance(cfg.threads, bool)
                                   or cfg.threads < 1):
         raise ConfigError(f"threads={cfg.threads} must be auto or a whole number of at least 1")
+    if cfg.schedule.get("span") is not None and cfg.schedule.span < cfg.epochs:
+        raise ConfigError(f"schedule.span={cfg.schedule.span} is shorter than epochs={cfg.epochs}; the schedule "
+                          "must span the whole run: give a span of at least epochs, or null")
     if cfg.model.name == "mlp":
         bad = [h for h in cfg.model.hidden if h < 1]
         if bad:

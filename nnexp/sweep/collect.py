@@ -186,22 +186,24 @@ def varying(frame, keys):
 
 
 def results_frame(jobs, sweep_dir):
-    """results.csv: job, status, one column per override key, final and best metrics, seconds,
-    the job's directory (relative to the sweep directory) and a note for jobs that did not complete."""
+    """results.csv: job, status, one column per override key, final and best metrics, the epochs the job
+    trained itself (not taken from a checkpoint or the reuse store), seconds, the job's directory (relative to the sweep directory) and a note for jobs that did not complete."""
     keys = key_columns(jobs)
     rows = []
     for job in jobs:
         row = {"job": job.num, "status": job.status}
         row.update({k: job.overrides.get(k) for k in keys})
         row.update({m: job.result.get(m) for m in METRICS})
+        row["epochs_trained"] = job.result.get("epochs_trained")
         row["seconds"] = job.result.get("seconds")
         row["dir"] = "" if job.dir is None else str(job.dir.relative_to(sweep_dir))
         row["error"] = job.note()
         rows.append(row)
         row["selected_on"] = job.result.get("selected_on")
-    columns = ["job", "status", *keys, *METRICS, "selected_on", "seconds", "dir", "error"]
+    columns = ["job", "status", *keys, *METRICS, "selected_on", "epochs_trained", "seconds", "dir", "error"]
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype({m: float for m in METRICS if m != "best_epoch"} | {"seconds": float, "best_epoch": "Int64"})
+    return frame.astype({m: float for m in METRICS if m != "best_epoch"}
+                        | {"seconds": float, "best_epoch": "Int64", "epochs_trained": "Int64"})
 
 
 def history_frame(jobs):

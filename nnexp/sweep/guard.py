@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from ..storage import LOCK_FILE, sha256_json
-from ..training.identity import NOT_IDENTITY
+from ..training.identity import NOT_IDENTITY, without_unset
 from ..training.results import FINISHED, load_result
 
 
@@ -57,11 +57,12 @@ def sweep_jobs(args):
 
 
 def task_config(config):
-    """The config without ``hydra`` and NOT_IDENTITY keys, unresolved, as plain containers."""
+    """The config without ``hydra``, NOT_IDENTITY keys and unset keys added later, unresolved, as plain
+    containers."""
     container = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
     for key in ("hydra", *NOT_IDENTITY):
         container.pop(key, None)
-    return container
+    return {key: without_unset(key, value) for key, value in container.items()}
 
 
 def flat(value, prefix=""):

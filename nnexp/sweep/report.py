@@ -34,6 +34,7 @@ from ..figures.style import GIF_FRAMES
 from ..storage import write_csv, write_text
 from ..training.run_files import CNN_FIGURES
 from .collect import STATUSES, ReportError, collect, history_frame, key_columns, multirun_config, results_frame
+from .search_report import chosen_jobs, search_figures, search_markdown, search_settings, search_table, with_search_columns
 from .summary import REPLICATE_KEYS, best_job, choose
 from .views import figure, sweep_figures
 
@@ -151,15 +152,17 @@ def best_text(results, choice):
     return "\n".join(lines)
 
 
-def report_markdown(sweep_dir, results, keys, figures, multirun, choice):
-    """report.md: command, job counts, grid, best configuration, results table, figures."""
+def report_markdown(sweep_dir, results, keys, figures, multirun, choice, search=None, chosen=None):
+    """report.md: command, job counts, grid (or ``search``: a search's section), best configuration (among
+    the ``chosen`` jobs: all of them for a grid), results table, figures."""
     counts = results["status"].value_counts()
     status = ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts)
     validation = ["val_acc"] if results["val_acc"].notna().any() else []
-    shown_columns = ["job", "status", *keys, *validation, "test_acc", "train_acc", "test_loss", "best_test_acc",
+    searched = [c for c in ("trial", "rung") if c in results]
+    shown_columns = ["job", "status", *searched, *keys, *validation, "test_acc", "train_acc", "test_loss", "best_test_acc",
                      "best_epoch", "seconds", "error"]
     table = results[shown_columns].copy().astype({"best_epoch": object})
-    for column in [*keys, "best_epoch"]:
+    for column in [*searched, *keys, "best_epoch"]:
         table[column] = table[column].map(lambda v: "" if v is None or pd.isna(v) else f"{v:g}"
                                           if isinstance(v, float) else str(v))
     table["seconds"] = table["seconds"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
@@ -169,8 +172,8 @@ def report_markdown(sweep_dir, results, keys, figures, multirun, choice):
         parts += ["```", command, "```", ""]
     parts += [f"{len(results)} jobs: {status}. Files: `results.csv` (one row per job), `history.csv` "
               "(every epoch of every job). Rebuild with `python -m nnexp.report <this directory>`.", "",
-              "## Grid", "", grid_lines(results, keys), "",
-              "## Best configuration", "", best_text(results, choice), "",
+              *(["## Search", "", search] if search else ["## Grid", "", grid_lines(results, keys)]), "",
+              "## Best configuration", "", best_text(results if chosen is None else chosen, choice), "",
               "## Results", "", markdown_table(table), ""]
     if figures:
         parts += ["## Figures", ""]
@@ -179,12 +182,13 @@ def report_markdown(sweep_dir, results, keys, figures, multirun, choice):
     return "\n".join(parts)
 
 
-def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=REPLICATE_KEYS):
+def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=REPLICATE_KEYS, vs=None):
     """Write results.csv, history.csv, summary.csv (when replicates were swept), the figures and
     report.md of a sweep; return results.
 
     ``inverse``: also draw the best job's inverse query; ``gif_frames``: views in the turning
-    surface GIF (0: no GIF); ``replicate_keys``: keys whose values repeat one configuration (seed)."""
+    surface GIF (0: no GIF); ``replicate_keys``: keys whose values repeat one configuration (seed);
+    ``vs``: for a search, a grid sweep's directory whose best is drawn beside the search's trace."""
     sweep_dir = Path(sweep_dir)
     jobs = collect(sweep_dir)
     if not jobs:
@@ -192,15 +196,25 @@ def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=
                           "(.hydra/overrides.yaml); give the directory of a sweep or of a run")
     keys = key_columns(jobs)
     results, history = results_frame(jobs, sweep_dir), history_frame(jobs)
+    table = search_table(sweep_dir)
+    if table is not None:
+        results = with_search_columns(results, table)
     write_csv(sweep_dir / "results.csv", results)
     write_csv(sweep_dir / "history.csv", history)
-    choice = choose(results, keys, tuple(replicate_keys))
+    chosen = results if table is None else chosen_jobs(results, table)
+    settings = {} if table is None else search_settings(sweep_dir)
+    choice = choose(chosen, keys, tuple(replicate_keys), tuple(settings.get("space") or ()))
     if choice.replicates:
         write_csv(sweep_dir / "summary.csv", choice.summary)
     else:
         (sweep_dir / "summary.csv").unlink(missing_ok=True)
-    figures = sweep_figures(sweep_dir, results, history, choice, gif_frames)
-    best = best_job(results, choice)
+    search = None
+    figures = []
+    if table is not None:
+        search = search_markdown(table, settings)
+        figures += search_figures(sweep_dir, table, settings.get("metric", choice.metric), vs)
+    figures += sweep_figures(sweep_dir, chosen, history[history["job"].isin(chosen["job"])], choice, gif_frames)
+    best = best_job(chosen, choice)
     if best is not None:
         best_dir = sweep_dir / best["dir"]
         figures += [figure(f"Best job: {title.lower()}", path, sweep_dir)
@@ -211,7 +225,7 @@ def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=
             figures.append(figure("Best job: inverse query of every class",
                                   inverse_query(best_dir, sweep_dir / "best_inverse.png"), sweep_dir))
     write_text(sweep_dir / "report.md", report_markdown(sweep_dir, results, keys, figures, multirun_config(sweep_dir),
-                                                        choice))
+                                                        choice, search, chosen))
     return results
 
 
@@ -224,15 +238,16 @@ def callback_options(multirun):
             "replicate_keys": tuple(report.get("replicate_keys", REPLICATE_KEYS))}
 
 
-def build(directory):
-    """Rebuild everything for a sweep directory or a single run directory, from disk."""
+def build(directory, vs=None):
+    """Rebuild everything for a sweep directory or a single run directory, from disk (``vs``: a grid
+    sweep to draw beside a search's trace)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ReportError(f"{directory} is not a directory; give a sweep or run directory")
     if (directory / "result.json").is_file():
         drawn = run_figures(directory)
         return [path for _, path in drawn]
-    results = build_sweep(directory, **callback_options(multirun_config(directory)))
+    results = build_sweep(directory, **callback_options(multirun_config(directory)), vs=vs)
     return results
 
 
@@ -240,9 +255,13 @@ def main(argv=None):
     """``python -m nnexp.report <dir>``: rebuild a sweep's tables, figures and report.md."""
     parser = argparse.ArgumentParser(prog="python -m nnexp.report", description=main.__doc__)
     parser.add_argument("directory", help="a sweep directory (holding job directories) or a run directory")
+    parser.add_argument("--vs", metavar="GRID_DIR", help="a search: draw this grid sweep's best and its epochs "
+                        "beside the search trace")
     args = parser.parse_args(argv)
     try:
-        out = build(args.directory)
+        if args.vs is not None and not Path(args.vs).is_dir():
+            raise ReportError(f"--vs {args.vs} is not a directory; give the directory of a grid sweep")
+        out = build(args.directory, vs=args.vs)
     except NnexpError as err:
         return error_line(err, "nnexp.report")
     if isinstance(out, pd.DataFrame):

@@ -49,10 +49,11 @@ def interval(values):
             "min": values.min() if n else float("nan"), "max": values.max() if n else float("nan")}
 
 
-def key_kinds(results, keys, replicate_keys=REPLICATE_KEYS):
+def key_kinds(results, keys, replicate_keys=REPLICATE_KEYS, searched=()):
     """(configuration keys, replicate keys, fixed keys) of a results table: a key is fixed when every
-    row of the sweep has the same value for it."""
-    swept = varying(results, keys)
+    row of the sweep has the same value for it, unless a search ``searched`` it."""
+    varied = varying(results, keys)
+    swept = [k for k in keys if k in varied or k in searched]
     replicates = [k for k in swept if k in replicate_keys]
     return [k for k in swept if k not in replicates], replicates, [k for k in keys if k not in swept]
 
@@ -99,10 +100,11 @@ class Choice:
     best: pd.Series = None      # its best row, None when no job completed
 
 
-def choose(results, keys, replicate_keys=REPLICATE_KEYS):
-    """The Choice of a results table (results.csv) with override ``keys``."""
+def choose(results, keys, replicate_keys=REPLICATE_KEYS, searched=()):
+    """The Choice of a results table (results.csv) with override ``keys`` (``searched``: the keys a
+    search searched, configuration keys even where the chosen jobs share one value)."""
     metric = selection_metric(results)
-    config_keys, replicates, fixed = key_kinds(results, keys, replicate_keys)
+    config_keys, replicates, fixed = key_kinds(results, keys, replicate_keys, searched)
     summary = summary_frame(results, config_keys)
     return Choice(metric, config_keys, replicates, fixed, summary, best_configuration(summary, metric))
 
