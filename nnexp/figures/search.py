@@ -25,7 +25,8 @@ def search_trace(frame, path, metric="val_acc", grid=None):
         x = np.append(rows["epochs"].to_numpy(float), frame["epochs"].max())
         y = np.append(rows["best"].to_numpy(float), rows["best"].iloc[-1]) * scale
         ax.step(x, y, where="post", label=str(name), linewidth=1.6)
-        ax.plot(x[:-1], y[:-1], "o", markersize=3, color=ax.lines[-1].get_color())
+        better = np.r_[True, np.diff(y[:-1]) != 0]    # where the best changed
+        ax.plot(x[:-1][better], y[:-1][better], "o", markersize=3, color=ax.lines[-1].get_color())
     if grid is not None:
         best, epochs = grid
         ax.axhline(best * scale, color="black", linestyle="--", linewidth=1,

@@ -72,11 +72,12 @@ def promotion(records, n_rungs, eta, maximize):
     return None
 
 
-def last_promotion(records, n_rungs, maximize):
-    """When the search has ended with no configuration finished at the top rung (too few trials for
-    floor(n_k / eta) to reach it): (the best paused configuration of the highest rung that has one, its
-    next rung), so that what the search names best was trained to the full budget. None otherwise."""
-    if any(math.isfinite(score) for score in finished_at(records, n_rungs - 1).values()):
+def last_promotion(records, n_rungs, maximize, wanted=1):
+    """When the search has ended with fewer than ``wanted`` configurations finished at the top rung (too
+    few trials for floor(n_k / eta) to reach it): (the best paused configuration of the highest rung that
+    has one, its next rung), so that what the search names best (and the ``wanted`` it retrains with
+    other seeds) was trained to the full budget. None otherwise."""
+    if sum(math.isfinite(score) for score in finished_at(records, n_rungs - 1).values()) >= wanted:
         return None
     for rung in reversed(range(n_rungs - 1)):
         scores = finished_at(records, rung)

@@ -177,7 +177,7 @@ class Search:
             return self.propose()
         if self.in_flight:
             return None
-        step = last_promotion(records, len(self.rungs), self.maximize)
+        step = last_promotion(records, len(self.rungs), self.maximize, max(1, self.replicates))
         if step is not None:
             return self.promote(*step)
         return self.replicate()
@@ -328,7 +328,8 @@ class Search:
         """search.csv, and search.json (the settings, rungs and number of trials) for the report."""
         try:
             write_csv(self.sweep_dir / TABLE_FILE, self.table())
-            write_json(self.sweep_dir / SETTINGS_FILE, {**self.settings, "rungs": self.rungs, "n_trials": self.n_trials,
+            write_json(self.sweep_dir / SETTINGS_FILE, {**self.settings, "described": self.space.describe(),
+                                                        "rungs": self.rungs, "n_trials": self.n_trials,
                                                         "replicates": self.replicates,
                                                         "replicate_seeds": self.replicate_seeds})
         except NnexpError as err:

@@ -57,10 +57,12 @@ def chosen_jobs(results, table):
 
 
 def trace_frame(table, metric, name="search"):
-    """Rows (search, epochs, best) in the order the jobs finished: the epochs trained by all jobs so far,
-    and the best score among the jobs at the full budget so far (NaN before the first)."""
+    """Rows (search, epochs, best) in the order the search's jobs finished (not the retraining with other
+    seeds after it): the epochs trained by the jobs so far, and the best score among the jobs at the full
+    budget so far (NaN before the first)."""
     budget = table["epochs"].max()
-    done = table[table["state"] != "running"].sort_values("finished_at", kind="stable")
+    search = table[table["seed"].isna() & (table["state"] != "running")]
+    done = search.sort_values("finished_at", kind="stable")
     at_budget = done["score"].where(done["epochs"] == budget)
     best = at_budget.cummax() if higher_is_better(metric) else at_budget.cummin()
     return pd.DataFrame({"search": name, "epochs": done["epochs_trained"].fillna(0).cumsum().to_numpy(),
@@ -108,8 +110,7 @@ def search_markdown(table, settings):
                 if settings.get("scheduler") == "asha" else "")
              + f", seed {settings.get('seed')}; score `{settings.get('metric')}`, full budget {budget} epochs.", "",
              "| key | searched over |", "|---|---|"]
-    lines += [f"| {key} | `{json.loads(text)['name']}` {json.loads(text)['attributes']} |"
-              for key, text in (settings.get("space") or {}).items()]
+    lines += [f"| {key} | {text} |" for key, text in (settings.get("described") or {}).items()]
     lines += ["", f"{table['trial'].nunique()} trials, {len(table)} jobs: "
               + ", ".join(f"{n} at {e} epochs" for e, n in per_rung.items())
               + (f", {int(table['seed'].notna().sum())} retraining the best with other seeds"

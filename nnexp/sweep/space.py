@@ -41,6 +41,15 @@ class Dimension:
             return f"{self.element}={self.texts[choices.index(value)]}"
         return f"{self.element}={value_text(value)}"
 
+    def describe(self):
+        """The values searched, in words: 'log-uniform in [0.001, 1]', 'one of [50], [100]'."""
+        d = self.distribution
+        if self.texts or not hasattr(d, "low"):
+            return "one of " + ", ".join(self.texts or map(str, d.choices))
+        kind = "whole numbers" if type(d).__name__ == "IntDistribution" else "uniform"
+        step = f", step {d.step}" if getattr(d, "step", None) not in (None, 1) else ""
+        return f"{'log-' if d.log else ''}{kind} in [{d.low:g}, {d.high:g}]{step}"
+
     @property
     def grid(self):
         """Every value of a discrete dimension, for the grid sampler; None for an interval."""
@@ -68,6 +77,10 @@ class Space:
         fixed = [line for key, line in self.fixed.items() if seed is None or key != "seed"]
         searched = [dim.override(params[key]) for key, dim in self.dimensions.items()]
         return [*fixed, *searched, f"{BUDGET_KEY}={epochs}", *([] if seed is None else [f"seed={seed}"])]
+
+    def describe(self):
+        """{key: its values in words}, for the report."""
+        return {key: dim.describe() for key, dim in self.dimensions.items()}
 
     @property
     def distributions(self):
