@@ -145,6 +145,7 @@ class SearchSweeper(Sweeper):
     def run_in_turn(self, search):
         """One job at a time, in this thread (Hydra's basic launcher runs it in this process)."""
         while (job := search.next_job()) is not None:
+            search.write_table()
             self.finish(search, job, lambda job=job: self.launch(job))
 
     def run_in_slots(self, search, slots):
@@ -154,6 +155,7 @@ class SearchSweeper(Sweeper):
             while True:
                 while len(running) < slots and (job := search.next_job()) is not None:
                     running[pool.submit(self.launch, job)] = job
+                    search.write_table()
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)

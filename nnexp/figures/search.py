@@ -56,11 +56,11 @@ def rung_scores(frame, path, metric="val_acc"):
     reached = set(finished.loc[finished["epochs"] == top, "trial"])
     stopped = finished[~finished["trial"].isin(reached)]
     ax.scatter(stopped["epochs"], stopped["score"] * scale, s=14, color="0.6", label="stopped at this rung", zorder=2)
-    for trial, rows in stopped.groupby("trial"):
+    for _, rows in stopped.groupby("trial"):
         if len(rows) > 1:
             rows = rows.sort_values("epochs")
             ax.plot(rows["epochs"], rows["score"] * scale, color="0.7", linewidth=0.8, zorder=1)
-    for i, trial in enumerate(sorted(reached)):
+    for trial in sorted(reached):
         rows = finished[finished["trial"] == trial].sort_values("epochs")
         ax.plot(rows["epochs"], rows["score"] * scale, marker="o", markersize=4, linewidth=1.4, zorder=3,
                 label=f"trial {trial}" if len(reached) <= 8 else None)

@@ -187,7 +187,8 @@ def varying(frame, keys):
 
 def results_frame(jobs, sweep_dir):
     """results.csv: job, status, one column per override key, final and best metrics, the epochs the job
-    trained itself (not taken from a checkpoint or the reuse store), seconds, the job's directory (relative to the sweep directory) and a note for jobs that did not complete."""
+    trained itself (not taken from a checkpoint or the reuse store), seconds, the job's directory
+    (relative to the sweep directory) and a note for jobs that did not complete."""
     keys = key_columns(jobs)
     rows = []
     for job in jobs:

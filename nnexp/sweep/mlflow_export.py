@@ -29,9 +29,10 @@ from ..storage import sha256_file, sha256_json
 from ..training.identity import config_hash
 from ..training.results import FINISHED
 from ..training.run_files import HISTORY_COLUMNS, RUN_FILES
-from .collect import METRICS, history_frame, jobs_in, key_columns, multirun_config, results_frame, varying
+from .collect import METRICS, history_frame, jobs_in, key_columns, multirun_config, varying
 from .guard import sweep_args, sweep_hash
 from .report import command_line
+from .search_report import results_of, search_tags
 
 INSTALL = 'MLflow is not installed; install the extra: pip install -e ".[mlflow]"'
 TRACKING_URI = "sqlite:///mlruns.db"
@@ -39,7 +40,7 @@ EXPERIMENT = "nnexp"
 STATUS = {"completed": "FINISHED", "diverged": "FAILED", "failed": "FAILED", "interrupted": "KILLED",
           "missing": "KILLED"}
 """MLflow's status of a job with each nnexp status (the tag ``nnexp.status`` keeps nnexp's own)."""
-SWEEP_FILES = ("results.csv", "summary.csv", "history.csv", "report.md")
+SWEEP_FILES = ("results.csv", "summary.csv", "history.csv", "report.md", "search.csv", "search.json")
 FIGURES = ("*.png", "*.gif")
 BATCH = 1000
 """Metric points per ``log_batch`` call (MLflow's limit); params and tags go 100 at a time."""
@@ -125,9 +126,9 @@ def job_files(folder):
     return files + [("hydra", path) for path in hydra if path.is_file()]
 
 
-def job_record(job, history, keys, name=None):
+def job_record(job, history, keys, name=None, extra_tags=None):
     """The run of a job: ``history`` its rows of the history table, ``keys`` the override keys that vary
-    across its sweep (they name the run: ``#3 lr=0.1 seed=1``)."""
+    across its sweep (they name the run: ``#3 lr=0.1 seed=1``), ``extra_tags`` (a search's trial and rung)."""
     result, folder = job.result, job.dir
     hydra_config = folder / ".hydra" / "config.yaml"
     digest = result.get("config_hash") or (config_hash(OmegaConf.load(hydra_config)) if hydra_config.is_file()
@@ -140,6 +141,7 @@ def job_record(job, history, keys, name=None):
             "nnexp.git_dirty": str(git.get("dirty", "unknown")).lower()}
     if job.note():
         tags["nnexp.error"] = job.note()
+    tags.update(extra_tags or {})
     name = name or " ".join([f"#{job.num}", *(f"{k}={typed(job.overrides[k])}" for k in keys if k in job.overrides)])
     return Record(key={"nnexp.config_hash": digest, "nnexp.job": str(job.num)}, name=name,
                   params={key: typed(value) for key, value in job.overrides.items()}, tags=tags, metrics=metrics,
@@ -158,7 +160,7 @@ def checked_results(sweep_dir, jobs):
         saved = pd.read_csv(path)
     except (OSError, ValueError) as err:
         raise ExportError(f"{path} is damaged ({' '.join(str(err).split())}); {rebuild}") from None
-    expected = results_frame(jobs, sweep_dir)
+    expected = results_of(jobs, sweep_dir)
     same = (list(saved.columns) == list(expected.columns) and len(saved) == len(expected)
             and saved["job"].astype(str).tolist() == expected["job"].astype(str).tolist()
             and saved["status"].astype(str).tolist() == expected["status"].tolist())
@@ -172,7 +174,9 @@ def sweep_record(sweep_dir, jobs):
     """The run of a sweep (its jobs' runs as children)."""
     results, history = checked_results(sweep_dir, jobs), history_frame(jobs)
     keys = varying(results, key_columns(jobs))
-    children = [job_record(job, history[history["job"] == job.num], keys) for job in jobs if job.dir is not None]
+    searched = search_tags(results)
+    children = [job_record(job, history[history["job"] == job.num], keys, extra_tags=searched.get(job.num))
+                for job in jobs if job.dir is not None]
     multirun = multirun_config(sweep_dir)
     grid = OmegaConf.select(multirun, "hydra.sweeper") is not None
     params = dict(arg.lstrip("+~").split("=", 1) for arg in sweep_args(multirun) if "=" in arg) if grid else {}

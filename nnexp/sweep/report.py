@@ -34,7 +34,14 @@ from ..figures.style import GIF_FRAMES
 from ..storage import write_csv, write_text
 from ..training.run_files import CNN_FIGURES
 from .collect import STATUSES, ReportError, collect, history_frame, key_columns, multirun_config, results_frame
-from .search_report import chosen_jobs, search_figures, search_markdown, search_settings, search_table, with_search_columns
+from .search_report import (
+    chosen_jobs,
+    search_figures,
+    search_markdown,
+    search_settings,
+    search_table,
+    with_search_columns,
+)
 from .summary import REPLICATE_KEYS, best_job, choose
 from .views import figure, sweep_figures
 
@@ -159,8 +166,8 @@ def report_markdown(sweep_dir, results, keys, figures, multirun, choice, search=
     status = ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts)
     validation = ["val_acc"] if results["val_acc"].notna().any() else []
     searched = [c for c in ("trial", "rung") if c in results]
-    shown_columns = ["job", "status", *searched, *keys, *validation, "test_acc", "train_acc", "test_loss", "best_test_acc",
-                     "best_epoch", "seconds", "error"]
+    shown_columns = ["job", "status", *searched, *keys, *validation, "test_acc", "train_acc", "test_loss",
+                     "best_test_acc", "best_epoch", "seconds", "error"]
     table = results[shown_columns].copy().astype({"best_epoch": object})
     for column in [*searched, *keys, "best_epoch"]:
         table[column] = table[column].map(lambda v: "" if v is None or pd.isna(v) else f"{v:g}"

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 STUDY_FILE = "study.journal"
 STUDY_NAME = "nnexp"
 TABLE_COLUMNS = ["job", "trial", "rung", "epochs", "seed", "optuna_trial", "state", "score", "promoted",
-                 "epochs_trained", "finished_at", "dir"]
+                 "epochs_trained", "started_at", "finished_at", "dir"]
 """search.csv: one row per job of a search, in job order."""
 SAMPLERS = ("tpe", "random", "grid")
 SCHEDULERS = ("asha", "none")
@@ -77,8 +77,11 @@ def open_study(sweep_dir, settings, maximize):
     path = Path(sweep_dir) / STUDY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     storage = JournalStorage(JournalFileBackend(str(path)))
-    study = optuna.create_study(storage=storage, study_name=STUDY_NAME, load_if_exists=True,
-                                direction="maximize" if maximize else "minimize")
+    if STUDY_NAME in optuna.get_all_study_names(storage):
+        study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    else:
+        study = optuna.create_study(storage=storage, study_name=STUDY_NAME,
+                                    direction="maximize" if maximize else "minimize")
     stored = study.user_attrs
     if not stored:
         for key in SETTINGS:
@@ -158,7 +161,7 @@ class Search:
         jobs = []
         for t in self.trials():
             if t.state.name == "RUNNING" and t.user_attrs["job"] not in self.in_flight:
-                overrides = self.space.overrides(t.params, t.user_attrs["epochs"], t.user_attrs.get("seed"))
+                overrides = self.space.overrides(t.params, t.user_attrs["epochs"], self.job_seed(t.user_attrs))
                 jobs.append(Job(t.user_attrs["job"], overrides, t._trial_id, t.number))
         return sorted(jobs, key=lambda job: job.num)
 
@@ -182,6 +185,11 @@ class Search:
             return self.promote(*step)
         return self.replicate()
 
+    def job_seed(self, user_attrs):
+        """The seed= override of a job: a retraining's seed; the search's own seed, written out, when the
+        search retrains with other seeds (so that results.csv names every job's seed); else none."""
+        return user_attrs.get("seed", self.base_seed if self.replicates else None)
+
     def launching(self, job):
         self.in_flight.add(job.num)
         return job
@@ -199,7 +207,7 @@ class Search:
         for key, value in {**user_attrs, "job": number}.items():
             trial.set_user_attr(key, value)
         seed = user_attrs.get("seed")
-        overrides = self.space.overrides(trial.params, user_attrs["epochs"], seed)
+        overrides = self.space.overrides(trial.params, user_attrs["epochs"], self.job_seed(user_attrs))
         log.info("search: job %d: trial %d, rung %d, %d epochs%s", number, user_attrs["trial"], user_attrs["rung"],
                  user_attrs["epochs"], "" if seed is None else f", seed {seed}")
         assert isinstance(trial, Trial)
@@ -279,8 +287,8 @@ class Search:
         epochs = frozen.user_attrs["epochs"]
         if status == "completed" and epochs in scores and epochs == self.budget:
             self.tell(job, TrialState.COMPLETE, scores[epochs])
-        elif (status == "completed" and epochs in scores) or (status == "diverged" and scores):
-            self.tell(job, TrialState.PRUNED)
+        elif (status == "completed" and epochs in scores) or status == "diverged":
+            self.tell(job, TrialState.PRUNED)     # paused (or diverged: TPE ranks it below every other)
         else:
             self.tell(job, TrialState.FAIL)
         return status
@@ -319,6 +327,7 @@ class Search:
                          "seed": a.get("seed"), "optuna_trial": t.number, "state": t.state.name.lower(),
                          "score": score, "promoted": "seed" not in a and (a["trial"], a["rung"] + 1) in above,
                          "epochs_trained": a.get("epochs_trained"),
+                         "started_at": t.datetime_start.isoformat() if t.datetime_start else None,
                          "finished_at": t.datetime_complete.isoformat() if t.datetime_complete else None,
                          "dir": a.get("dir")})
         frame = pd.DataFrame(rows, columns=TABLE_COLUMNS).sort_values("job", kind="stable")

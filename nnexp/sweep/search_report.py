@@ -47,6 +47,21 @@ def with_search_columns(results, table):
     return out
 
 
+def results_of(jobs, sweep_dir):
+    """results.csv's frame of a sweep's jobs, with a search's ``trial`` and ``rung`` columns."""
+    results = results_frame(jobs, Path(sweep_dir))
+    table = search_table(sweep_dir)
+    return results if table is None else with_search_columns(results, table)
+
+
+def search_tags(results):
+    """{job: {"nnexp.trial": ..., "nnexp.rung": ...}} of a search's results (empty for a grid)."""
+    if "trial" not in results:
+        return {}
+    return {int(row.job): {"nnexp.trial": str(row.trial), "nnexp.rung": str(row.rung)}
+            for row in results[["job", "trial", "rung"]].dropna().itertuples(index=False)}
+
+
 def chosen_jobs(results, table):
     """The jobs a search chooses among: those trained to the full budget, and when it retrained its best
     configurations with other seeds, only those configurations."""

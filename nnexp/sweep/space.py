@@ -133,10 +133,9 @@ def interval_distribution(key, sweep):
     return FloatDistribution(float(low), float(high), log=log)
 
 
-def range_dimension(key, element, sweep, texts):
+def range_dimension(key, element, sweep, values, texts):
     from optuna.distributions import CategoricalDistribution, IntDistribution
 
-    values = list(sweep)
     if not values:
         raise ConfigError(f"{key}=range({sweep.start}, {sweep.stop}, {sweep.step}) holds no value")
     if all(isinstance(v, int) for v in values) and sweep.step > 0 and "log" not in sweep.tags:
@@ -163,7 +162,7 @@ def dimension(override):
         return Dimension(key, element, interval_distribution(key, sweep))
     texts = list(override.sweep_string_iterator())
     if isinstance(sweep, RangeSweep):
-        return range_dimension(key, element, sweep, texts)
+        return range_dimension(key, element, sweep, list(override.sweep_iterator()), texts)
     if isinstance(sweep, ChoiceSweep):
         return choice_dimension(key, element, list(sweep.list), texts)
     raise ConfigError(f"{override.input_line}: a search takes interval(...), range(...), choice(...) or a comma list")
