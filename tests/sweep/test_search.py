@@ -18,8 +18,9 @@ from helpers import cli_env, run_cli, tree_digest
 from nnexp.sweep.mlflow_export import export
 from nnexp.sweep.search import STUDY_FILE, STUDY_NAME
 
-SEARCH = ["-m", "hydra/sweeper=search", "lr=tag(log, interval(0.01, 1))", "model.hidden=[10],[20]", "data.train_size=300",
-          "threads=1", "epochs=9", "hydra.sweeper.n_trials=9", "hydra.callbacks.report.gif_frames=0"]
+SEARCH = ["-m", "hydra/sweeper=search", "lr=tag(log, interval(0.01, 1))", "model.hidden=[10],[20]",
+          "data.train_size=300", "threads=1", "epochs=9", "hydra.sweeper.n_trials=9",
+          "hydra.callbacks.report.gif_frames=0"]
 """Nine trials of a per-sample network on 270 training images: rungs 1, 3 and 9 epochs."""
 
 
@@ -226,7 +227,8 @@ BAD = [
 
 @pytest.mark.parametrize("args, message", BAD, ids=[message for _, message in BAD])
 def test_bad_input_is_one_line_before_any_job_runs(tmp_path, args, message):
-    done = run_cli("-m", "hydra/sweeper=search", "epochs=9", *args, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    done = run_cli("-m", "hydra/sweeper=search", "epochs=9", *args, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                   cwd=tmp_path)
     assert done.returncode != 0 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert not list((tmp_path / "sweep").glob("*/.hydra"))
 

@@ -18,9 +18,9 @@ from nnexp.sweep.space import parse_space
 
 
 def test_each_kind_of_sweep_becomes_its_optuna_distribution():
-    space = parse_space(["lr=tag(log, interval(0.001, 1))", "momentum=interval(0, 0.9)", "batch_size=int(interval(1, 64))",
-                         "model.hidden=[50],[100]", "optimizer=choice(sgd,adam)", "seed=range(0, 6, 2)", "x=range(0.1, 0.3, 0.1)",
-                         "data.train_size=300", "epochs=9"])
+    space = parse_space(["lr=tag(log, interval(0.001, 1))", "momentum=interval(0, 0.9)",
+                         "batch_size=int(interval(1, 64))", "model.hidden=[50],[100]", "optimizer=choice(sgd,adam)",
+                         "seed=range(0, 6, 2)", "x=range(0.1, 0.3, 0.1)", "data.train_size=300", "epochs=9"])
     d = space.distributions
     assert d["lr"] == optuna.distributions.FloatDistribution(0.001, 1.0, log=True)
     assert d["momentum"] == optuna.distributions.FloatDistribution(0.0, 0.9)
@@ -34,7 +34,8 @@ def test_each_kind_of_sweep_becomes_its_optuna_distribution():
 
 
 def test_a_jobs_overrides_give_each_key_its_value_as_hydra_reads_it_back():
-    space = parse_space(["+foo=bar", "lr=tag(log, interval(0.001, 1))", "model.hidden=[50],[100]", "seed=3", "epochs=9"])
+    space = parse_space(["+foo=bar", "lr=tag(log, interval(0.001, 1))", "model.hidden=[50],[100]", "seed=3",
+                         "epochs=9"])
     params = {"lr": 0.012345678901234567, "model.hidden": "[100]"}
     assert space.overrides(params, 3) == ["+foo=bar", "seed=3", "lr=0.012345678901234567", "model.hidden=[100]",
                                           "epochs=3"]
