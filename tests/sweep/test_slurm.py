@@ -228,3 +228,26 @@ def test_a_job_longer_than_its_time_limit_is_requeued_and_ends_as_never_stopped(
     resumed = re.findall(rf"resuming from the checkpoint of epoch (\d+) of {epochs}", log)
     assert resumed and result(requeued_dir / "0")["epochs_trained"] == epochs - int(resumed[-1])
     assert_same_sweep(requeued_dir, tmp_path / "basic")
+
+
+def test_a_search_on_slurm_equals_the_basic_launchers_and_fills_two_slots(slurm, tmp_path):
+    """hydra/sweeper=search on the cluster: one slot gives the basic launcher's search digit for digit
+    (the same trials, promotions and tables); two slots run every trial, each promotion training only
+    the epochs above its rung through the reuse store."""
+    search = ["-m", "hydra/sweeper=search", "lr=tag(log, interval(0.01, 1))", "model.hidden=[10],[20]", *SMALL,
+              "epochs=3", "hydra.sweeper.n_trials=4", NO_GIF]
+    basic = start_sweep([*search, f"hydra.sweep.dir={tmp_path / 'basic'}"], tmp_path / "basic-cwd")
+    (tmp_path / "slurm-cwd").mkdir()
+    done = run_cli(*search, *SLURM, "hydra.sweeper.n_jobs=1", f"hydra.sweep.dir={tmp_path / 'slurm'}",
+                   env=slurm.env, cwd=tmp_path / "slurm-cwd", timeout=300)
+    code, _, err = finish(basic)
+    assert done.returncode == code == 0, (done.stderr, err)
+    assert_same_sweep(tmp_path / "slurm", tmp_path / "basic")
+    (tmp_path / "two-cwd").mkdir()
+    two = run_cli(*search, *SLURM, "hydra.sweeper.n_jobs=2", f"hydra.sweep.dir={tmp_path / 'two'}",
+                  env=slurm.env, cwd=tmp_path / "two-cwd", timeout=300)
+    assert two.returncode == 0, two.stderr
+    table = pd.read_csv(tmp_path / "two" / "search.csv")
+    assert table["trial"].nunique() == 4 and set(table["state"]) <= {"complete", "pruned"}
+    assert (table["epochs_trained"] == table["epochs"] - table["rung"]).all()    # rungs 1 and 3: 1 + 2
+    assert (table["epochs"] == 3).any()
