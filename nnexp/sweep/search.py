@@ -122,10 +122,20 @@ class Search:
         asha = settings["scheduler"] == "asha"
         self.rungs = rungs(settings["min_epochs"], settings["eta"], budget) if asha else [budget]
         self.study = open_study(sweep_dir, settings, self.maximize)
+        self.fail_unnamed()
         self.in_flight = set()      # job numbers launched by this process and not yet recorded
         self.stopped = False        # a job was interrupted: launch nothing more
 
     # what the study holds
+
+    def fail_unnamed(self):
+        """Tell as failed the trials an earlier command asked for and was killed before it named their
+        job (a moment between two writes): no job of theirs ever ran."""
+        from optuna.trial import TrialState
+
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if "job" not in t.user_attrs:
+                self.study.tell(t.number, state=TrialState.FAIL)
 
     def trials(self):
         return [t for t in self.study.get_trials(deepcopy=False) if "job" in t.user_attrs]
@@ -271,7 +281,7 @@ class Search:
         from optuna.trial import Trial, TrialState
 
         self.in_flight.discard(job.num)
-        frozen = self.study._storage.get_trial(job.trial_id)
+        frozen = self.study.get_trials(deepcopy=False)[job.number]
         result = load_result(job_dir)[0] or {}
         status = result.get("status", "missing")
         if status == "interrupted":

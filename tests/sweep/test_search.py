@@ -261,3 +261,45 @@ def test_a_cosine_schedule_spans_the_budget_so_promotions_continue_from_the_stor
         history = pd.read_csv(tmp_path / "sweep" / str(row.dir) / "history.csv")
         expected = lr * (1 + np.cos(np.pi * (history["epoch"] - 1) / 8)) / 2
         np.testing.assert_allclose(history["epoch_lr"], expected, rtol=1e-12)
+
+
+def test_a_second_command_into_a_running_search_is_refused_at_once(tmp_path):
+    args = [*SEARCH, "data.train_size=1500", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+    (tmp_path / "cwd").mkdir()
+    first = subprocess.Popen([sys.executable, "-m", "nnexp", *args], cwd=tmp_path / "cwd", env=cli_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while first.poll() is None and not (tmp_path / "sweep" / "search.csv").is_file():
+            pass
+        second = run_cli(*args, cwd=tmp_path / "cwd")
+        assert second.returncode == 1 and second.stderr.count("\n") == 1
+        assert f"{tmp_path / 'sweep'} is in use by a sweep (pid {first.pid}" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_compare_reads_a_search_as_it_reads_a_grid(searched, tmp_path):
+    done = run_cli(str(searched[0]), str(searched[0]), "--out", str(tmp_path / "out"), module="nnexp.compare")
+    assert done.returncode == 0, done.stderr
+    compared = pd.read_csv(tmp_path / "out" / "compare.csv")
+    assert len(compared) == len(pd.read_csv(searched[0] / "results.csv").drop_duplicates(["lr", "model.hidden",
+                                                                                          "epochs"]))
+
+
+def test_the_trace_beside_a_grid_draws_the_grids_best_and_its_epochs(searched, finished_sweep, tmp_path):
+    import shutil
+
+    from nnexp.sweep.search_report import grid_reference
+
+    sweep_dir = tmp_path / "sweep"
+    shutil.copytree(searched[0], sweep_dir)
+    grid = pd.read_csv(finished_sweep / "results.csv")
+    best, epochs = grid_reference(finished_sweep)
+    assert best == grid["val_acc"].max() and epochs == grid["epochs_trained"].sum() == 2
+    alone = (sweep_dir / "search_trace.png").read_bytes()
+    done = run_cli(str(sweep_dir), "--vs", str(finished_sweep), module="nnexp.report")
+    assert done.returncode == 0, done.stderr
+    assert (sweep_dir / "search_trace.png").read_bytes() != alone
+    missing = run_cli(str(sweep_dir), "--vs", str(tmp_path / "nothing"), module="nnexp.report")
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "is not a directory" in missing.stderr
