@@ -1,4 +1,4 @@
-"""``python -m nnexp.mlflow SWEEP_OR_RUN_DIR ... [--tracking-uri URI] [--experiment NAME]``: export sweeps
+"""``python -m nnexp.mlflow SWEEP_OR_RUN_DIR [MORE_DIRS...] [--tracking-uri URI] [--experiment NAME]``: export sweeps
 and runs to MLflow (the optional extra: ``pip install -e ".[mlflow]"``). The work is in
 ``nnexp.sweep.mlflow_export``."""
 

@@ -1,13 +1,13 @@
-"""Inverse query: the input a trained network associates with each digit 0-9.
+"""Inverse query: the input a trained network associates with each digit 0-9, by one of two methods::
 
-back      (classic experiment 5, "Make your own neural network") push the target vector of a digit
-          (0.01, with 0.99 at the digit) backwards, layer l = L..1:
-              z_l = f_l^-1(a_l)                 inverse activation (logit for sigmoid)
-              a_{l-1} = rescale(W_l^T z_l)       transposed weights, then into [0.01, 0.99]
-          Works for any depth when every activation is invertible and there are no biases.
-gradient  for any network (relu, softmax, biases): start from a grey image and climb the gradient of
-          log softmax(z_L)_k, the k-th class score against the others, minus an L2 pull towards grey,
-          keeping the pixels in the input range.
+    back      (classic experiment 5, "Make your own neural network") push the target vector of a digit
+              (0.01, with 0.99 at the digit) backwards, layer l = L..1:
+                  z_l = f_l^-1(a_l)                 inverse activation (logit for sigmoid)
+                  a_{l-1} = rescale(W_l^T z_l)       transposed weights, then into [0.01, 0.99]
+              Works for any depth when every activation is invertible and there are no biases.
+    gradient  for any network (relu, softmax, biases): start from a grey image and climb the gradient of
+              log softmax(z_L)_k, the k-th class score against the others, minus an L2 pull towards grey,
+              keeping the pixels in the input range.
 
 The maths only; ``nnexp.sweep.inverse`` loads a run and draws the images.
 """
@@ -75,7 +75,7 @@ def input_gradient(network, x, classes):
 
 
 def gradient_query(network, low, high, steps=300, step=0.02, l2=0.05):
-    """For every class k, an input in [low, high] that maximises log softmax(z_L)_k - l2/2 |x - grey|^2
+    """For every class k, an input in [low, high] that maximises ``log softmax(z_L)_k - l2/2 |x - grey|^2``
     by normalised gradient ascent, all classes in one batch: (n_classes, n_inputs)."""
     grey = (low + high) / 2
     x = np.full((network.n_outputs, int(np.prod(network.input_shape))), grey, dtype=np.float64)

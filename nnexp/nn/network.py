@@ -61,7 +61,7 @@ class Network:
         self.predict_rows = max(1, PREDICT_ELEMENTS // largest_sample(layers, self.input_shape))
 
     def inputs(self, x):
-        """Flat inputs (N, prod(input_shape)) (or already (N, *input_shape)) as a (N, *input_shape)
+        """Flat inputs ``(N, prod(input_shape))`` (or already ``(N, *input_shape)``) as a ``(N, *input_shape)``
         array of the network's dtype."""
         x = np.asarray(x, dtype=self.dtype)
         size = int(np.prod(self.input_shape))

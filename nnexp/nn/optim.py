@@ -97,12 +97,13 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015), with coupled L2 weight decay (``decoupled=False``) or AdamW's
-    decoupled decay (Loshchilov and Hutter, 2019). With step count t:
+    decoupled decay (Loshchilov and Hutter, 2019). With step count t::
 
         g' = g + lambda w                         (Adam's L2 decay, where ``decay`` is True)
         m  = b1 m + (1 - b1) g'                   v = b2 v + (1 - b2) g'^2
         m^ = m / (1 - b1^t)                       v^ = v / (1 - b2^t)
         w  = w - lr m^ / (sqrt(v^) + eps)
+
     AdamW: g' = g, and before the step w = w - lr lambda w (where ``decay`` is True).
     """
 

@@ -3,7 +3,7 @@
 Each argument is a sweep directory or a single run directory, read from disk as ``nnexp.report``
 reads it. The completed jobs are joined on the swept keys they share (the keys present in every
 input that vary within at least one); rows of one input with the same join keys are averaged.
-Written to ``--out`` (default ``outputs/compare/<date>_<time>``) and printed:
+Written to ``--out`` (default ``outputs/compare/<date>_<time>``) and printed::
 
     compare.csv          join keys, then for each metric: <metric>_A, <metric>_B, <metric>_B-A, ...
     compare_sources.csv  label (A, B, ...) and directory

@@ -39,7 +39,7 @@ JOBS_PER_KEY = 10
 
 
 def jobs_to_trust(n_keys):
-    """The number of jobs below which the importances and correlations are flagged as not to be trusted:
+    """The number of jobs below which the importances and correlations are flagged as not to be trusted::
 
         max(MIN_JOBS, JOBS_PER_KEY * n_keys)
 
@@ -47,7 +47,7 @@ def jobs_to_trust(n_keys):
     about ten observations per parameter before estimated effects stop swinging), and a forest on fewer
     jobs than that memorises them, so its importances mostly rank noise. The floor of 20 is where a rank
     correlation starts to mean something: its standard error is about 1/sqrt(n - 3), so with n = 20 only
-    |rho| > 1.96/sqrt(17) = 0.48 differs from zero at the 5% level, and with fewer jobs even strong
+    ``|rho| > 1.96/sqrt(17) = 0.48`` differs from zero at the 5% level, and with fewer jobs even strong
     correlations do not."""
     return max(MIN_JOBS, JOBS_PER_KEY * n_keys)
 

@@ -1,15 +1,15 @@
 """Everything a sweep directory needs to be compared and reported, rebuilt from disk.
 
 ``python -m nnexp.report <dir>`` and the Hydra callback (``nnexp.sweep.callbacks``, at the end of
-a multirun) both call ``build``. For a sweep directory it writes
+a multirun) both call ``build``. For a sweep directory it writes::
 
-    results.csv   one row per job (columns: see ``results_frame`` and README)
+    results.csv   one row per job (columns: see ``results_frame`` and docs/sweeps.md)
     history.csv   the per-epoch histories of all jobs in long form, the swept keys as columns
     *.png, *.gif  the figures that fit what was swept (see ``sweep_figures``)
     report.md     the grid, the best configuration, the results table and the figures
 
 and for a single run directory (one that holds result.json) its own figures. Only files on disk
-are read, so a partial or interrupted sweep is reported as far as it got:
+are read, so a partial or interrupted sweep is reported as far as it got::
 
     completed   result.json says completed          failed   the job raised (error recorded)
     diverged    the loss became non-finite           missing  a job directory without a readable

@@ -1,12 +1,14 @@
 """BLAS threads per run (config key ``threads``), set with threadpoolctl around the training.
 
-``threads: auto`` chooses
+``threads: auto`` chooses::
+
     1          per-sample training (batch_size=1): each step is a handful of small BLAS calls,
                and waking other threads for them costs more than it saves;
     1          every job of a parallel sweep (joblib or local submitit launcher): the jobs already
                keep every core busy, and more threads than cores only fight for them;
     all cores  a single mini-batch run (or a job of a sequential sweep, or of a Slurm array,
                where "all" is the cores the scheduler gave the job).
+
 A whole number sets the count directly.
 """
 
