@@ -41,7 +41,10 @@ autosummary_imported_members = False
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_mock_imports = ["mlflow", "torch", "nnexp.__main__"] + ([] if importlib.util.find_spec("numba") else ["numba"])   # nnexp.__main__ would run the command when imported
+# optional extras, imported only when used; nnexp.__main__ would run the command when imported
+autodoc_mock_imports = ["mlflow", "torch", "nnexp.__main__"]
+if importlib.util.find_spec("numba") is None:
+    autodoc_mock_imports.append("numba")
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"nnexp {release}"

@@ -188,7 +188,7 @@ def markdown():
     section("Top-level keys", "`Config`: the keys of `conf/config.yaml`, typed on the command line as they are "
             "(`lr=0.3`). `data`, `model`, `optimizer` and `schedule` are config groups, below.",
             config.Config, "", yaml_comments(ROOT / "conf" / "config.yaml"))
-    section("data", f"`DataConfig`, filled by `conf/data/<name>.yaml`.", config.DataConfig, "data.")
+    section("data", "`DataConfig`, filled by `conf/data/<name>.yaml`.", config.DataConfig, "data.")
     parts.extend(["Each option of the group sets:", "", group_table("data"), ""])
     section("model=mlp", doc(config.MLPConfig) or "`MLPConfig`: a fully connected network.", config.MLPConfig,
             "model.")

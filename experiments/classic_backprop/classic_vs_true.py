@@ -11,7 +11,7 @@ This script trains both rules from the SAME initial weights (N(0, fan_in^-1/2), 
 sample at a time in file order, inputs x/255*0.99+0.01, targets 0.01/0.99, and scores the 10,000
 test images after every epoch. It writes a CSV (rule, lr, seed, epoch, test_acc) and a figure.
 
-    python experiments/classic_backprop/classic_vs_true.py /work/shared/data/mnist \
+    python experiments/classic_backprop/classic_vs_true.py path/to/mnist \
         --lr 0.01 0.05 0.1 0.18 0.3 0.5 1.0 --epochs 1 --out experiments/classic_backprop/lr_1epoch
 """
 

@@ -1,6 +1,6 @@
 """Speed of nnexp beside plain baselines, measured side by side in one run.
 
-    python experiments/speed/benchmark.py --data /work/shared/data/mnist
+    python experiments/speed/benchmark.py --data path/to/mnist
 
 (without --data, MNIST is downloaded once into nnexp's cache). Prints a table and writes it to
 experiments/speed/results.csv and results.md. Each figure is the median of --repeats runs.
