@@ -51,12 +51,14 @@ html_title = f"nnexp {release}"
 html_static_path = ["_static"]
 html_theme_options = {
     "navigation_with_keys": False,
+    "header_links_before_dropdown": 6,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
+html_sidebars = {"**": []}      # the pages are one level deep: the top bar lists them
+html_css_files = ["custom.css"]
 html_show_sourcelink = False
 
 highlight_language = "none"       # commands and tables, shown as written

@@ -16,6 +16,6 @@ def test_the_docs_build_without_a_warning(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     pages = {path.name for path in (tmp_path / "html").glob("*.html")}
-    assert {"index.html", "classics.html", "configuration.html", "sweeps.html", "search.html"} <= pages
+    assert {"index.html", "classics.html", "configuration.html", "sweeps.html", "search-sweeper.html"} <= pages
     configuration = (tmp_path / "html" / "configuration.html").read_text()
     assert "model.hidden" in configuration and "schedule.warmup" in configuration   # written from the schema
