@@ -97,7 +97,9 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015), with coupled L2 weight decay (``decoupled=False``) or AdamW's
-    decoupled decay (Loshchilov and Hutter, 2019). With step count t::
+    decoupled decay (Loshchilov and Hutter, 2019).
+
+    With step count t::
 
         g' = g + lambda w                         (Adam's L2 decay, where ``decay`` is True)
         m  = b1 m + (1 - b1) g'                   v = b2 v + (1 - b2) g'^2
