@@ -4,6 +4,7 @@ docstring that does not render, a page left out of every table of contents all f
 The same command a contributor runs (docs/contributing.md), into a temporary folder, from scratch.
 """
 
+import re
 import subprocess
 import sys
 
@@ -19,3 +20,14 @@ def test_the_docs_build_without_a_warning(tmp_path):
     assert {"index.html", "classics.html", "configuration.html", "sweeps.html", "search-sweeper.html"} <= pages
     configuration = (tmp_path / "html" / "configuration.html").read_text()
     assert "model.hidden" in configuration and "schedule.warmup" in configuration   # written from the schema
+
+
+def test_readme_is_a_door_whose_links_open():
+    """README stays short (the reference lives in docs/), every relative link in it reaches a file, and
+    .ci/run runs README's test command."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    assert [link for link in links if not link.startswith("http") and not (ROOT / link).exists()] == []
+    assert "\n    python -m pytest -q\n" in readme
+    assert (ROOT / ".ci" / "run").read_text().rstrip().splitlines()[-1] == "python -m pytest -q"
