@@ -50,8 +50,11 @@ def finish(process, timeout=300):
 
 
 def tables(sweep_dir):
-    """results.csv and history.csv of a sweep as text, without the timing column."""
-    return [pd.read_csv(sweep_dir / name, dtype=str, keep_default_na=False).drop(columns="seconds")
+    """results.csv and history.csv of a sweep as text, without the timing column, and without the epochs
+    each job trained itself (which of two jobs running at once trains a shared epoch is chance; a stopped
+    job's rerun trains only what follows its checkpoint)."""
+    return [pd.read_csv(sweep_dir / name, dtype=str, keep_default_na=False).drop(columns=["seconds", "epochs_trained"],
+                                                                                  errors="ignore")
             for name in ("results.csv", "history.csv")]
 
 
