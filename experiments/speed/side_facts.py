@@ -1,4 +1,4 @@
-"""Two facts README's Speed section states, measured and written to side_facts.md beside this file.
+"""Two facts the Speed page (docs/speed.md) states, measured and written to side_facts.md beside this file.
 
     python experiments/speed/side_facts.py --data path/to/mnist
 
