@@ -21,7 +21,8 @@ def test_two_sweeps_and_a_run_side_by_side(tiny_sweep, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"A = {sweep_dir}" in printed and f"C = {run}" in printed and "test_acc_B-A" in printed
     table = pd.read_csv(tmp_path / "out" / "compare.csv")
-    assert list(table.columns[:5]) == ["lr", "epochs", "test_acc_A", "test_acc_B", "test_acc_B-A"]
+    assert list(table.columns[:5]) == ["lr", "epochs", "val_acc_A", "val_acc_B", "val_acc_B-A"]   # chosen on
+    assert list(table.columns[7:10]) == ["test_acc_A", "test_acc_B", "test_acc_B-A"]                  # reported
     assert len(table) == 4                      # the completed grid points; the failed lr=-1 jobs are left out
     row = table.set_index(["lr", "epochs"])
     assert abs(row.loc[(0.3, 2), "test_acc_B-A"] - 0.125) < 1e-12
