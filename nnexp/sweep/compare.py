@@ -204,10 +204,12 @@ def main(argv=None):
         return error_line(err, "nnexp.compare")
     for i, directory in enumerate(args.directories):
         print(f"{chr(ord('A') + i)} = {directory}")
-    shown = [c for c in table.columns if not c.startswith(("best_", "train_"))]
+    shown = [c for c in table.columns
+             if not c.startswith(("best_", "train_", "test_loss")) and not c.endswith(("_lo", "_hi"))]
     with pd.option_context("display.float_format", "{:.4f}".format):
         print(table[shown].to_string(index=False))
-    print("(best_test_acc, best_epoch and train_acc side by side are in compare.csv too)")
+    print("(the 95% intervals of the differences (_lo, _hi), test_loss, best_test_acc, best_epoch and train_acc "
+          "are in compare.csv too)")
     significance = [c for c in table.columns if c.startswith("p_adj_")][:1]
     if notice:
         print(notice)
