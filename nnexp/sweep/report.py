@@ -212,7 +212,7 @@ def seeds_text(results, choice):
             "more seeds than any sweep runs (their means are equal)")
     design = "paired over seeds" if best_ids is not None and sorted(best_ids) == sorted(ids or []) else "Welch"
     return ["", f"To tell the best from the runner-up, {configuration_text(runner, choice.config_keys)} "
-                f"({gap:.{2 if unit else 5}f}{unit} apart), a two-sided test at {ALPHA} ({design}) would need "
+                f"({gap:.2g}{unit} apart), a two-sided test at {ALPHA} ({design}) would need "
                 f"{what} for {POWER:.0%} power, if the observed difference and sds were the true ones "
                 f"(`statsmodels` TTestPower / TTestIndPower)."]
 
