@@ -180,7 +180,8 @@ def ties_text(results, choice):
     if summary["tied_with_best"].isna().all():
         return ["", "One seed per configuration: whether another configuration is as good as the best cannot be "
                     "judged (sweep a replicate key, e.g. `seed=0,1,2`, to compare them)."]
-    tied = summary[summary["tied_with_best"].eq(True)]   # the column holds True, False or None
+    tied = summary[summary["tied_with_best"].eq(True)].sort_values(   # the column holds True, False or None
+        f"{metric}_mean", ascending=not higher_is_better(metric), kind="stable")
     untested = summary["p_adj_vs_best"].isna().sum() - 1
     left_out = f"; {untested} with fewer than two seeds not compared." if untested else "."
     lines = ["", f"Compared with the best on {score_name(metric)} (paired over seeds when both ran the same ones, "
@@ -191,7 +192,8 @@ def ties_text(results, choice):
     table = pd.DataFrame({"configuration": [configuration_text(row, choice.config_keys) for _, row in tied.iterrows()],
                           score_name(metric): [score_text(row, metric) for _, row in tied.iterrows()],
                           "p_adj": tied["p_adj_vs_best"].to_numpy()})
-    lines += ["", f"Within noise of the best (adjusted p >= {ALPHA}):", "", markdown_table(table)]
+    lines += ["", f"Within noise of the best (adjusted p >= {ALPHA}; not shown worse, which with few seeds is not "
+                  "shown equal either):", "", markdown_table(table)]
     return lines + seeds_text(results, choice)
 
 

@@ -99,7 +99,8 @@ def test_the_tie_list_is_the_configurations_whose_recomputed_p_adj_is_at_least_a
     text = best_text(results, choice)
     assert f"{len(tied)} of the other 5 configurations are within noise of it." in text
     table = text.split("Within noise of the best")[1].split("\n\n")[1]
-    assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == [f"`lr={lr:g}`" for lr in tied]
+    by_score = summary.loc[tied, "val_acc_mean"].sort_values(ascending=False).index   # best first
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == [f"`lr={lr:g}`" for lr in by_score]
     for lr in tied:
         assert f"| {expected[lr]:.4f} |" in table
     design = {"paired": "(paired over seeds)", "welch": "(Welch)"}[test]
