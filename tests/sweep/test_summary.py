@@ -71,6 +71,7 @@ def test_a_seed_sweep_writes_summary_and_a_report_that_names_no_seed(tmp_path):
     assert done.returncode == 0, done.stderr
     results, summary = pd.read_csv(tmp_path / "results.csv"), pd.read_csv(tmp_path / "summary.csv")
     assert list(summary["lr"]) == [0.1, 0.3] and list(summary["n"]) == [3, 3]
+    assert list(summary.columns[-2:]) == ["p_adj_vs_best", "tied_with_best"]
     for _, row in summary.iterrows():
         jobs = results[results["lr"] == row["lr"]]
         for score in ("val_acc", "test_acc", "best_test_acc"):
