@@ -200,18 +200,20 @@ def versus_best(results, summary, best, metric, config_keys, replicates):
     ``p_adj_vs_best``, Holm over the other configurations that have a p-value; ``tied_with_best``,
     p_adj_vs_best >= ALPHA (within noise of the best). The best row itself, and rows with fewer than
     two replicates on a side, get NaN / None. Indexed as ``summary``."""
-    best_scores, best_ids = samples_of(results, config_keys, replicates, best, metric)
-    rows = {}
-    for index, row in summary.iterrows():
-        if index == best.name:
-            rows[index] = {"diff": 0.0, "lo": np.nan, "hi": np.nan, "p": np.nan, "test": ""}
-            continue
-        scores, ids = samples_of(results, config_keys, replicates, row, metric)
-        rows[index] = difference(best_scores, scores, best_ids, ids)
-    table = pd.DataFrame.from_dict(rows, orient="index")[["diff", "lo", "hi", "p", "test"]]
+    table = pd.DataFrame({"diff": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan, "test": ""}, index=summary.index)
+    if summary["n"].max() >= 2 and best["n"] >= 2:
+        done = results[results["status"] == "completed"]
+        # the groups of summary_frame, in its row order
+        parts = dict(zip(summary.index, (part for _, part in done.groupby(config_keys, sort=False, dropna=False))
+                         if config_keys else [done]))
+        ids = (lambda part: list(part[replicates[0]])) if replicates else (lambda part: None)
+        best_part = parts[best.name]
+        for index in summary.index[(summary["n"] >= 2) & (summary.index != best.name)]:
+            result = difference(best_part[metric], parts[index][metric], ids(best_part), ids(parts[index]))
+            table.loc[index, ["diff", "lo", "hi", "p", "test"]] = [result[c] for c in ("diff", "lo", "hi", "p", "test")]
     table["p_adj_vs_best"] = holm(table["p"])
     table["tied_with_best"] = [None if pd.isna(p) else bool(p >= ALPHA) for p in table["p_adj_vs_best"]]
-    return table.reindex(summary.index)
+    return table
 
 
 def seeds_needed(a, b, a_ids=None, b_ids=None, alpha=ALPHA, power=POWER):
