@@ -34,13 +34,16 @@ def override_keys(results):
 def rebuild(folder):
     """Rewrite summary.csv (when seeds were swept) and report.md's best-configuration section."""
     folder = Path(folder)
+    missing = [name for name in ("results.csv", "report.md") if not (folder / name).is_file()]
+    if missing:
+        raise SystemExit(f"rebuild_best: error: {folder} has no {' and no '.join(missing)}; give a published folder")
     results = pd.read_csv(folder / "results.csv")
     choice = choose(results, override_keys(results))
     if choice.replicates:
         write_csv(folder / "summary.csv", choice.summary)
     report = (folder / "report.md").read_text()
     if SECTION not in report:
-        raise SystemExit(f"{folder / 'report.md'} has no '## Best configuration' section to rebuild")
+        raise SystemExit(f"rebuild_best: error: {folder / 'report.md'} has no '## Best configuration' section")
     before, rest = report.split(SECTION, 1)
     after = rest[rest.index("\n## "):] if "\n## " in rest else "\n"
     write_text(folder / "report.md", before + SECTION + best_text(results, choice) + "\n" + after)
