@@ -34,7 +34,17 @@ from ..figures.style import GIF_FRAMES
 from ..storage import write_csv, write_text
 from ..training.run_files import CNN_FIGURES
 from .collect import STATUSES, ReportError, collect, history_frame, key_columns, multirun_config, results_frame
-from .summary import ALPHA, POWER, REPLICATE_KEYS, best_job, choose, higher_is_better, samples_of, seeds_needed
+from .summary import (
+    ALPHA,
+    POWER,
+    REPLICATE_KEYS,
+    best_job,
+    choose,
+    higher_is_better,
+    paired,
+    samples_of,
+    seeds_needed,
+)
 from .views import figure, sweep_figures
 
 log = logging.getLogger(__name__)
@@ -130,7 +140,7 @@ def best_text(results, choice):
                                                     choice.fixed, choice.best)
     if best is None:
         return "No job completed, so there is no best configuration."
-    setting = ", ".join(f"`{k}={plain_value(best[k])}`" for k in config_keys) or "The configuration (only seeds vary)"
+    setting = configuration_text(best, config_keys) or "The configuration (only seeds vary)"
     test = "test_acc" if metric.endswith("_acc") else "test_loss"
     what = "accuracy" if metric.endswith("_acc") else "loss"
     if metric.startswith("val"):
@@ -162,6 +172,7 @@ def tie_count(choice):
 
 
 def configuration_text(row, config_keys):
+    """'`lr=0.2`, `model.hidden=[200]`': the swept settings of a summary row ('' without any)."""
     return ", ".join(f"`{k}={plain_value(row[k])}`" for k in config_keys)
 
 
@@ -212,11 +223,11 @@ def seeds_text(results, choice):
     unit = " points" if metric.endswith("_acc") else ""
     what = (f"about {int(n)} seeds per configuration" if np.isfinite(n) else
             "more seeds than any sweep runs (their means are equal)")
-    design = "paired over seeds" if best_ids is not None and sorted(best_ids) == sorted(ids or []) else "Welch"
+    design, power = ("paired over seeds", "TTestPower") if paired(best_ids, ids) else ("Welch", "TTestIndPower")
     return ["", f"To tell the best from the runner-up, {configuration_text(runner, choice.config_keys)} "
                 f"({gap:.2g}{unit} apart), a two-sided test at {ALPHA} ({design}) would need "
                 f"{what} for {POWER:.0%} power, if the observed difference and sds were the true ones "
-                f"(`statsmodels` TTestPower / TTestIndPower)."]
+                f"(statsmodels' `{power}`)."]
 
 
 def report_markdown(sweep_dir, results, keys, figures, multirun, choice):

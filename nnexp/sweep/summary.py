@@ -148,6 +148,11 @@ def same_value(column, value):
     return (column.astype(str) == str(value)).to_numpy()
 
 
+def paired(a_ids, b_ids):
+    """Whether two samples pair up: both ran the same replicates (e.g. seeds), each once."""
+    return a_ids is not None and b_ids is not None and sorted(a_ids) == sorted(b_ids) and len(set(a_ids)) == len(a_ids)
+
+
 def difference(a, b, a_ids=None, b_ids=None):
     """B - A of two samples of a score (e.g. test accuracy over seeds): the difference of the means,
     its 95% confidence interval, the p-value and which test gave them. Paired (Student t on the
@@ -160,7 +165,7 @@ def difference(a, b, a_ids=None, b_ids=None):
            "lo": float("nan"), "hi": float("nan"), "p": float("nan"), "test": ""}
     if out["n_a"] < 2 or out["n_b"] < 2:
         return out
-    if a_ids is not None and b_ids is not None and sorted(a_ids) == sorted(b_ids) and len(set(a_ids)) == len(a_ids):
+    if paired(a_ids, b_ids):
         a = a.set_axis(list(a_ids)).sort_index()
         b = b.set_axis(list(b_ids)).sort_index()
         d = (b - a).dropna()
@@ -226,8 +231,7 @@ def seeds_needed(a, b, a_ids=None, b_ids=None, alpha=ALPHA, power=POWER):
     a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
     if len(a) < 2 or len(b) < 2:
         return float("nan")
-    paired = a_ids is not None and b_ids is not None and sorted(a_ids) == sorted(b_ids)
-    if paired:
+    if paired(a_ids, b_ids):
         d = b.set_axis(list(b_ids)).sort_index() - a.set_axis(list(a_ids)).sort_index()
         effect, analysis = abs(d.mean()) / d.std(ddof=1), TTestPower()
     else:
