@@ -96,3 +96,16 @@ def csv_text(labels, x, header=False):
     rows = [",".join(map(str, [label, *row])) for label, row in zip(labels, x.reshape(len(x), -1))]
     head = ["label," + ",".join(f"{i}x{j}" for i in range(1, 29) for j in range(1, 29))] if header else []
     return "\n".join(head + rows) + "\n"
+
+
+def holm_by_hand(pvalues):
+    """Holm's step-down adjustment written out, to check the library's: the m p-values (NaN left out)
+    sorted ascending, the i-th (from 0) multiplied by m - i, capped at 1, made non-decreasing."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(p.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    running = 0.0
+    for i, index in enumerate(valid[np.argsort(p[valid], kind="stable")]):
+        running = max(running, min(1.0, (len(valid) - i) * p[index]))
+        out[index] = running
+    return out

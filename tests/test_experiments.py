@@ -97,3 +97,30 @@ def test_the_best_presets_are_the_published_commands():
         assert {k: v for k, v in preset.items() if k != "experiment"} == \
             {k: v for k, v in typed.items() if k != "experiment"}, name
         assert compose_config([f"experiment={name}"], return_hydra_config=True).hydra.sweeper.params.seed == "0,1,2"
+
+
+@pytest.mark.parametrize("folder", ["method/sweep", "optimizers/relu_sgd", "fashion/classic_fashion"])
+def test_a_published_report_rebuilt_from_its_results_is_the_published_one(folder, tmp_path):
+    """Golden outputs: experiments/rebuild_best.py recomputes summary.csv and report.md's best
+    configuration (the ties with the best included) from the published results.csv, byte for byte."""
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import ROOT, cli_env
+
+    published = ROOT / "experiments" / folder
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("results.csv", "summary.csv", "report.md"):
+        shutil.copyfile(published / name, copy / name)
+    (copy / "summary.csv").unlink()
+    done = subprocess.run([sys.executable, str(ROOT / "experiments" / "rebuild_best.py"), str(copy)], env=cli_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("summary.csv", "report.md"):
+        assert (copy / name).read_text() == (published / name).read_text(), name
+    bad = subprocess.run([sys.executable, str(ROOT / "experiments" / "rebuild_best.py"), str(tmp_path / "nowhere")],
+                         env=cli_env(), capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
+        f"rebuild_best: error: {tmp_path / 'nowhere'} has no results.csv and no report.md; give a published folder"]

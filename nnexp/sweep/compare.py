@@ -5,10 +5,15 @@ reads it. The completed jobs are joined on the swept keys they share (the keys p
 input that vary within at least one); rows of one input with the same join keys are averaged.
 Written to ``--out`` (default ``outputs/compare/<date>_<time>``) and printed::
 
-    compare.csv          join keys, then for each metric: <metric>_A, <metric>_B, <metric>_B-A, ...
+    compare.csv          join keys, then for each metric: <metric>_A, <metric>_B, <metric>_B-A, ...,
+                         then n, intervals, p-values (raw and Holm-adjusted), test and significance
     compare_sources.csv  label (A, B, ...) and directory
     compare_accuracy.png accuracy curves of all inputs overlaid (per epoch, or against the first
                          numeric join key when every job trained one epoch)
+    compare_differences.png  B - A per configuration with its 95% interval (forest plot)
+
+Compared on the score the sweeps chose on (validation accuracy or loss), test beside it; on test
+when an input has no validation split (``compared_scores``).
 """
 
 import argparse
@@ -19,13 +24,15 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import NnexpError, error_line
+from ..figures import forest as forest_plot
 from ..figures import sweep as plots
 from ..storage import write_csv
 from .collect import history_frame, jobs_in, key_columns, results_frame, varying
-from .summary import REPLICATE_KEYS, difference, jobs_of
+from .summary import ALPHA, REPLICATE_KEYS, difference, holm, jobs_of, selection_metric
 from .views import longest_histories, with_interval
 
 METRICS = ["test_acc", "best_test_acc", "best_epoch", "train_acc", "test_loss"]
+"""Means compared side by side; the validation score the sweeps chose on is put in front when every input has it."""
 MAX_LINES = 6
 """Curves drawn per input; beyond this only its best job's curve is drawn."""
 
@@ -44,11 +51,25 @@ def join_keys(inputs, replicate_keys=REPLICATE_KEYS):
                                      for results, _, _ in inputs)]
 
 
-def statistics(inputs, labels, keys, table, replicate_keys=REPLICATE_KEYS):
-    """Per configuration (row of ``table``) and input B, C, ... against A: n on each side, the
-    difference of the mean test score with its 95% interval, the p-value, the test (paired when both
-    ran the same seeds, else Welch) and whether p < 0.05 (nnexp.sweep.summary.difference)."""
-    score = "test_acc" if inputs[0][0]["test_acc"].notna().any() else "test_loss"
+def compared_scores(inputs, labels):
+    """(scores, notice): the score the sweeps chose on (validation, ``summary.selection_metric``) and the
+    test score beside it; only the test score, and a one-line notice, when an input has no validation
+    split."""
+    chosen = [selection_metric(results) for results, _, _ in inputs]
+    test = "test_acc" if chosen[0].endswith("_acc") else "test_loss"
+    if all(metric == f"val_{test[5:]}" for metric in chosen):
+        return [chosen[0], test], None
+    without = [name for name, metric in zip(labels, chosen) if not metric.startswith("val")]
+    return [test], (f"{', '.join(without)} without a validation split (data.val_size=0): significance is judged "
+                    f"on {test}, the score such sweeps chose on")
+
+
+def statistics(inputs, labels, keys, table, scores, replicate_keys=REPLICATE_KEYS):
+    """Per configuration (row of ``table``) and input B, C, ... against A: n on each side; for each of
+    ``scores`` the 95% interval of the difference of the means, its p-value ``p_<score>_B-A`` and
+    ``p_adj_<score>_B-A``, Holm-adjusted over the configurations (``summary.holm``); the test (paired
+    when both ran the same seeds, else Welch; ``summary.difference``) and ``significant_B-A``:
+    p_adj < ALPHA on the first score (validation when there is one)."""
     done = [results[results["status"] == "completed"] for results, _, _ in inputs]
     columns = {}
     for index, row in table.iterrows():
@@ -57,28 +78,50 @@ def statistics(inputs, labels, keys, table, replicate_keys=REPLICATE_KEYS):
         ids = [list(part[replicate]) if replicate else None for part in samples]
         columns.setdefault(f"n_{labels[0]}", {})[index] = len(samples[0])
         for name, sample, sample_ids in zip(labels[1:], samples[1:], ids[1:]):
-            result = difference(samples[0][score], sample[score], ids[0], sample_ids)
             pair = f"{name}-{labels[0]}"
-            for column, value in ((f"n_{name}", result["n_b"]), (f"{score}_{pair}_lo", result["lo"]),
-                                  (f"{score}_{pair}_hi", result["hi"]), (f"p_{pair}", result["p"]),
-                                  (f"test_{pair}", result["test"]),
-                                  (f"significant_{pair}", bool(result["p"] < 0.05) if result["test"] else None)):
-                columns.setdefault(column, {})[index] = value
-    return table.assign(**{name: pd.Series(values) for name, values in columns.items()})
+            columns.setdefault(f"n_{name}", {})[index] = len(sample)
+            for score in scores:
+                result = difference(samples[0][score], sample[score], ids[0], sample_ids)
+                for column, value in ((f"{score}_{pair}_lo", result["lo"]), (f"{score}_{pair}_hi", result["hi"]),
+                                      (f"p_{score}_{pair}", result["p"]), (f"p_adj_{score}_{pair}", None)):
+                    columns.setdefault(column, {})[index] = value
+                columns.setdefault(f"test_{pair}", {}).setdefault(index, result["test"])
+    frame = table.assign(**{name: pd.Series(values, index=table.index) for name, values in columns.items()})
+    for name in labels[1:]:
+        pair = f"{name}-{labels[0]}"
+        for score in scores:
+            frame[f"p_adj_{score}_{pair}"] = holm(frame[f"p_{score}_{pair}"])
+        frame[f"significant_{pair}"] = [None if pd.isna(p) else bool(p < ALPHA)
+                                        for p in frame[f"p_adj_{scores[0]}_{pair}"]]
+    return frame
 
 
-def comparison(inputs, labels, keys):
+def forest_rows(table, labels, keys, score):
+    """Rows of compare_differences.png: per configuration and input B, C, ... the difference to A of
+    ``score`` with its 95% interval and whether it is significant after adjustment."""
+    parts = []
+    for name in labels[1:]:
+        pair = f"{name}-{labels[0]}"
+        names = line_names(table, keys) if keys else pd.Series("all jobs", index=table.index)
+        parts.append(pd.DataFrame({
+            "label": (names if len(labels) == 2 else f"{pair}: " + names),
+            "diff": table[f"{score}_{pair}"], "lo": table[f"{score}_{pair}_lo"], "hi": table[f"{score}_{pair}_hi"],
+            "significant": table[f"significant_{pair}"].eq(True)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def comparison(inputs, labels, keys, metrics=METRICS):
     """The joined table: keys, then each metric per input and its difference to the first input."""
     table = None
     for (results, _, _), name in zip(inputs, labels):
         done = results[results["status"] == "completed"]
-        part = (done.groupby(keys, sort=False, dropna=False)[METRICS].mean().reset_index() if keys
-                else done[METRICS].mean().to_frame().T)
-        part = part.rename(columns={m: f"{m}_{name}" for m in METRICS})
+        part = (done.groupby(keys, sort=False, dropna=False)[metrics].mean().reset_index() if keys
+                else done[metrics].mean().to_frame().T)
+        part = part.rename(columns={m: f"{m}_{name}" for m in metrics})
         table = part if table is None else (table.merge(part, on=keys, how="outer") if keys
                                             else pd.concat([table, part], axis=1))
     columns = list(keys)
-    for metric in METRICS:
+    for metric in metrics:
         columns.append(f"{metric}_{labels[0]}")
         for name in labels[1:]:
             table[f"{metric}_{name}-{labels[0]}"] = table[f"{metric}_{name}"] - table[f"{metric}_{labels[0]}"]
@@ -123,20 +166,27 @@ def curves(inputs, sources, keys):
 
 
 def compare(directories, out):
-    """Write compare.csv, compare_sources.csv and compare_accuracy.png into ``out``; return the
-    table and the figure's path (None when there was nothing to draw)."""
+    """Write compare.csv, compare_sources.csv, compare_accuracy.png and compare_differences.png into
+    ``out``; return the table, the figures' paths (None for one with nothing to draw) and the notice
+    of ``compared_scores`` (None when every input has a validation split)."""
     inputs = [load(d) for d in directories]
     labels = [chr(ord("A") + i) for i in range(len(directories))]
     keys = join_keys(inputs)
-    table = statistics(inputs, labels, keys, comparison(inputs, labels, keys))
+    scores, notice = compared_scores(inputs, labels)
+    metrics = [*[s for s in scores if s not in METRICS], *METRICS]
+    table = statistics(inputs, labels, keys, comparison(inputs, labels, keys, metrics), scores)
     out = Path(out)
     write_csv(out / "compare.csv", table)
+    forest = forest_rows(table, labels, keys, scores[0]).dropna(subset=["lo", "hi"])
+    differences = None
+    if not forest.empty:
+        differences = forest_plot.differences(forest, out / "compare_differences.png", scores[0])
     write_csv(out / "compare_sources.csv", pd.DataFrame({"label": labels, "directory": [str(d) for d in directories]}))
     frame, x = curves(inputs, [f"{name} ({Path(d).name})" for name, d in zip(labels, directories)], keys)
     figure = out / "compare_accuracy.png"
     if not frame.empty and frame["test_acc"].notna().any():
         plots.compare_curves(frame, figure, x=x)
-    return table, figure if figure.is_file() else None
+    return table, (figure if figure.is_file() else None, differences), notice
 
 
 def main(argv=None):
@@ -149,16 +199,25 @@ def main(argv=None):
         parser.error("give at least two directories to compare")
     out = Path(args.out or f"outputs/compare/{datetime.now():%Y-%m-%d_%H-%M-%S}")
     try:
-        table, figure = compare(args.directories, out)
+        table, (figure, differences), notice = compare(args.directories, out)
     except NnexpError as err:
         return error_line(err, "nnexp.compare")
     for i, directory in enumerate(args.directories):
         print(f"{chr(ord('A') + i)} = {directory}")
-    shown = [c for c in table.columns if not c.startswith(("best_", "train_"))]
+    shown = [c for c in table.columns
+             if not c.startswith(("best_", "train_", "test_loss")) and not c.endswith(("_lo", "_hi"))]
     with pd.option_context("display.float_format", "{:.4f}".format):
         print(table[shown].to_string(index=False))
-    print("(best_test_acc, best_epoch and train_acc side by side are in compare.csv too)")
-    print(f"wrote {out / 'compare.csv'}" + (f" and {figure}" if figure else " (no accuracies to draw)"))
+    print("(the 95% intervals of the differences (_lo, _hi), test_loss, best_test_acc, best_epoch and train_acc "
+          "are in compare.csv too)")
+    significance = [c for c in table.columns if c.startswith("p_adj_")][:1]
+    if notice:
+        print(notice)
+    if significance:
+        print(f"significant: {significance[0]} < {ALPHA}, p Holm-adjusted over the {len(table)} configurations "
+              f"(p_: unadjusted, each read alone)")
+    drawn = [str(path) for path in (figure, differences) if path]
+    print(f"wrote {out / 'compare.csv'}" + (f" and {', '.join(drawn)}" if drawn else " (no accuracies to draw)"))
     return 0
 
 

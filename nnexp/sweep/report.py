@@ -42,7 +42,17 @@ from .search_report import (
     search_table,
     with_search_columns,
 )
-from .summary import REPLICATE_KEYS, best_job, choose
+from .summary import (
+    ALPHA,
+    POWER,
+    REPLICATE_KEYS,
+    best_job,
+    choose,
+    higher_is_better,
+    paired,
+    samples_of,
+    seeds_needed,
+)
 from .views import figure, sweep_figures
 
 log = logging.getLogger(__name__)
@@ -138,18 +148,19 @@ def best_text(results, choice):
                                                     choice.fixed, choice.best)
     if best is None:
         return "No job completed, so there is no best configuration."
-    setting = ", ".join(f"`{k}={plain_value(best[k])}`" for k in config_keys) or "The configuration (only seeds vary)"
+    setting = configuration_text(best, config_keys) or "The configuration (only seeds vary)"
     test = "test_acc" if metric.endswith("_acc") else "test_loss"
     what = "accuracy" if metric.endswith("_acc") else "loss"
     if metric.startswith("val"):
         lines = [f"{setting}: validation {what} **{score_text(best, metric)}** after the last epoch; its test "
-                 f"{what} {score_text(best, test)}.", "",
+                 f"{what} {score_text(best, test)}.{tie_count(choice)}", "",
                  "Chosen on the validation set (held out of the training set, the same for every job); the test "
                  "set was not used to choose, so its figure is an honest estimate."]
     else:
-        lines = [f"{setting}: test {what} **{score_text(best, test)}** after the last epoch.", "",
+        lines = [f"{setting}: test {what} **{score_text(best, test)}** after the last epoch.{tie_count(choice)}", "",
                  "Chosen on the test set, as the classic experiments did (no validation split, `data.val_size=0`): "
                  "the figure of the chosen configuration is optimistic."]
+    lines += ties_text(results, choice)
     if replicates:
         lines += ["", f"Replicates: {', '.join(replicates)} ({int(best['n'])} completed for this configuration); "
                       "`summary.csv` has every configuration's mean, sd, 95% interval and range."]
@@ -157,6 +168,74 @@ def best_text(results, choice):
     if constant:
         lines += ["", f"Fixed for every job: {', '.join(constant)}."]
     return "\n".join(lines)
+
+
+def tie_count(choice):
+    """' N of the other M configurations are within noise of it.' ('' when there is nothing to count)."""
+    tied = choice.summary.get("tied_with_best")
+    others = len(choice.summary) - 1
+    if tied is None or others < 1 or tied.isna().all():
+        return ""
+    return f" {int(tied.eq(True).sum())} of the other {others} configurations are within noise of it."
+
+
+def configuration_text(row, config_keys):
+    """'`lr=0.2`, `model.hidden=[200]`': the swept settings of a summary row ('' without any)."""
+    return ", ".join(f"`{k}={plain_value(row[k])}`" for k in config_keys)
+
+
+def score_name(metric):
+    """'validation accuracy' for val_acc, 'test loss' for test_loss, ..."""
+    return f"{'validation' if metric.startswith('val') else 'test'} {'accuracy' if metric.endswith('_acc') else 'loss'}"
+
+
+def ties_text(results, choice):
+    """Lines on the configurations that cannot be told from the best (Holm-adjusted p >= ALPHA against
+    it, ``summary.versus_best``), with their score and p_adj, and when the best is tied, the seeds per
+    configuration that would tell it from the runner-up; or why ties cannot be judged."""
+    summary, metric = choice.summary, choice.metric
+    if len(summary) < 2:
+        return []
+    if summary["tied_with_best"].isna().all():
+        return ["", "One seed per configuration: whether another configuration is as good as the best cannot be "
+                    "judged (sweep a replicate key, e.g. `seed=0,1,2`, to compare them)."]
+    tied = summary[summary["tied_with_best"].eq(True)].sort_values(   # the column holds True, False or None
+        f"{metric}_mean", ascending=not higher_is_better(metric), kind="stable")
+    untested = summary["p_adj_vs_best"].isna().sum() - 1
+    left_out = f"; {untested} with fewer than two seeds not compared." if untested else "."
+    lines = ["", f"Compared with the best on {score_name(metric)} (paired over seeds when both ran the same ones, "
+                 f"else Welch; p Holm-adjusted over the {len(summary) - 1 - untested} other configurations, "
+                 "`p_adj_vs_best` in `summary.csv`)" + left_out]
+    if tied.empty:
+        return lines + ["", f"None is within noise of the best: every one is worse at adjusted p < {ALPHA}."]
+    table = pd.DataFrame({"configuration": [configuration_text(row, choice.config_keys) for _, row in tied.iterrows()],
+                          score_name(metric): [score_text(row, metric) for _, row in tied.iterrows()],
+                          "p_adj": tied["p_adj_vs_best"].to_numpy()})
+    lines += ["", f"Within noise of the best (adjusted p >= {ALPHA}; not shown worse, which with few seeds is not "
+                  "shown equal either):", "", markdown_table(table)]
+    return lines + seeds_text(results, choice)
+
+
+def seeds_text(results, choice):
+    """The seeds per configuration a two-sided test at ALPHA needs to tell the best from the runner-up
+    (second-best mean) with POWER, from their observed sds (``summary.seeds_needed``)."""
+    summary, metric = choice.summary, choice.metric
+    ordered = summary[f"{metric}_mean"].sort_values(ascending=not higher_is_better(metric)).dropna()
+    runner = summary.loc[ordered.index[1]]
+    best_scores, best_ids = samples_of(results, choice.config_keys, choice.replicates, choice.best, metric)
+    scores, ids = samples_of(results, choice.config_keys, choice.replicates, runner, metric)
+    n = seeds_needed(best_scores, scores, best_ids, ids)
+    if np.isnan(n):
+        return []
+    gap = abs(choice.best[f"{metric}_mean"] - runner[f"{metric}_mean"]) * (100 if metric.endswith("_acc") else 1)
+    unit = " points" if metric.endswith("_acc") else ""
+    what = (f"about {int(n)} seeds per configuration" if np.isfinite(n) else
+            "more seeds than any sweep runs (their means are equal)")
+    design, power = ("paired over seeds", "TTestPower") if paired(best_ids, ids) else ("Welch", "TTestIndPower")
+    return ["", f"To tell the best from the runner-up, {configuration_text(runner, choice.config_keys)} "
+                f"({gap:.2g}{unit} apart), a two-sided test at {ALPHA} ({design}) would need "
+                f"{what} for {POWER:.0%} power, if the observed difference and sds were the true ones "
+                f"(statsmodels' `{power}`)."]
 
 
 def report_markdown(sweep_dir, results, keys, figures, multirun, choice, search=None, chosen=None):

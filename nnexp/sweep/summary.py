@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower, TTestPower
 
 from .collect import varying
 
@@ -26,6 +28,10 @@ SCORES = ["val_acc", "test_acc", "val_loss", "test_loss", "best_val_acc", "best_
           "best_test_loss"]
 """Scores summarised over replicates: after the last epoch, and at each job's best epoch."""
 STATISTICS = ("mean", "sd", "ci95", "min", "max")
+ALPHA = 0.05
+"""Level of every test: a difference is significant when its Holm-adjusted p-value is below it."""
+POWER = 0.8
+"""Power asked of the seed count that would tell the best configuration from the runner-up."""
 
 
 def selection_metric(results):
@@ -106,7 +112,12 @@ def choose(results, keys, replicate_keys=REPLICATE_KEYS, searched=()):
     metric = selection_metric(results)
     config_keys, replicates, fixed = key_kinds(results, keys, replicate_keys, searched)
     summary = summary_frame(results, config_keys)
-    return Choice(metric, config_keys, replicates, fixed, summary, best_configuration(summary, metric))
+    best = best_configuration(summary, metric)
+    if best is not None:
+        summary = summary.join(versus_best(results, summary, best, metric, config_keys, replicates)[
+            ["p_adj_vs_best", "tied_with_best"]])
+        best = summary.loc[best.name]
+    return Choice(metric, config_keys, replicates, fixed, summary, best)
 
 
 def best_job(results, choice):
@@ -139,6 +150,11 @@ def same_value(column, value):
     return (column.astype(str) == str(value)).to_numpy()
 
 
+def paired(a_ids, b_ids):
+    """Whether two samples pair up: both ran the same replicates (e.g. seeds), each once."""
+    return a_ids is not None and b_ids is not None and sorted(a_ids) == sorted(b_ids) and len(set(a_ids)) == len(a_ids)
+
+
 def difference(a, b, a_ids=None, b_ids=None):
     """B - A of two samples of a score (e.g. test accuracy over seeds): the difference of the means,
     its 95% confidence interval, the p-value and which test gave them. Paired (Student t on the
@@ -151,7 +167,7 @@ def difference(a, b, a_ids=None, b_ids=None):
            "lo": float("nan"), "hi": float("nan"), "p": float("nan"), "test": ""}
     if out["n_a"] < 2 or out["n_b"] < 2:
         return out
-    if a_ids is not None and b_ids is not None and sorted(a_ids) == sorted(b_ids) and len(set(a_ids)) == len(a_ids):
+    if paired(a_ids, b_ids):
         a = a.set_axis(list(a_ids)).sort_index()
         b = b.set_axis(list(b_ids)).sort_index()
         d = (b - a).dropna()
@@ -166,3 +182,64 @@ def difference(a, b, a_ids=None, b_ids=None):
     p = stats.ttest_ind(b, a, equal_var=False).pvalue
     out.update(lo=out["diff"] - half, hi=out["diff"] + half, p=float(p), test="welch")
     return out
+
+
+def holm(pvalues):
+    """Holm's step-down adjustment (statsmodels ``multipletests(method="holm")``): with the m p-values
+    sorted, p_(i) -> max_{j <= i} min(1, (m - j + 1) p_(j)); the chance of any false rejection among
+    the m stays <= ALPHA. NaN p-values stay NaN and are not counted in m. ``pvalues``: (m,) -> (m,)."""
+    p = pd.Series(pvalues, dtype=float)
+    adjusted = pd.Series(np.nan, index=p.index)
+    if p.notna().any():
+        adjusted[p.notna()] = multipletests(p[p.notna()].to_numpy(), alpha=ALPHA, method="holm")[1]
+    return adjusted
+
+
+def samples_of(results, config_keys, replicates, configuration, metric):
+    """(scores, replicate ids or None) of one configuration's completed jobs."""
+    jobs = jobs_of(results, config_keys, configuration)
+    return jobs[metric], (list(jobs[replicates[0]]) if replicates else None)
+
+
+def versus_best(results, summary, best, metric, config_keys, replicates):
+    """Every configuration (summary row) against the best one on ``metric``: ``difference(best, row)``
+    (paired over seeds when both ran the same ones, else Welch) as diff, lo, hi, p, test;
+    ``p_adj_vs_best``, Holm over the other configurations that have a p-value; ``tied_with_best``,
+    p_adj_vs_best >= ALPHA (within noise of the best). The best row itself, and rows with fewer than
+    two replicates on a side, get NaN / None. Indexed as ``summary``."""
+    table = pd.DataFrame({"diff": np.nan, "lo": np.nan, "hi": np.nan, "p": np.nan, "test": ""}, index=summary.index)
+    if summary["n"].max() >= 2 and best["n"] >= 2:
+        done = results[results["status"] == "completed"]
+        # the groups of summary_frame, in its row order
+        parts = dict(zip(summary.index, (part for _, part in done.groupby(config_keys, sort=False, dropna=False))
+                         if config_keys else [done]))
+        ids = (lambda part: list(part[replicates[0]])) if replicates else (lambda part: None)
+        best_part = parts[best.name]
+        for index in summary.index[(summary["n"] >= 2) & (summary.index != best.name)]:
+            result = difference(best_part[metric], parts[index][metric], ids(best_part), ids(parts[index]))
+            table.loc[index, ["diff", "lo", "hi", "p", "test"]] = [result[c] for c in ("diff", "lo", "hi", "p", "test")]
+    table["p_adj_vs_best"] = holm(table["p"])
+    table["tied_with_best"] = [None if pd.isna(p) else bool(p >= ALPHA) for p in table["p_adj_vs_best"]]
+    return table
+
+
+def seeds_needed(a, b, a_ids=None, b_ids=None, alpha=ALPHA, power=POWER):
+    """Replicates per configuration a two-sided t-test at ``alpha`` needs to find the observed
+    difference of the means of ``a`` and ``b`` with probability ``power``, taking the observed sds as
+    true. Paired over seeds (as ``difference``, statsmodels ``TTestPower``): effect size
+    ``d = |mean(b - a)| / sd(b - a)``; else two samples of equal size (``TTestIndPower``):
+    ``d = |mean(b) - mean(a)| / sqrt((sd_a^2 + sd_b^2) / 2)``. Rounded up; inf for equal means, NaN with
+    fewer than two values on a side."""
+    a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    if paired(a_ids, b_ids):
+        d = b.set_axis(list(b_ids)).sort_index() - a.set_axis(list(a_ids)).sort_index()
+        effect, analysis = abs(d.mean()) / d.std(ddof=1), TTestPower()
+    else:
+        spread = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
+        effect, analysis = abs(b.mean() - a.mean()) / spread, TTestIndPower()
+    if not np.isfinite(effect) or effect == 0:
+        return float("inf")
+    n = analysis.solve_power(effect_size=effect, alpha=alpha, power=power, alternative="two-sided")
+    return float(np.ceil(n))

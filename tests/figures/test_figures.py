@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nnexp.figures import run, style, sweep
+from nnexp.figures import forest, run, style, sweep
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def drawn(monkeypatch):
         figures.append(fig)
         return style.save(fig, path)
 
-    for module in (run, sweep):
+    for module in (run, sweep, forest):
         monkeypatch.setattr(module, "save", keep)
     return figures
 
@@ -193,3 +193,47 @@ def test_class_names_label_the_run_figures_and_hiragana_have_a_font(tmp_path, dr
         assert [t.get_text() for t in drawn[-1].axes[0].get_xticklabels()] == names
     run.per_label_errors(per_label.drop(columns="name"), tmp_path / "old.png")
     assert [t.get_text() for t in drawn[-1].axes[0].get_xticklabels()] == ["0", "1"]
+
+
+def forest_frame(n, seed=0):
+    rng = np.random.default_rng(seed)
+    diff = rng.normal(0, 0.004, n)
+    half = rng.uniform(0.002, 0.006, n)
+    return pd.DataFrame({"label": [f"lr={i}" for i in range(n)], "diff": diff, "lo": diff - half, "hi": diff + half,
+                         "significant": np.abs(diff) > half})
+
+
+def drawn_points(ax):
+    """{label: (x of the dot, colour is red)} of a forest plot's rows."""
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    points = {}
+    for container in ax.containers:
+        line = container.lines[0]
+        red = line.get_markerfacecolor() != "white"
+        for x, y in zip(line.get_xdata(), line.get_ydata()):
+            points[labels[int(y)]] = (x, red)
+    return labels, points
+
+
+def test_the_forest_plot_draws_every_difference_sorted_with_the_significant_ones_red(tmp_path, drawn):
+    frame = forest_frame(12)
+    assert_png(forest.differences(frame, tmp_path / "f.png", "val_acc"), tmp_path / "f.png")
+    ax = drawn[-1].axes[0]
+    labels, points = drawn_points(ax)
+    assert labels == list(frame.sort_values("diff")["label"])          # sorted, the largest at the top
+    for _, row in frame.iterrows():
+        assert points[row["label"]] == (pytest.approx(100 * row["diff"]), row["significant"])
+    assert [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "-"][:1] == [0]   # zero line
+    assert "compare.csv" not in ax.get_title()
+
+
+def test_past_30_rows_the_forest_plot_keeps_the_significant_ones_and_names_compare_csv(tmp_path, drawn):
+    frame = forest_frame(45)
+    frame.loc[0, ["diff", "lo", "hi", "significant"]] = [0.0001, 0.00005, 0.00015, True]   # small but significant
+    forest.differences(frame, tmp_path / "f.png", "val_acc")
+    ax = drawn[-1].axes[0]
+    labels, _ = drawn_points(ax)
+    assert len(labels) == 30 and "lr=0" in labels and "all are in compare.csv" in ax.get_title()
+    significant = frame["significant"].astype(bool)
+    rest = frame[~significant].assign(size=frame["diff"].abs()).nlargest(30 - significant.sum(), "size")
+    assert set(labels) == set(frame.loc[significant, "label"]) | set(rest["label"])

@@ -21,7 +21,8 @@ def test_two_sweeps_and_a_run_side_by_side(tiny_sweep, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"A = {sweep_dir}" in printed and f"C = {run}" in printed and "test_acc_B-A" in printed
     table = pd.read_csv(tmp_path / "out" / "compare.csv")
-    assert list(table.columns[:5]) == ["lr", "epochs", "test_acc_A", "test_acc_B", "test_acc_B-A"]
+    assert list(table.columns[:5]) == ["lr", "epochs", "val_acc_A", "val_acc_B", "val_acc_B-A"]   # chosen on
+    assert list(table.columns[7:10]) == ["test_acc_A", "test_acc_B", "test_acc_B-A"]                  # reported
     assert len(table) == 4                      # the completed grid points; the failed lr=-1 jobs are left out
     row = table.set_index(["lr", "epochs"])
     assert abs(row.loc[(0.3, 2), "test_acc_B-A"] - 0.125) < 1e-12
@@ -61,3 +62,22 @@ def test_runs_alone_are_compared_and_a_changed_run_is_not(tiny_sweep, tmp_path, 
     capsys.readouterr()
     changed = pd.read_csv(tmp_path / "out2" / "compare.csv")
     assert changed["test_acc_A"].item() == a["test_acc"] and changed["test_acc_B"].isna().all()
+
+
+def test_a_sweep_without_validation_split_is_compared_on_test_and_says_so(tiny_sweep, tmp_path, capsys):
+    """B's jobs have no validation scores (as with data.val_size=0): one line says so, and the
+    p-values are on test accuracy. Break tried: comparing on val_acc regardless leaves p empty."""
+    sweep_dir, _ = tiny_sweep
+    other = shutil.copytree(sweep_dir, tmp_path / "no_split")
+    for path in other.glob("*/result.json"):
+        result = json.loads(path.read_text())
+        result.update({k: None for k in result if k.startswith(("val_", "best_val_"))})
+        path.write_text(json.dumps(result))
+    assert main([str(sweep_dir), str(other), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    notice = [line for line in printed.splitlines() if "without a validation split" in line]
+    assert notice == ["B without a validation split (data.val_size=0): significance is judged on test_acc, "
+                      "the score such sweeps chose on"]
+    table = pd.read_csv(tmp_path / "out" / "compare.csv")
+    assert "val_acc_A" not in table and "p_test_acc_B-A" in table and "p_val_acc_B-A" not in table
+    assert "significant: p_adj_test_acc_B-A < 0.05" in printed

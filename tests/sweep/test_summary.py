@@ -4,7 +4,7 @@ the report of a real seed sweep, and compare's tests."""
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import TINY, run_cli
+from helpers import TINY, holm_by_hand, run_cli
 from scipy import stats
 
 from nnexp.compare import main as compare_main
@@ -71,6 +71,7 @@ def test_a_seed_sweep_writes_summary_and_a_report_that_names_no_seed(tmp_path):
     assert done.returncode == 0, done.stderr
     results, summary = pd.read_csv(tmp_path / "results.csv"), pd.read_csv(tmp_path / "summary.csv")
     assert list(summary["lr"]) == [0.1, 0.3] and list(summary["n"]) == [3, 3]
+    assert list(summary.columns[-2:]) == ["p_adj_vs_best", "tied_with_best"]
     for _, row in summary.iterrows():
         jobs = results[results["lr"] == row["lr"]]
         for score in ("val_acc", "test_acc", "best_test_acc"):
@@ -94,9 +95,14 @@ def test_a_seed_sweep_writes_summary_and_a_report_that_names_no_seed(tmp_path):
     table = pd.read_csv(tmp_path / "cmp" / "compare.csv")
     assert list(table["lr"]) == [0.1, 0.3] and (table["test_B-A"] == "paired").all()
     theirs = pd.read_csv(other / "results.csv")
-    for _, row in table.iterrows():
-        a = results[results["lr"] == row["lr"]].sort_values("seed")["test_acc"]
-        b = theirs[theirs["lr"] == row["lr"]].sort_values("seed")["test_acc"]
-        assert row["p_B-A"] == pytest.approx(stats.ttest_rel(b.to_numpy(), a.to_numpy()).pvalue, nan_ok=True)
-        assert row["n_A"] == 3 and row["n_B"] == 3
-        assert row["significant_B-A"] == (row["p_B-A"] < 0.05)
+    for score in ("val_acc", "test_acc"):
+        for _, row in table.iterrows():
+            a = results[results["lr"] == row["lr"]].sort_values("seed")[score]
+            b = theirs[theirs["lr"] == row["lr"]].sort_values("seed")[score]
+            expected = stats.ttest_rel(b.to_numpy(), a.to_numpy()).pvalue
+            assert row[f"p_{score}_B-A"] == pytest.approx(expected, nan_ok=True)
+            assert row["n_A"] == 3 and row["n_B"] == 3
+        adjusted = holm_by_hand(table[f"p_{score}_B-A"])
+        assert table[f"p_adj_{score}_B-A"].to_numpy() == pytest.approx(adjusted, nan_ok=True)
+    # significant is judged on validation, the score the sweeps chose on, after adjustment
+    assert list(table["significant_B-A"]) == [bool(p < 0.05) for p in holm_by_hand(table["p_val_acc_B-A"])]

@@ -1,0 +1,143 @@
+"""Many comparisons at once, tested as statistics: the family-wise rate of compare's ``significant``
+under the null, Holm's p_adj recomputed by hand, the configurations tied with the best, and the seed
+count of the power calculation against a simulation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import holm_by_hand
+from scipy import stats
+
+from nnexp.sweep.compare import statistics
+from nnexp.sweep.report import best_text
+from nnexp.sweep.summary import ALPHA, choose, holm, seeds_needed
+
+LRS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
+"""Six configurations, as in the comparison of issue 22 (lr x epochs, six rows)."""
+
+
+def results_table(means, sds, seeds, rng, metric="val_acc"):
+    """A results.csv of completed jobs: for every lr of LRS, ``metric`` drawn from N(mean, sd) per seed."""
+    rows = [{"job": 0, "status": "completed", "lr": lr, "seed": seed, metric: rng.normal(mean, sd)}
+            for lr, mean, sd in zip(LRS, means, sds) for seed in seeds]
+    frame = pd.DataFrame(rows).assign(job=lambda f: range(len(f)))
+    for score in ("val_acc", "test_acc", "val_loss", "test_loss"):
+        if score not in frame:
+            frame[score] = np.nan if score != "test_acc" else frame[metric]
+    return frame
+
+
+def family_wise_rates(families, a_seeds, b_seeds, seed=2026):
+    """Over ``families`` comparisons of two sweeps drawn from one distribution (six configurations
+    each, scores N(0.97, 0.002^2)), the share with any configuration flagged by compare's
+    ``significant`` (Holm-adjusted) and by the raw p < ALPHA."""
+    rng = np.random.default_rng(seed)
+    adjusted = raw = 0
+    for _ in range(families):
+        inputs = [(results_table([0.97] * 6, [0.002] * 6, seeds, rng), None, ["lr", "seed"])
+                  for seeds in (a_seeds, b_seeds)]
+        table = statistics(inputs, ["A", "B"], ["lr"], pd.DataFrame({"lr": LRS}), ["val_acc"])
+        adjusted += bool(table["significant_B-A"].any())
+        raw += bool((table["p_val_acc_B-A"] < ALPHA).any())
+    return adjusted, raw
+
+
+@pytest.mark.parametrize("a_seeds, b_seeds, test", [(range(5), range(5), "paired"),
+                                                    (range(5), range(5, 10), "welch")])
+def test_under_the_null_any_significant_stays_at_5_percent_only_with_the_adjustment(a_seeds, b_seeds, test):
+    """Six null comparisons at 0.05 flag at least one about 1 - 0.95^6 = 26% of the time unadjusted;
+    Holm keeps the family-wise rate at or below 5%. 250 families per test design (fixed seeds): the
+    adjusted rate's 95% Clopper-Pearson interval must reach down to 5% or below, the raw rate's
+    must lie wholly above 15%. Break tried: ``significant`` on the raw p fails the first assertion."""
+    families = 250
+    adjusted, raw = family_wise_rates(families, list(a_seeds), list(b_seeds))
+    adjusted_ci = stats.binomtest(adjusted, families).proportion_ci(0.95)
+    raw_ci = stats.binomtest(raw, families).proportion_ci(0.95)
+    assert adjusted_ci.low <= 0.05, (adjusted, families)
+    assert raw_ci.low > 0.15, (raw, families)
+
+
+def test_holm_matches_the_step_down_written_out():
+    rng = np.random.default_rng(1)
+    for m in (1, 2, 6, 20):
+        p = rng.uniform(0, 0.2, m)
+        p[rng.uniform(size=m) < 0.2] = np.nan
+        np.testing.assert_allclose(holm(p).to_numpy(), holm_by_hand(p), equal_nan=True)
+    assert list(holm([0.01, 0.04, 0.03])) == pytest.approx([0.03, 0.06, 0.06])   # 3 x 0.01; 2 x 0.03; max(0.06, 0.04)
+
+
+def tied_sweep(seeds_b=None, seed=7):
+    """Six configurations, 5 seeds: two near the top (0.975, 0.9748), a middle one, three clearly worse.
+    ``seeds_b``: the seeds of the second-best configuration when they differ from the others'."""
+    rng = np.random.default_rng(seed)
+    frame = results_table([0.975, 0.9748, 0.973, 0.965, 0.960, 0.955], [0.0015] * 6, range(5), rng)
+    if seeds_b is not None:
+        frame.loc[frame["lr"] == 0.1, "seed"] = seeds_b
+    return frame
+
+
+@pytest.mark.parametrize("seeds_b, test", [(None, "paired"), ([5, 6, 7, 8, 9], "welch")])
+def test_the_tie_list_is_the_configurations_whose_recomputed_p_adj_is_at_least_alpha(seeds_b, test):
+    results = tied_sweep(seeds_b)
+    choice = choose(results, ["lr", "seed"])
+    summary = choice.summary.set_index("lr")
+    best_lr = summary["val_acc_mean"].idxmax()
+    best = results[results["lr"] == best_lr].sort_values("seed")["val_acc"].to_numpy()
+    others = [lr for lr in LRS if lr != best_lr]
+    p = []
+    for lr in others:
+        scores = results[results["lr"] == lr].sort_values("seed")["val_acc"].to_numpy()
+        same_seeds = sorted(results.loc[results["lr"] == lr, "seed"]) == list(range(5))
+        p.append(stats.ttest_rel(scores, best).pvalue if same_seeds
+                 else stats.ttest_ind(scores, best, equal_var=False).pvalue)
+    expected = pd.Series(holm_by_hand(p), index=others)
+    np.testing.assert_allclose(summary.loc[others, "p_adj_vs_best"], expected)
+    assert pd.isna(summary.loc[best_lr, "p_adj_vs_best"]) and summary.loc[best_lr, "tied_with_best"] is None
+    tied = sorted(expected.index[expected >= ALPHA])
+    assert sorted(summary.index[summary["tied_with_best"].eq(True)]) == tied
+    assert 1 <= len(tied) < 5, "the sweep should have ties and clear losers, to test both"
+    text = best_text(results, choice)
+    assert f"{len(tied)} of the other 5 configurations are within noise of it." in text
+    table = text.split("Within noise of the best")[1].split("\n\n")[1]
+    by_score = summary.loc[tied, "val_acc_mean"].sort_values(ascending=False).index   # best first
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == [f"`lr={lr:g}`" for lr in by_score]
+    for lr in tied:
+        assert f"| {expected[lr]:.4f} |" in table
+    design = {"paired": "(paired over seeds)", "welch": "(Welch)"}[test]
+    assert design in text.split("runner-up")[1]
+
+
+def test_with_one_seed_per_configuration_ties_cannot_be_judged():
+    results = tied_sweep().query("seed == 0")
+    choice = choose(results, ["lr", "seed"])
+    assert choice.summary["tied_with_best"].isna().all()
+    text = best_text(results, choice)
+    assert "One seed per configuration" in text and "cannot be judged" in text and "within noise of it" not in text
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_the_seed_count_is_the_fewest_that_give_80_percent_power_in_simulation(paired):
+    """The observed samples taken as the truth: with n = seeds_needed(a, b) seeds per side, a two-sided
+    t-test at 0.05 on fresh draws rejects in at least 80% of 20000 simulated sweeps, with n - 1 in at
+    most 80% (each within its binomial 99% interval). Break tried: a one-sided power calculation
+    (fewer seeds, about 70% power) fails the first; a power of 0.9 the second."""
+    rng = np.random.default_rng(11)
+    a = rng.normal(0.975, 0.0015, 5)
+    b = a + rng.normal(-0.0012, 0.0015, 5) if paired else rng.normal(0.9738, 0.0015, 5)
+    ids = list(range(5)) if paired else None
+    n = int(seeds_needed(a, b, ids, ids))
+    assert 5 < n < 60, n
+
+    def power_interval(seeds, sims=20000):
+        draws = np.random.default_rng(3)
+        if paired:
+            d = b - a
+            p = stats.ttest_1samp(draws.normal(d.mean(), d.std(ddof=1), (sims, seeds)), 0, axis=1).pvalue
+        else:
+            x = draws.normal(a.mean(), a.std(ddof=1), (sims, seeds))
+            y = draws.normal(b.mean(), b.std(ddof=1), (sims, seeds))
+            p = stats.ttest_ind(x, y, axis=1).pvalue
+        return stats.binomtest(int((p < 0.05).sum()), sims).proportion_ci(0.99)
+
+    assert power_interval(n).high >= 0.8
+    assert power_interval(n - 1).low <= 0.8
