@@ -113,14 +113,19 @@ def sweep_row(name, method, seed, sweep_dir, table, results, target, quarter, se
     return row, trace
 
 
-def spread(values, digits=0):
-    """'median (min-max)' of the finite values."""
-    values = pd.Series(values, dtype=float).dropna()
+def spread(values, digits=0, never=False):
+    """'median (min-max)' of the values; ``never``: a NaN is a search that never got there, counted as
+    later than any other (so the median is 'never' when more than half never did); else NaN is left out."""
+    values = pd.Series(values, dtype=float)
+    values = values.fillna(np.inf) if never else values.dropna()
     if values.empty:
         return "-"
-    form = f"{{:.{digits}f}}"
-    median = form.format(values.median())
-    return median if len(values) == 1 else f"{median} ({form.format(values.min())}-{form.format(values.max())})"
+
+    def text(value):
+        return "never" if np.isinf(value) else f"{value:.{digits}f}"
+
+    median = text(np.median(values))  # of an odd count: a value of the list (inf stays inf)
+    return median if len(values) == 1 else f"{median} ({text(values.min())}-{text(values.max())})"
 
 
 def method_rows(runs, quarter):
@@ -129,8 +134,8 @@ def method_rows(runs, quarter):
         missed = int(group["epochs_to_target"].isna().sum())
         by_quarter = f"best_val_acc_by_{quarter:g}_epochs"
         rows.append({"method": METHODS.get(method, method), "sweeps": len(group),
-                     "epochs_to_target": spread(group["epochs_to_target"]),
-                     "seconds_to_target": spread(group["seconds_to_target"]),
+                     "epochs_to_target": spread(group["epochs_to_target"], never=True),
+                     "seconds_to_target": spread(group["seconds_to_target"], never=True),
                      "never_reached": missed,
                      "epochs_trained": spread(group["epochs_trained"]), "seconds": spread(group["seconds"]),
                      by_quarter: spread(100 * group[by_quarter], 2),

@@ -43,3 +43,8 @@ for seed in 0 1 2 3 4; do
             "${settings[@]}" hydra.sweeper.eta=3 hydra.sweeper.seed=$seed reuse_dir="$OUT/reuse_${method}_$seed"
     done
 done
+
+# Each search's report again, its trace beside the grid's best (search_trace.png)
+for sweep in "$OUT"/random_* "$OUT"/tpe_* "$OUT"/asha_random_* "$OUT"/asha_tpe_*; do
+    if [ -f "$sweep/search.csv" ]; then nice -n 5 python -m nnexp.report "$sweep" --vs "$OUT/grid" > /dev/null; fi
+done
