@@ -132,7 +132,8 @@ def search_markdown(table, settings):
                  if table["seed"].notna().any() else "") + ".",
               f"Epochs trained: {trained}; restarting each promoted trial from its first epoch would have trained "
               f"{restarted} (saved by promotion through the reuse store: {restarted - trained}).",
-              f"Rank correlation (Spearman) of the rung-0 and full-budget scores: {rho:.2f} over {pairs} trials."
+              f"Rank correlation (Spearman) of the rung-0 and full-budget scores: {rho:.2f} over the {pairs} trials "
+              "trained to the full budget (trials ASHA had already picked at rung 0, so closer together than all)."
               if pairs >= 3 else "Too few trials reached the full budget for a rank correlation with rung 0.",
               "", "`search.csv` lists every job with its trial, rung, state and score; `study.journal` is the Optuna "
               "study (`optuna.load_study(study_name=\"nnexp\", storage=JournalStorage(JournalFileBackend(path)))`)."]
