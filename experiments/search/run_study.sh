@@ -2,18 +2,20 @@
 # The study of experiments/search/: the grid, random search, TPE, ASHA + random and ASHA + TPE over the
 # same space of 3 keys (48 grid points), 5 search seeds per search method, one job at a time.
 #
-#     experiments/search/run_study.sh OUT          (from the repository root; OUT outside the repository)
+#     MNIST=path/to/mnist experiments/search/run_study.sh OUT   (from the repository root; OUT outside it)
 #     python experiments/search/analyze.py OUT     (the tables and figures of experiments/search/)
 #
 # Each sweep goes to OUT/<method>_<seed> (the grid to OUT/grid) with its own epoch store
-# OUT/reuse_<method>_<seed>, so that no method is handed another's epochs. Needs full MNIST in
-# ../shared/data/mnist (relative to the repository root) and the search extra (pip install -e ".[search]").
+# OUT/reuse_<method>_<seed>, so that no method is handed another's epochs. Needs full MNIST in the folder
+# MNIST names (MNIST=path/to/mnist experiments/search/run_study.sh OUT) and the search extra
+# (pip install -e ".[search]").
 set -euo pipefail
 OUT=${1:?usage: experiments/search/run_study.sh OUT (a directory outside the repository)}
 cd "$(dirname "$0")/../.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"     # this checkout's nnexp
 
-COMMON=(data=mnist data.dir=../shared/data/mnist data.train_size=10000 threads=1 epochs=27
+MNIST=${MNIST:?set MNIST to the folder of the MNIST files: MNIST=path/to/mnist experiments/search/run_study.sh OUT}
+COMMON=(data=mnist data.dir="$MNIST" data.train_size=10000 threads=1 epochs=27
         hydra.callbacks.report.gif_frames=0)
 HIDDEN='model.hidden=[32],[64],[128],[256]'
 BATCH=batch_size=1,16
