@@ -16,6 +16,7 @@ from nnexp.storage import (
     LOCK_FILE,
     DirectoryBusy,
     WriteError,
+    arrays_digest,
     check_not_held,
     hold_directory,
     read_checked_npz,
@@ -112,3 +113,24 @@ def test_a_checksum_that_is_not_text_is_corrupt_not_a_crash(tmp_path):
     write_npz(path, arrays)
     with pytest.raises(WeightsError, match="corrupt"):
         read_checked_npz(path)
+
+
+def test_a_holder_that_wrote_nothing_is_another_process_and_long_command_lines_are_cut(tmp_path, monkeypatch):
+    directory = tmp_path / "a" / "b" / "sweep"                    # its parents are made too
+    monkeypatch.setattr(sys, "argv", ["nnexp", "x" * 300])
+    holder = hold_directory(directory, "a sweep")
+    assert (directory / LOCK_FILE).read_text() == f"a sweep (pid {os.getpid()}: {'x' * 200})\n"
+    holder.close()
+    with open(directory / LOCK_FILE, "w") as silent:              # locked before its holder wrote a line
+        assert try_lock(silent)
+        with pytest.raises(DirectoryBusy, match="is in use by another process; wait"):
+            check_not_held(directory)
+
+
+def test_the_checksum_is_stored_as_hex_text_in_bytes_and_a_missing_file_is_named(tmp_path):
+    arrays = {"w": np.arange(3.0), "b": np.zeros(2, dtype=np.float32)}
+    stored = read_npz(write_checked_npz(tmp_path / "state.npz", arrays))[CHECKSUM]
+    assert stored.dtype == np.uint8 and stored.tobytes().decode() == arrays_digest(arrays)
+    with pytest.raises(WeightsError) as error:
+        read_npz(tmp_path / "missing.npz")
+    assert str(error.value) == f"weights file {tmp_path / 'missing.npz'} does not exist"

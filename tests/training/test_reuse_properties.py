@@ -119,3 +119,15 @@ def test_what_the_config_leaves_open_is_in_the_key(kernel_a, kernel_b, threads_a
     assert (reuse_key(cfg, kernel_a, threads_a) == reuse_key(cfg, kernel_b, threads_b)) == same
     assert reuse_key(cfg, kernel_a, threads_a, "/data/a") != reuse_key(cfg, kernel_a, threads_a, "/data/b")
     assert reuse_key(cfg, kernel_a, threads_a, "/data/a") != reuse_key(cfg, kernel_a, threads_a)
+
+
+def test_the_key_names_a_directory_by_24_hex_digits_and_follows_init_froms_content(tmp_path):
+    cfg = Config(plain(CONFIGS[0]))
+    key = reuse_key(cfg, "numpy", 1)
+    assert len(key) == 24 and int(key, 16) >= 0
+    weights = tmp_path / "weights.npz"
+    weights.write_bytes(b"first")
+    with_file = Config({**cfg, "init_from": str(weights)})
+    first = reuse_key(with_file, "numpy", 1)
+    weights.write_bytes(b"second")                        # same path, other weights: another computation
+    assert reuse_key(with_file, "numpy", 1) != first
