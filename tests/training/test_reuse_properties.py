@@ -131,3 +131,14 @@ def test_the_key_names_a_directory_by_24_hex_digits_and_follows_init_froms_conte
     first = reuse_key(with_file, "numpy", 1)
     weights.write_bytes(b"second")                        # same path, other weights: another computation
     assert reuse_key(with_file, "numpy", 1) != first
+
+
+def test_another_nnexp_or_numpy_version_has_another_store(monkeypatch):
+    from nnexp.training import reuse
+
+    cfg = Config(plain(CONFIGS[0]))
+    base = reuse_key(cfg, "numpy", 1)
+    monkeypatch.setattr(reuse, "__version__", "0.0.0+other")
+    other_nnexp = reuse_key(cfg, "numpy", 1)
+    monkeypatch.setattr(reuse.np, "__version__", "0.0.0+other")
+    assert len({base, other_nnexp, reuse_key(cfg, "numpy", 1)}) == 3
