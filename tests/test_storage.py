@@ -21,6 +21,7 @@ from nnexp.storage import (
     hold_directory,
     read_checked_npz,
     read_npz,
+    sha256_json,
     try_lock,
     write_checked_npz,
     write_csv,
@@ -134,3 +135,11 @@ def test_the_checksum_is_stored_as_hex_text_in_bytes_and_a_missing_file_is_named
     with pytest.raises(WeightsError) as error:
         read_npz(tmp_path / "missing.npz")
     assert str(error.value) == f"weights file {tmp_path / 'missing.npz'} does not exist"
+
+
+def test_sha256_json_hashes_canonical_json_and_writes_other_values_as_text(tmp_path):
+    """Hashes recorded by one version are compared by the next (a resumed sweep): the text is fixed."""
+    import hashlib
+
+    assert sha256_json({"b": [1, 2.5], "a": None}) == hashlib.sha256(b'{"a":null,"b":[1,2.5]}').hexdigest()
+    assert sha256_json({"dir": tmp_path}) == sha256_json({"dir": str(tmp_path)})
