@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnexp.nn.build import mlp
-from nnexp.nn.optim import make_optimizer
+from nnexp.nn.optim import Adam, make_optimizer
 from nnexp.nn.schedules import Schedule, make_schedule
 
 OPTIMIZERS = [{"name": "sgd"}, {"name": "sgd", "momentum": 0.9}, {"name": "sgd", "momentum": 0.5, "nesterov": True},
@@ -98,3 +98,20 @@ def test_warmup_rises_linearly_to_the_rate_then_the_schedule_starts(name, lr, wa
     assert math.isclose(rates[warmup], lr, rel_tol=1e-12)
     if name != "constant":
         assert rates[-1] < lr and all(a >= b for a, b in zip(rates[warmup:], rates[warmup + 1:]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.floats(1e-3, 0.5), st.floats(1e-3, 0.5), st.integers(0, 2 ** 32 - 1))
+def test_adamw_is_decoupled_adam_and_adam_is_not(lr, weight_decay, seed):
+    """``optimizer=adamw`` decays w by lr lambda w before the step; ``optimizer=adam`` adds lambda w to g."""
+    rng = np.random.default_rng(seed)
+    params, grads = [rng.normal(size=(3, 2)) + 0.5], [[rng.normal(size=(3, 2))] for _ in range(2)]
+    by_name = {name: trajectory({"name": name}, params, [True], grads, lr, weight_decay)[0]
+               for name in ("adam", "adamw")}
+    for name, decoupled in (("adam", False), ("adamw", True)):
+        w = params[0].copy()
+        optimizer = Adam([w], [True], lr, weight_decay=weight_decay, decoupled=decoupled)
+        for step in grads:
+            optimizer.step([g.copy() for g in step])
+        np.testing.assert_array_equal(by_name[name], w)
+    assert not np.array_equal(by_name["adam"], by_name["adamw"])
