@@ -71,3 +71,11 @@ def test_the_test_split_takes_the_last_share_of_each_class(labels, fraction):
     np.testing.assert_array_equal(train, stratified_split(labels, fraction)[0])
     if len(train) > 20:   # a fixed mixed order, not file order
         assert not np.all(np.diff(train) > 0)
+
+
+def test_a_validation_size_that_rounds_to_nothing_or_everything_is_refused_with_advice():
+    for val_size, total in ((0.004, 0), (100, 100), (0.996, 100)):
+        with pytest.raises(ConfigError) as error:
+            validation_split(100, val_size, 0)
+        assert str(error.value) == (f"data.val_size={val_size} holds out {total} of the 100 training samples; give a "
+                                    "count or a fraction that leaves samples on both sides")

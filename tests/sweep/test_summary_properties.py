@@ -80,3 +80,16 @@ def test_other_replicates_or_a_repeated_seed_are_compared_unpaired(a, b):
     assert difference(a, b, list(range(len(a))), list(range(1, len(b) + 1)))["test"] == "welch"
     assert difference(a, b, [0] * len(a), [0] * len(b))["test"] == "welch"
     assert math.isnan(difference(a[:1], b)["p"]) and difference(a[:1], b)["test"] == ""
+
+
+def test_edge_cases_constant_samples_one_value_and_a_missing_pair():
+    """Two constant samples: the difference is exact (interval of width 0, whatever their sizes). One value
+    on a side: no test. A pair with a missing score: left out of the paired difference, on both sides."""
+    for a, b in (([0.5, 0.5], [0.7, 0.7]), ([0.5] * 2, [0.7] * 6), ([0.5] * 6, [0.7] * 2)):
+        got = difference(a, b)
+        assert got["test"] == "welch" and close(got["diff"], 0.2) and close(got["lo"], 0.2) and close(got["hi"], 0.2)
+    for a, b in (([0.5], [0.1, 0.2]), ([0.1, 0.2], [0.5])):
+        got = difference(a, b)
+        assert got["test"] == "" and math.isnan(got["p"]) and math.isnan(got["lo"])
+    got = difference([0.1, 0.2, 0.4, float("nan")], [0.2, 0.4, 0.5, 0.9], [0, 1, 2, 3], [0, 1, 2, 3])
+    assert got["test"] == "paired" and close(got["diff"], (0.1 + 0.2 + 0.1) / 3)
