@@ -110,7 +110,9 @@ def read_npz(path):
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as err:
+        # a damaged zip header can claim an encrypted entry (RuntimeError) or an unknown method or
+        # version (NotImplementedError): the file is as unreadable as a truncated one
         raise WeightsError(f"weights file {path} is not a readable .npz without pickle: {err}") from None
 
 

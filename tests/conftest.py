@@ -1,5 +1,10 @@
 import numpy as np
 import pytest
+from hypothesis import settings
+
+settings.register_profile("mutation", derandomize=True, database=None)
+"""``--hypothesis-profile=mutation`` (the mutation runs, pyproject.toml [tool.mutmut]): the same examples
+in every run, so a mutant's verdict does not depend on the draw."""
 
 
 def relative_error(a, b):
