@@ -48,7 +48,7 @@ def launcher_slots(launcher):
     joblib = getattr(launcher, "joblib", None)
     if joblib is not None:
         n_jobs = int(joblib.get("n_jobs") or 1)
-        return os.cpu_count() or 1 if n_jobs < 0 else n_jobs
+        return (os.cpu_count() or 1) if n_jobs < 0 else n_jobs
     params = getattr(launcher, "params", None)
     if params is not None and "array_parallelism" in params:
         return int(params["array_parallelism"])

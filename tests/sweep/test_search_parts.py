@@ -158,3 +158,15 @@ def test_epochs_saved_by_promotion_and_the_rank_correlation_of_rung_0_with_the_f
     assert epochs_accounting(SEARCH) == (1 + 1 + 2 + 1 + 2 + 2 + 3, 1 + 1 + 3 + 1 + 3 + 3 + 3)
     rho, pairs = rank_correlation(SEARCH)
     assert pairs == 3 and rho == pytest.approx(stats.spearmanr([0.5, 0.7, 0.6], [0.75, 0.8, 0.85]).statistic)
+
+
+def test_a_search_fills_as_many_slots_as_its_launcher_runs_jobs_at_once():
+    import os
+    from types import SimpleNamespace
+
+    from hydra_plugins.nnexp_sweeper.search import launcher_slots
+
+    assert launcher_slots(SimpleNamespace(joblib={"n_jobs": 3})) == 3
+    assert launcher_slots(SimpleNamespace(joblib={"n_jobs": -1})) == os.cpu_count()
+    assert launcher_slots(SimpleNamespace(params={"array_parallelism": 64})) == 64
+    assert launcher_slots(SimpleNamespace()) == 1
