@@ -86,6 +86,7 @@ class SearchSweeper(Sweeper):
             exit_with_error(str(err))
         sweep_dir = Path(self.config.hydra.sweep.dir)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        search.write_settings()
         search.write_table()
         if slots == 1:
             self.run_in_turn(search)

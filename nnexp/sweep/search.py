@@ -206,8 +206,6 @@ class Search:
 
     def new_trial(self, user_attrs, params=None):
         """Ask the study for a trial (the sampler's proposal, or ``params`` enqueued), named by ``user_attrs``."""
-        from optuna.trial import Trial
-
         if params is not None:
             self.study.enqueue_trial(params)
         else:
@@ -220,7 +218,6 @@ class Search:
         overrides = self.space.overrides(trial.params, user_attrs["epochs"], self.job_seed(user_attrs))
         log.info("search: job %d: trial %d, rung %d, %d epochs%s", number, user_attrs["trial"], user_attrs["rung"],
                  user_attrs["epochs"], "" if seed is None else f", seed {seed}")
-        assert isinstance(trial, Trial)
         return self.launching(Job(number, overrides, trial._trial_id, trial.number))
 
     def propose(self):
@@ -343,13 +340,19 @@ class Search:
         frame = pd.DataFrame(rows, columns=TABLE_COLUMNS).sort_values("job", kind="stable")
         return frame.astype({"seed": "Int64", "epochs_trained": "Int64"})
 
+    def write_settings(self):
+        """search.json (the settings, rungs and number of trials) for the report: once per command."""
+        self.write(SETTINGS_FILE, lambda path: write_json(path, {
+            **self.settings, "described": self.space.describe(), "rungs": self.rungs, "n_trials": self.n_trials,
+            "replicates": self.replicates, "replicate_seeds": self.replicate_seeds}))
+
     def write_table(self):
-        """search.csv, and search.json (the settings, rungs and number of trials) for the report."""
+        """search.csv, after every change of the study."""
+        self.write(TABLE_FILE, lambda path: write_csv(path, self.table()))
+
+    def write(self, name, writer):
+        """``writer(path)`` of a file of the sweep directory; a failed write is logged (the study holds it all)."""
         try:
-            write_csv(self.sweep_dir / TABLE_FILE, self.table())
-            write_json(self.sweep_dir / SETTINGS_FILE, {**self.settings, "described": self.space.describe(),
-                                                        "rungs": self.rungs, "n_trials": self.n_trials,
-                                                        "replicates": self.replicates,
-                                                        "replicate_seeds": self.replicate_seeds})
+            writer(self.sweep_dir / name)
         except NnexpError as err:
             log.error("%s", err)
