@@ -13,7 +13,7 @@ layer to layer and no copy is made only to reorder them.
 import numpy as np
 
 from ..errors import ConfigError
-from .layers import Layer, pair
+from .layers import Layer, WeightLayer, pair
 
 POOL_MODES = ("max", "avg")
 
@@ -76,6 +76,12 @@ def col2im(cols, x_shape, kernel, stride, pad, dilation):
 
 
 
+def geometry(layer):
+    """A convolution's kernel, stride, pad and dilation as text (for its repr)."""
+    (kh, kw), (ph, pw) = layer.kernel, layer.pad
+    return f"kernel {kh}x{kw}, stride {layer.stride}, pad {ph}x{pw}, dilation {layer.dilation}"
+
+
 def biased_maps(layer, out, x_shape, cols, train, shape):
     """A convolution's output matrix ``out`` (F, N Ho Wo) plus the layer's bias per map, as
     (N, F, Ho, Wo) maps (a view of channel-major memory); in training the layer keeps (x_shape, cols)."""
@@ -86,7 +92,7 @@ def biased_maps(layer, out, x_shape, cols, train, shape):
     return out.reshape(shape).transpose(1, 0, 2, 3)
 
 
-class Conv2D(Layer):
+class Conv2D(WeightLayer):
     """2-D convolution (cross-correlation) with zero padding, stride and dilation.
 
     x: (N, C, H, W), W: (F, C, kh, kw), b: (F,), out: (N, F, Ho, Wo) with
@@ -102,8 +108,12 @@ class Conv2D(Layer):
         self.kernel, self.pad = pair(kernel), pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
         kh, kw = self.kernel
-        self._init_params((filters, in_channels, kh, kw), in_channels * kh * kw, filters * kh * kw,
-                          bias, init, rng, dtype, uniform_limit)
+        self._init_params((filters, in_channels, kh, kw), (in_channels * kh * kw, filters * kh * kw),
+                          filters if bias else None, init, rng, dtype, uniform_limit)
+
+    def __repr__(self):
+        f, c = self.W.shape[:2]
+        return f"Conv2D({c} -> {f}, {geometry(self)}, {self.bias_text})"
 
     def output_shape(self, shape):
         c, h, w = shape
@@ -122,20 +132,18 @@ class Conv2D(Layer):
         return biased_maps(self, out, x.shape, cols, train, (f, n, ho, wo))
 
     def backward(self, dout):
-        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); grads [dW (F, C, kh, kw), db (F,)]."""
+        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); gradients dW (F, C, kh, kw), db (F,)."""
         x_shape, cols = self.cache
         f = self.W.shape[0]
         dmat = dout.transpose(1, 0, 2, 3).reshape(f, -1)
-        self.grads = [(dmat @ cols.T).reshape(self.W.shape)]
-        if self.b is not None:
-            self.grads.append(dmat.sum(axis=1))
+        self._set_grads((dmat @ cols.T).reshape(self.W.shape), dmat.sum(axis=1) if self.b is not None else None)
         if not self.input_grad:
             return None
         dcols = self.W.reshape(f, -1).T @ dmat
         return col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation)
 
 
-class DepthwiseConv2D(Layer):
+class DepthwiseConv2D(WeightLayer):
     """Depthwise convolution: channel c is convolved with its own single filter W[c, 0].
 
     x: (N, C, H, W), W: (C, 1, kh, kw), b: (C,), out: (N, C, Ho, Wo) with
@@ -150,8 +158,11 @@ class DepthwiseConv2D(Layer):
         self.kernel, self.pad = pair(kernel), pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
         kh, kw = self.kernel
-        self._init_params((channels, 1, kh, kw), kh * kw, kh * kw, bias, init, rng, dtype,
+        self._init_params((channels, 1, kh, kw), (kh * kw, kh * kw), channels if bias else None, init, rng, dtype,
                           uniform_limit)
+
+    def __repr__(self):
+        return f"DepthwiseConv2D({self.W.shape[0]}, {geometry(self)}, {self.bias_text})"
 
     def output_shape(self, shape):
         c, h, w = shape
@@ -168,13 +179,12 @@ class DepthwiseConv2D(Layer):
         return biased_maps(self, out, x.shape, cols, train, (c, n, ho, wo))
 
     def backward(self, dout):
-        """dout: (N, C, Ho, Wo) -> dx: (N, C, H, W); grads [dW (C, 1, kh, kw), db (C,)]."""
+        """dout: (N, C, Ho, Wo) -> dx: (N, C, H, W); gradients dW (C, 1, kh, kw), db (C,)."""
         x_shape, cols = self.cache
         c = x_shape[1]
         dmat = dout.transpose(1, 0, 2, 3).reshape(c, -1)
-        self.grads = [np.einsum("ckm,cm->ck", cols, dmat, optimize=True).reshape(self.W.shape)]
-        if self.b is not None:
-            self.grads.append(dmat.sum(axis=1))
+        self._set_grads(np.einsum("ckm,cm->ck", cols, dmat, optimize=True).reshape(self.W.shape),
+                        dmat.sum(axis=1) if self.b is not None else None)
         if not self.input_grad:
             return None
         dcols = self.W.reshape(c, -1, 1) * dmat[:, None, :]
@@ -199,9 +209,12 @@ class SeparableConv2D(Layer):
                                          depth_init, rng, dtype, uniform_limit)
         self.pointwise = Conv2D(in_channels, filters, 1, 1, 0, 1, bias, init, rng, dtype,
                                 uniform_limit)
-        self.params = self.depthwise.params + self.pointwise.params
-        self.param_names = ["Wd", "Wp"] + self.pointwise.param_names[1:]   # depthwise W, pointwise W, b
-        self.decay = self.depthwise.decay + self.pointwise.decay
+        self.depthwise.parameters[0].name, self.pointwise.parameters[0].name = "Wd", "Wp"
+        self.parameters = self.depthwise.parameters + self.pointwise.parameters   # Wd, Wp, b: the parts' own
+
+    def __repr__(self):
+        f, c = self.pointwise.W.shape[:2]
+        return f"SeparableConv2D({c} -> {f}, {geometry(self.depthwise)}, {self.pointwise.bias_text})"
 
     def output_shape(self, shape):
         return self.pointwise.output_shape(self.depthwise.output_shape(shape))
@@ -217,11 +230,9 @@ class SeparableConv2D(Layer):
         return self.pointwise.forward(self.depthwise.forward(x, train), train)
 
     def backward(self, dout):
-        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); grads of both parts in ``params`` order."""
+        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); each part fills its own parameters' gradients."""
         self.depthwise.input_grad = self.input_grad
-        dx = self.depthwise.backward(self.pointwise.backward(dout))
-        self.grads = self.depthwise.grads + self.pointwise.grads
-        return dx
+        return self.depthwise.backward(self.pointwise.backward(dout))
 
 
 class Pool2D(Layer):
@@ -243,6 +254,9 @@ class Pool2D(Layer):
     def output_shape(self, shape):
         c, h, w = shape
         return (c, (h - self.size) // self.stride + 1, (w - self.size) // self.stride + 1)
+
+    def __repr__(self):
+        return f"Pool2D({self.mode}, size {self.size}, stride {self.stride})"
 
     def _windows(self, ho, wo):
         """Slices of the input seen by each window offset (i, j), i, j < size."""

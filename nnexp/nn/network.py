@@ -55,9 +55,7 @@ class Network:
         layers[0].input_grad = False
         self.input_shape = tuple(int(s) for s in input_shape)
         self.output, self.loss, self.dtype = output, loss, np.dtype(dtype)
-        self.params = [p for layer in layers for p in layer.params]
-        self.decay = [d for layer in layers for d in layer.decay]
-        self.param_keys = state_keys(layers)
+        self.parameters = named_parameters(layers)
         self.predict_rows = max(1, PREDICT_ELEMENTS // largest_sample(layers, self.input_shape))
 
     def inputs(self, x):
@@ -87,7 +85,8 @@ class Network:
         return delta
 
     def loss_and_grads(self, x, y, mean=True, rng=None):
-        """Per-sample losses (N,) and the gradients of their mean (or sum) w.r.t. ``params``.
+        """Per-sample losses (N,) and the gradients of their mean (or sum), left in each parameter's
+        ``grad`` and returned in ``parameters`` order.
 
         x: (N, n_0), y: (N, K). Training mode: dropout draws its masks from ``rng``.
         """
@@ -99,7 +98,7 @@ class Network:
         if mean:
             delta = delta / np.asarray(len(z), self.dtype)
         self.backward(delta)
-        return losses, [g for layer in self.layers for g in layer.grads]
+        return losses, [p.grad for p in self.parameters.values()]
 
     def input_gradient(self, x, delta_of):
         """dS/dx of a score S of the outputs: x (N, n_0) -> (N, n_0), with ``delta_of(z)`` giving
@@ -128,15 +127,15 @@ class Network:
 
     def state(self):
         """Copies of the parameters by name (W1, b1, W2, ...; see the module docstring) for an .npz."""
-        return {key: p.copy() for key, p in zip(self.param_keys, self.params)}
+        return {key: p.value.copy() for key, p in self.parameters.items()}
 
     def load_state(self, arrays, source="weights"):
-        """Copy named ``arrays`` into ``params`` in place, after ``check_state`` has checked every
+        """Copy named ``arrays`` into the parameters in place, after ``check_state`` has checked every
         name and shape (WeightsError naming ``source``); nnexp 0.2 CNN files are translated first."""
         arrays = legacy_state(arrays, self) if any("." in key for key in arrays) else arrays
-        check_state(dict(zip(self.param_keys, self.params)), arrays, source)
-        for key, p in zip(self.param_keys, self.params):
-            p[...] = arrays[key]
+        check_state({key: p.value for key, p in self.parameters.items()}, arrays, source)
+        for key, p in self.parameters.items():
+            p.value[...] = arrays[key]
 
     def dense_stack(self):
         """This network as a DenseStack, or None unless its layers are dense and activation layers
@@ -182,14 +181,15 @@ def largest_sample(layers, shape):
     return largest
 
 
-def state_keys(layers):
-    """Names of every parameter, in ``params`` order: ``{param}{k}`` for the k-th layer with any."""
-    keys, k = [], 0
+def named_parameters(layers):
+    """Every layer's parameters in order, by the name weight files give them: ``{name}{k}`` for the
+    k-th layer with any (W1, b1, W2, ...)."""
+    named, k = {}, 0
     for layer in layers:
-        if layer.params:
+        if layer.parameters:
             k += 1
-            keys.extend(f"{name}{k}" for name in layer.param_names)
-    return keys
+            named.update((f"{p.name}{k}", p) for p in layer.parameters)
+    return named
 
 
 LEGACY_KEY = re.compile(r"(?P<layer>[a-z]+\d+)\.(?:(?P<part>depthwise|pointwise)\.)?(?P<param>[Wb])")
@@ -199,7 +199,7 @@ LEGACY_KEY = re.compile(r"(?P<layer>[a-z]+\d+)\.(?:(?P<part>depthwise|pointwise)
 def legacy_state(arrays, network):
     """``arrays`` of an nnexp 0.2 CNN file renamed to this version's keys: 0.2 named parameters by
     layer (conv1.W, dense1.W) and stored a dense W as (in, out); W{k} here is (out, in)."""
-    layer_keys = [name for name, layer in zip(network.names, network.layers) if layer.params]
+    layer_keys = [name for name, layer in zip(network.names, network.layers) if layer.parameters]
     renamed = {}
     for key, value in arrays.items():
         match = LEGACY_KEY.fullmatch(key)

@@ -43,8 +43,8 @@ def train_epoch(model, optimizer, x, y, order, batch_size, mean, rng, progress):
     losses = np.empty(n_batches)
     for i in range(n_batches):
         idx = order[i * batch_size:(i + 1) * batch_size]
-        batch_losses, grads = model.loss_and_grads(x[idx], y[idx], mean=mean, rng=rng)
-        optimizer.step(grads)
+        batch_losses, _ = model.loss_and_grads(x[idx], y[idx], mean=mean, rng=rng)
+        optimizer.step()
         losses[i] = batch_losses.mean()
         progress.update(len(idx))
     return losses

@@ -6,20 +6,26 @@ import math
 import numpy as np
 import pytest
 
+from nnexp.nn.layers import Parameter
 from nnexp.nn.optim import SGD, Adam, RMSprop
 from nnexp.nn.schedules import Schedule
 
 W0 = np.array([[0.5, -1.0], [2.0, 0.25]])
 GRADS = [np.array([[0.1, -0.2], [0.3, 0.05]]), np.array([[-0.4, 0.1], [0.2, -0.3]]),
          np.array([[0.05, 0.05], [-0.1, 0.2]])]
-DECAY = [True]
+
+
+def take_steps(optimizer, grads):
+    """One step per gradient of the optimizer's one parameter."""
+    for g in grads:
+        optimizer.parameters[0].grad = g.copy()
+        optimizer.step()
 
 
 def run(optimizer_class, **settings):
     w = W0.copy()
-    optimizer = optimizer_class([w], DECAY, 0.1, **settings)
-    for g in GRADS:
-        optimizer.step([g.copy()])
+    optimizer = optimizer_class([Parameter(w, "W", True)], 0.1, **settings)
+    take_steps(optimizer, GRADS)
     return w, optimizer
 
 
@@ -73,12 +79,11 @@ def test_state_round_trip_continues_exactly(optimizer_class, settings):
     Break tried: Adam's state without step_count restarts the bias correction and differs."""
     straight, _ = run(optimizer_class, **settings)
     w = W0.copy()
-    first = optimizer_class([w], DECAY, 0.1, **settings)
-    for g in GRADS[:2]:
-        first.step([g.copy()])
-    second = optimizer_class([w], DECAY, 0.1, **settings)
+    first = optimizer_class([Parameter(w, "W", True)], 0.1, **settings)
+    take_steps(first, GRADS[:2])
+    second = optimizer_class([Parameter(w, "W", True)], 0.1, **settings)
     second.load_state({k: np.array(v) for k, v in first.state().items()})
-    second.step([GRADS[2].copy()])
+    take_steps(second, GRADS[2:])
     np.testing.assert_array_equal(w, straight)
 
 

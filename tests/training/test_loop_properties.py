@@ -37,7 +37,7 @@ def orders(n, epochs, seed, shuffle, batch_size):
         return loss_and_grads(x_batch, y_batch, **kwargs)
 
     model.loss_and_grads = spy
-    train(model, SGD(model.params, model.decay, 0.0), data, epochs, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    train(model, SGD(model.parameters, 0.0), data, epochs, batch_size=batch_size, shuffle=shuffle, seed=seed)
     return np.array(seen).reshape(epochs, n)
 
 

@@ -67,7 +67,7 @@ def unsupported(network, optimizer, x):
     stack = network.dense_stack()
     if stack is None:
         return "the network is not a stack of dense and activation layers"
-    if type(optimizer) is not SGD or any(p is not q for p, q in zip(optimizer.params, network.params)):
+    if type(optimizer) is not SGD or any(p is not q for p, q in zip(optimizer.parameters, network.parameters.values())):
         return f"the optimizer is {type(optimizer).__name__}, not SGD over the network's own parameters"
     if optimizer.nesterov:
         return "Nesterov momentum"
@@ -75,7 +75,7 @@ def unsupported(network, optimizer, x):
         return f"dtype {network.dtype} (float32 and float64 only)"
     if x.dtype != network.dtype:
         return f"inputs are {x.dtype} but the weights are {network.dtype}"
-    if not all(p.flags.c_contiguous for p in network.params):
+    if not all(p.value.flags.c_contiguous for p in network.parameters.values()):
         return "parameters that are not C-contiguous"
     return None
 

@@ -21,7 +21,7 @@ class PerSampleTrainer:
         self.has_bias = stack.biases is not None
         self.lr, self.momentum, self.weight_decay = optimizer.lr, optimizer.momentum, optimizer.weight_decay
         self.decay = any(optimizer.decay)
-        velocity = dict(zip(map(id, optimizer.params), optimizer.velocity or []))
+        velocity = dict(zip((id(p.value) for p in optimizer.parameters), optimizer.velocity or []))
         self.velocity_w = [velocity[id(w)] for w in stack.weights] if velocity else None
         self.velocity_b = [velocity[id(b)] for b in stack.biases] if velocity and self.has_bias else None
         self.cross_entropy = stack.loss.name == "cross_entropy"
