@@ -30,7 +30,7 @@ from .config import register_configs, validate
 from .errors import ConfigError, NnexpError, exit_with_error
 from .main import config_dir, hydra_command
 from .nn.optim import make_optimizer
-from .nn.schedules import Schedule
+from .nn.schedules import Exponential
 from .storage import write_csv, write_json
 from .training.identity import plain
 from .training.job import build_model, load_data
@@ -52,7 +52,7 @@ def check(finder):
 def learning_rates(start, end, steps):
     """The exponentially growing rates, (steps,) from start to end: an ``exponential`` schedule
     (nnexp/nn/schedules.py) stepped per batch, its factor (end / start)^(1 / (steps - 1))."""
-    ramp = Schedule(start, "exponential", gamma=(end / start) ** (1 / (steps - 1)))
+    ramp = Exponential(start, gamma=(end / start) ** (1 / (steps - 1)))
     return np.array([ramp.rate(k, steps) for k in range(1, steps + 1)])
 
 

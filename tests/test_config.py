@@ -76,3 +76,23 @@ def test_enum_values_read_as_their_names():
     cfg = compose_config(["dtype=float64"])
     assert cfg.dtype == "float64" and str(cfg.dtype) == "float64" and f"{cfg.dtype}" == "float64"
     assert plain(cfg)["dtype"] == "float64" and plain(cfg)["model"]["activation"] == "sigmoid"
+
+
+def test_the_schemas_closed_sets_are_the_registries_of_the_code():
+    """One registry style: a mapping from the name a user types to what implements it, and the schema's
+    Enum made from it."""
+    from nnexp import config
+    from nnexp.nn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+    from nnexp.nn.build import LAYERS, MODELS
+    from nnexp.nn.initializers import INITIALIZERS
+    from nnexp.nn.losses import LOSSES
+    from nnexp.nn.optim import OPTIMIZERS
+    from nnexp.nn.schedules import SCHEDULES
+
+    for enum, registry in [(config.OutputActivation, ACTIVATIONS), (config.HiddenActivation, HIDDEN_ACTIVATIONS),
+                           (config.LayerType, LAYERS), (config.ModelName, MODELS), (config.Init, INITIALIZERS),
+                           (config.Loss, LOSSES), (config.OptimizerName, OPTIMIZERS),
+                           (config.ScheduleName, SCHEDULES)]:
+        assert isinstance(registry, dict) and [member.value for member in enum] == list(registry)
+    assert all(SCHEDULES[name].name == name for name in SCHEDULES)
+    assert all(INITIALIZERS[name].name == name for name in INITIALIZERS)

@@ -9,12 +9,12 @@ from nnexp.nn.build import mlp
 from nnexp.nn.initializers import initial_biases, initial_weights
 from nnexp.nn.layers import Parameter
 from nnexp.nn.optim import SGD, Adam, RMSprop, make_optimizer
-from nnexp.nn.schedules import Schedule, make_schedule
+from nnexp.nn.schedules import Cosine, Exponential, Step, make_schedule
 
 
 def test_unknown_names_are_config_errors_that_list_the_choices():
     with pytest.raises(ConfigError) as error:
-        Schedule(0.1, "linear")
+        make_schedule({"name": "linear"}, 0.1)
     assert str(error.value) == "unknown schedule 'linear'; choose one of constant, step, exponential, cosine"
     with pytest.raises(ConfigError) as error:
         initial_weights("glorot", (2, 2), 2, 2, np.random.default_rng(0))
@@ -29,12 +29,12 @@ def test_unknown_names_are_config_errors_that_list_the_choices():
 
 def test_schedule_defaults_are_step_by_one_tenth_each_step_to_zero_without_warmup():
     assert make_schedule({}, 0.5).rate(3, 5) == 0.5                                   # constant
-    assert Schedule(1.0, "step").rate(3, 5) == pytest.approx(0.01)                    # gamma 0.1 every step
-    assert Schedule(1.0, "exponential").rate(2, 5) == pytest.approx(0.1)
-    assert Schedule(1.0, "cosine").rate(5, 5) == pytest.approx(0.0, abs=1e-15)        # min_lr 0
-    assert Schedule(1.0, "step").rate(1, 5) == 1.0                                    # no warm-up
-    assert Schedule(2.0, "step", step_size=2.9, warmup=1.9).rate(2, 5) == 2.0         # counts, made integers
-    assert Schedule(2.0, "step", step_size=2.9, warmup=1.9).rate(4, 5) == pytest.approx(0.2)
+    assert Step(1.0).rate(3, 5) == pytest.approx(0.01)                    # gamma 0.1 every step
+    assert Exponential(1.0).rate(2, 5) == pytest.approx(0.1)
+    assert Cosine(1.0).rate(5, 5) == pytest.approx(0.0, abs=1e-15)        # min_lr 0
+    assert Step(1.0).rate(1, 5) == 1.0                                    # no warm-up
+    assert Step(2.0, step_size=2.9, warmup=1.9).rate(2, 5) == 2.0         # counts, made integers
+    assert Step(2.0, step_size=2.9, warmup=1.9).rate(4, 5) == pytest.approx(0.2)
 
 
 def test_initializer_defaults_draw_uniform_from_minus_a_half_to_a_half():

@@ -8,7 +8,7 @@ import pytest
 
 from nnexp.nn.layers import Parameter
 from nnexp.nn.optim import SGD, Adam, RMSprop
-from nnexp.nn.schedules import Schedule
+from nnexp.nn.schedules import Constant, Cosine, Exponential, Step
 
 W0 = np.array([[0.5, -1.0], [2.0, 0.25]])
 GRADS = [np.array([[0.1, -0.2], [0.3, 0.05]]), np.array([[-0.4, 0.1], [0.2, -0.3]]),
@@ -104,13 +104,13 @@ def test_matches_pytorch_when_installed():
 
 
 def test_schedule_rates():
-    assert [Schedule(0.1).rate(k, 5) for k in range(1, 6)] == [0.1] * 5
-    assert [Schedule(1.0, "step", gamma=0.5, step_size=2).rate(k, 6) for k in range(1, 7)] == \
+    assert [Constant(0.1).rate(k, 5) for k in range(1, 6)] == [0.1] * 5
+    assert [Step(1.0, gamma=0.5, step_size=2).rate(k, 6) for k in range(1, 7)] == \
         [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
-    assert [Schedule(1.0, "exponential", gamma=0.5).rate(k, 3) for k in range(1, 4)] == [1.0, 0.5, 0.25]
-    cosine = [Schedule(1.0, "cosine", min_lr=0.1).rate(k, 5) for k in range(1, 6)]
+    assert [Exponential(1.0, gamma=0.5).rate(k, 3) for k in range(1, 4)] == [1.0, 0.5, 0.25]
+    cosine = [Cosine(1.0, min_lr=0.1).rate(k, 5) for k in range(1, 6)]
     np.testing.assert_allclose(cosine, [0.1 + 0.9 * (1 + math.cos(math.pi * i / 4)) / 2 for i in range(5)])
     assert cosine[0] == 1.0 and cosine[-1] == pytest.approx(0.1)
-    warm = [Schedule(1.0, "cosine", warmup=2).rate(k, 5) for k in range(1, 6)]
+    warm = [Cosine(1.0, warmup=2).rate(k, 5) for k in range(1, 6)]
     np.testing.assert_allclose(warm, [0.5, 1.0, 1.0, 0.5, 0.0], atol=1e-12)
-    assert Schedule(1.0, "cosine").depends_on_length and not Schedule(1.0, "step").depends_on_length
+    assert Cosine(1.0).depends_on_length and not Step(1.0).depends_on_length

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from nnexp.nn.build import mlp
 from nnexp.nn.layers import Parameter
 from nnexp.nn.optim import Adam, make_optimizer
-from nnexp.nn.schedules import Schedule, make_schedule
+from nnexp.nn.schedules import SCHEDULES, make_schedule
 
 OPTIMIZERS = [{"name": "sgd"}, {"name": "sgd", "momentum": 0.9}, {"name": "sgd", "momentum": 0.5, "nesterov": True},
               {"name": "adam"}, {"name": "adamw"}, {"name": "rmsprop"}]
@@ -102,7 +102,7 @@ def test_every_schedules_rate_matches_its_formula(name, lr, gamma, step_size, mi
        st.integers(2, 30))
 def test_warmup_rises_linearly_to_the_rate_then_the_schedule_starts(name, lr, warmup, n):
     """Warm-up steps climb lr/w, 2 lr/w, ..., lr; the first step after it is the schedule's first: lr."""
-    schedule = Schedule(lr, name, gamma=0.5, step_size=1, warmup=warmup)
+    schedule = SCHEDULES[name](lr, gamma=0.5, step_size=1, warmup=warmup)
     rates = [schedule.rate(k, warmup + n) for k in range(1, warmup + n + 1)]
     np.testing.assert_allclose(rates[:warmup], [lr * k / warmup for k in range(1, warmup + 1)], rtol=1e-12)
     assert math.isclose(rates[warmup], lr, rel_tol=1e-12)
