@@ -37,6 +37,8 @@ CASES = {
     "momentum_decay_numpy": ["lr=0.01", "momentum=0.9", "weight_decay=0.001", "data.train_size=1000", "model.bias=true",
                              "model.activation=relu", "model.output_activation=softmax", "model.loss=cross_entropy",
                              "data.scaling=standard"],
+    "momentum_decay_numba": ["kernel=numba", "lr=0.01", "momentum=0.9", "weight_decay=0.001", "data.train_size=1000",
+                             "model.bias=true", "model.activation=tanh"],
     "sgd_minibatch_float64": MINI + ["dtype=float64"],
     "nesterov": MINI + ["momentum=0.9", "optimizer.nesterov=true", "weight_decay=0.0001"],
     "adam": MINI + ["optimizer=adam", "lr=0.01", "weight_decay=0.0001"],

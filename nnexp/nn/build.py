@@ -220,11 +220,18 @@ def build_network(model, input_shape, n_outputs, dtype=np.float32, rng=None):
     return Network(layers, names, input_shape, output, loss, dtype)
 
 
-def mlp(sizes, activation="sigmoid", output_activation="sigmoid", loss="mse", init="normal", bias=False,
-        uniform_limit=0.5, dtype=np.float32, rng=None):
+MLP_DEFAULTS = {"activation": "sigmoid", "output_activation": "sigmoid", "loss": "mse", "init": "normal",
+                "bias": False, "uniform_limit": 0.5}
+"""``mlp``'s model settings when a caller gives none."""
+
+
+def mlp(sizes: list[int], dtype: Any = np.float32, rng: Optional[np.random.Generator] = None,
+        **settings: Any) -> Network:
     """The fully connected network of widths ``sizes`` (input first, e.g. [784, 100, 10]), as
-    ``model=mlp`` builds it: a shorthand of ``build_network``."""
-    model = {"name": "mlp", "hidden": list(sizes[1:-1]), "activation": activation,
-             "output_activation": output_activation, "loss": loss, "init": init, "bias": bias,
-             "uniform_limit": uniform_limit}
+    ``model=mlp`` builds it: a shorthand of ``build_network``. ``settings`` are keys of the model
+    section (activation, output_activation, loss, init, bias, uniform_limit; MLP_DEFAULTS otherwise)."""
+    unknown = set(settings) - set(MLP_DEFAULTS)
+    if unknown:
+        raise TypeError(f"mlp() got unknown settings {sorted(unknown)}; known: {sorted(MLP_DEFAULTS)}")
+    model = {"name": "mlp", "hidden": list(sizes[1:-1]), **MLP_DEFAULTS, **settings}
     return build_network(model, (sizes[0],), sizes[-1], dtype, np.random.default_rng() if rng is None else rng)

@@ -21,7 +21,7 @@ from ..storage import read_npz, sha256_file, write_csv, write_json, write_npz
 from .checkpoint import CheckpointStore
 from .environment import environment, launch_path
 from .identity import config_hash, plain
-from .loop import Diverged, train
+from .loop import Diverged, Learner, Recipe, train
 from .reuse import shared_epochs
 from .run_files import RUN_FILES, batch_frame, history_frame, summarize, write_network_figures, write_scores
 from .threads import blas_thread_count, blas_threads
@@ -57,11 +57,13 @@ def build_model(model_cfg, data, dtype, rng):
 
 class EpochStores:
     """Where a job's epochs are kept and found: its own checkpoints (the latest epoch, to resume a
-    killed job) and the reuse store shared with jobs that differ only in ``epochs``. ``before_epoch``
-    and ``after_epoch`` are the training loop's hooks."""
+    killed job) and the reuse store shared with jobs that differ only in ``epochs``, for the ``learner`` of
+    ``cfg``; ``kernel``, ``threads`` and ``data_dir`` are what the config leaves open (``reuse_key``).
+    ``before_epoch`` and ``after_epoch`` are the training loop's hooks (``EpochHooks``)."""
 
-    def __init__(self, cfg, run_dir, network, optimizer, kernel, threads, data_dir, schedule):
-        self.network, self.optimizer, self.epochs = network, optimizer, cfg.epochs
+    def __init__(self, cfg, run_dir, learner, kernel, threads, data_dir):
+        self.network, self.optimizer, self.epochs = learner.network, learner.optimizer, cfg.epochs
+        schedule = learner.schedule
         # a schedule over the run's length (cosine) makes every epoch depend on epochs: no prefix to share,
         # and a checkpoint of another length is another configuration
         fixed = ("epochs",) if not schedule.depends_on_length else ()
@@ -129,18 +131,16 @@ def run_job(cfg, run_dir, parallel_sweep=False):
     network = build_model(cfg.model, data, np.dtype(str(cfg.dtype)), np.random.default_rng(cfg.seed))
     if cfg.init_from:
         network.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
-    optimizer = make_optimizer(plain(cfg.optimizer), network, cfg.lr)
-    schedule = make_schedule(plain(cfg.schedule), cfg.lr)
+    learner = Learner(network, make_optimizer(plain(cfg.optimizer), network, cfg.lr),
+                      make_schedule(plain(cfg.schedule), cfg.lr))
     kernel = resolve_kernel(str(cfg.kernel), len(data.x_train))
     thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
-    stores = EpochStores(cfg, run_dir, network, optimizer, kernel, thread_count, section["dir"], schedule)
+    stores = EpochStores(cfg, run_dir, learner, kernel, thread_count, section["dir"])
     history, batch_log = stores.restore()
     status, diverged_epoch, threads, stopped = "completed", None, None, None
     try:
         with blas_threads(thread_count) as threads:
-            train(network, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
-                  history, batch_log, on_epoch=stores.after_epoch, kernel=kernel, before_epoch=stores.before_epoch,
-                  schedule=schedule, augment=cfg.data.augment)
+            train(learner, data, Recipe.of(cfg, kernel), history, batch_log, hooks=stores)
     except Diverged as err:
         status, diverged_epoch = "diverged", err.epoch
     except (Interrupted, KeyboardInterrupt) as err:   # the finished epochs are checkpointed already

@@ -15,7 +15,7 @@ from nnexp.nn.kernels.base import DEFERRED
 from nnexp.nn.kernels.blas import BlasTrainer
 from nnexp.nn.layers import Parameter
 from nnexp.nn.optim import SGD
-from nnexp.training.loop import train
+from nnexp.training.loop import Learner, Recipe, train
 
 KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(),
                                                                     reason="numba is not installed"))]
@@ -35,7 +35,8 @@ def trained(kernel, data, hidden, output, loss, bias, dtype, momentum=0.0, weigh
     model = mlp(list(sizes), activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
                 dtype=dtype, rng=np.random.default_rng(0))
     optimizer = SGD(model.parameters, lr=0.05, momentum=momentum, weight_decay=weight_decay)
-    history, log = train(model, optimizer, data, epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
+    recipe = Recipe(epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
+    history, log = train(Learner(model, optimizer), data, recipe)
     return model, optimizer, history, log
 
 
@@ -109,7 +110,7 @@ def test_diverging_run_is_detected_on_the_fast_path():
     from nnexp.training.loop import Diverged
 
     with pytest.raises(Diverged):
-        train(model, optimizer, data, 1, batch_size=1, kernel="numpy")
+        train(Learner(model, optimizer), data, Recipe(1, batch_size=1, kernel="numpy"))
 
 
 @pytest.mark.skipif(not numba_available(), reason="numba is not installed")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from nnexp.nn.build import mlp
 from nnexp.nn.optim import SGD
-from nnexp.training.loop import epoch_order, epoch_rng, train
+from nnexp.training.loop import Learner, Recipe, epoch_order, epoch_rng, train
 
 
 @settings(max_examples=50, deadline=None)
@@ -37,7 +37,8 @@ def orders(n, epochs, seed, shuffle, batch_size):
         return loss_and_grads(x_batch, y_batch, **kwargs)
 
     model.loss_and_grads = spy
-    train(model, SGD(model.parameters, 0.0), data, epochs, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    recipe = Recipe(epochs, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    train(Learner(model, SGD(model.parameters, 0.0)), data, recipe)
     return np.array(seen).reshape(epochs, n)
 
 

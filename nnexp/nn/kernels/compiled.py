@@ -94,9 +94,11 @@ def _backward(code, z, a, g, out, slope):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def _update_layer(w, v, a_prev, delta, lr, mu, wd, momentum, decay):
-    """SGD step of W from the rank-1 gradient delta a_prev^T. The choice of rule is made once, outside
-    the loops: a branch inside the row loop keeps it from being vectorised (measured 1.8x slower)."""
+def _update_layer(w, v, a_prev, delta, rule):
+    """SGD step of W from the rank-1 gradient delta a_prev^T, by ``rule`` (lr, mu, lambda, momentum and
+    decay switches). The choice of rule is made once, outside the loops: a branch inside the row loop
+    keeps it from being vectorised (measured 1.8x slower)."""
+    lr, mu, wd, momentum, decay = rule.lr, rule.mu, rule.wd, rule.momentum, rule.decay
     n_out, n_in = w.shape
     if momentum:
         for o in range(n_out):
@@ -168,8 +170,8 @@ def _apply_deferred(w, b, x, d, lr, has_bias):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def _train_range(stack, buffers, rule, x, y, order, outputs, logits, start, stop):
-    """Train on samples order[start:stop] one at a time; outputs[i] = a_L of sample i (and
+def _train_range(stack, buffers, rule, samples, outputs, logits, start, stop):
+    """Train on samples (x, y, order) order[start:stop] one at a time; outputs[i] = a_L of sample i (and
     logits[i] = z_L when the rule keeps them).
 
     Samples go in chunks of ``chunk`` rows (gathered into ``rows``); within a chunk the first
@@ -178,6 +180,7 @@ def _train_range(stack, buffers, rule, x, y, order, outputs, logits, start, stop
     Items of the typed lists are taken out once per layer, never inside a loop over rows: every
     access costs a reference count, and would keep the row loops from being vectorised.
     """
+    x, y, order = samples
     ws, bs, vws, vbs, codes = stack
     zs, acts, gs, deltas, rows, z_first, d_first, gram = buffers
     cross_entropy, keep_logits, has_bias, momentum, decay, lr, mu, wd, slope, chunk = rule
@@ -227,7 +230,7 @@ def _train_range(stack, buffers, rule, x, y, order, outputs, logits, start, stop
                 for o in range(w.shape[0]):
                     for k in range(w.shape[1]):
                         g[k] += w[o, k] * delta[o]
-                _update_layer(w, v, acts[layer - 1], delta, lr, mu, wd, momentum, decay)
+                _update_layer(w, v, acts[layer - 1], delta, rule)
                 if has_bias:
                     _update_bias(bs[layer], vbs[layer], delta, lr, mu, momentum)
                 below = d_chunk[t] if layer == 1 else deltas[layer - 1]
@@ -236,7 +239,7 @@ def _train_range(stack, buffers, rule, x, y, order, outputs, logits, start, stop
         if chunk > 1:
             _apply_deferred(w_first, b_first, x_chunk, d_chunk, lr, has_bias)
         else:
-            _update_layer(w_first, vws[0], x_chunk[0], d_chunk[0], lr, mu, wd, momentum, decay)
+            _update_layer(w_first, vws[0], x_chunk[0], d_chunk[0], rule)
             if has_bias:
                 _update_bias(b_first, vbs[0], d_chunk[0], lr, mu, momentum)
 
@@ -280,7 +283,7 @@ class NumbaTrainer(PerSampleTrainer):
     def train_range(self, x, y, order, outputs, logits, start, stop):
         logits = outputs[:0] if logits is None else logits      # a stand-in of the same type, never read
         with compile_notice(self.dtype):
-            _train_range(self.arrays, self.buffers, self.rule, x, y, order, outputs, logits, start, stop)
+            _train_range(self.arrays, self.buffers, self.rule, (x, y, order), outputs, logits, start, stop)
 
 
 COMPILE_NOTICE_SECONDS = 3.0
