@@ -102,7 +102,7 @@ def range_test(model, data, cfg, finder):
 
 def find(cfg, run_dir):
     """Run the range test for ``cfg`` and write lr_find.csv, lr_find.json and lr_find.png; return the summary."""
-    from .figures.run import lr_finder
+    from .figures.run_plots import lr_finder
 
     run_dir = Path(run_dir)
     validate(cfg)

@@ -23,7 +23,8 @@ from .environment import environment, launch_path
 from .identity import config_hash, plain
 from .loop import Diverged, Learner, Recipe, train
 from .reuse import shared_epochs
-from .run_files import RUN_FILES, batch_frame, history_frame, summarize, write_network_figures, write_scores
+from .run_figures import write_network_figures
+from .run_files import RUN_FILES, batch_frame, history_frame, summarize, write_scores
 from .threads import blas_thread_count, blas_threads
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,12 @@ from nnexp.data import load_dataset
 from nnexp.errors import ConfigError
 from nnexp.inverse import main
 from nnexp.nn.build import mlp
-from nnexp.nn.inverse import back_query, gradient_query, input_gradient
+from nnexp.nn.inverse_queries import back_query, gradient_query, input_gradient
 from nnexp.nn.optim import SGD
 from nnexp.storage import write_npz
-from nnexp.sweep.inverse import inverse_query, load_model
 from nnexp.training.identity import plain
 from nnexp.training.loop import Learner, Recipe, train
+from nnexp.training.run_inverse import inverse_query, load_model
 
 
 def save_run(run_dir, model, overrides):
