@@ -81,8 +81,8 @@ class Site:
 def conv_layer(spec, site):
     site.needs_images("conv")
     conv_type = site.model.get("conv_type", "standard")
-    kernel, pad, dilation = conv_geometry(site.idx, spec, conv_type)
-    return CONV_TYPES[conv_type](site.shape[0], spec["filters"], kernel, spec.get("stride", 1), pad, dilation,
+    kernel_size, pad, dilation = conv_geometry(site.idx, spec, conv_type)
+    return CONV_TYPES[conv_type](site.shape[0], spec["filters"], kernel_size, spec.get("stride", 1), pad, dilation,
                                  spec.get("bias", site.model["bias"]), **site.weights)
 
 
@@ -142,7 +142,8 @@ def check_spec(idx, spec):
 
 
 def conv_geometry(idx, spec, conv_type):
-    """(kernel, pad, dilation) of a conv layer after applying ``conv_type`` (dilated: d = 2)."""
+    """(kernel_size, pad, dilation) of a conv layer (its config key ``kernel`` as (kh, kw)) after applying
+    ``conv_type`` (dilated: d = 2)."""
     kernel = spec["kernel"]
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
     pad, dilation = spec.get("pad", 0), spec.get("dilation", 1)

@@ -18,9 +18,9 @@ from .layers import Layer, WeightLayer, pair
 POOL_MODES = ("max", "avg")
 
 
-def conv_output_size(size, kernel, stride, pad, dilation):
+def conv_output_size(size, kernel_size, stride, pad, dilation):
     """Output length of a convolution along one axis: (size + 2 pad - d (k - 1) - 1) // stride + 1."""
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    return (size + 2 * pad - dilation * (kernel_size - 1) - 1) // stride + 1
 
 
 def _offset_slices(i, j, dilation, stride, ho, wo):
@@ -29,7 +29,7 @@ def _offset_slices(i, j, dilation, stride, ho, wo):
     return slice(r, r + stride * (ho - 1) + 1, stride), slice(c, c + stride * (wo - 1) + 1, stride)
 
 
-def im2col(x, kernel, stride, pad, dilation):
+def im2col(x, kernel_size, stride, pad, dilation):
     """Columns of every receptive field of ``x: (N, C, H, W)``.
 
     Returns ``cols: (C * kh * kw, N * Ho * Wo)`` with
@@ -37,7 +37,7 @@ def im2col(x, kernel, stride, pad, dilation):
     so a convolution is the matrix product W.reshape(F, C kh kw) @ cols.
     """
     n, c, h, w = x.shape
-    kh, kw = kernel
+    kh, kw = kernel_size
     ph, pw = pad
     if (kh, kw, ph, pw, stride) == (1, 1, 0, 0, 1):  # 1x1 (pointwise): the pixels themselves
         return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(c, n * h * w)
@@ -53,13 +53,13 @@ def im2col(x, kernel, stride, pad, dilation):
     return cols.reshape(c * kh * kw, n * ho * wo)
 
 
-def col2im(cols, x_shape, kernel, stride, pad, dilation):
+def col2im(cols, x_shape, kernel_size, stride, pad, dilation):
     """Adjoint of ``im2col``: sum the column gradients back onto the input, ``dx: (N, C, H, W)``.
 
     dx[n, c, h, w] = sum of dcols[(c, i, j), (n, p, q)] over every (i, j, p, q) that read x[n, c, h, w].
     """
     n, c, h, w = x_shape
-    kh, kw = kernel
+    kh, kw = kernel_size
     ph, pw = pad
     if (kh, kw, ph, pw, stride) == (1, 1, 0, 0, 1):
         return cols.reshape(c, n, h, w).transpose(1, 0, 2, 3)
@@ -78,7 +78,7 @@ def col2im(cols, x_shape, kernel, stride, pad, dilation):
 
 def geometry(layer):
     """A convolution's kernel, stride, pad and dilation as text (for its repr)."""
-    (kh, kw), (ph, pw) = layer.kernel, layer.pad
+    (kh, kw), (ph, pw) = layer.kernel_size, layer.pad
     return f"kernel {kh}x{kw}, stride {layer.stride}, pad {ph}x{pw}, dilation {layer.dilation}"
 
 
@@ -102,12 +102,12 @@ class Conv2D(WeightLayer):
     dW = dout @ cols^T, db = sum of dout over (n, p, q), dcols = Wm^T @ dout and dx = col2im(dcols).
     """
 
-    def __init__(self, in_channels, filters, kernel, stride=1, pad=0, dilation=1, bias=True,
+    def __init__(self, in_channels, filters, kernel_size, stride=1, pad=0, dilation=1, bias=True,
                  init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
         super().__init__()
-        self.kernel, self.pad = pair(kernel), pair(pad)
+        self.kernel_size, self.pad = pair(kernel_size), pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
-        kh, kw = self.kernel
+        kh, kw = self.kernel_size
         self._init_params((filters, in_channels, kh, kw), (in_channels * kh * kw, filters * kh * kw),
                           filters if bias else None, init, rng, dtype, uniform_limit)
 
@@ -117,7 +117,7 @@ class Conv2D(WeightLayer):
 
     def output_shape(self, shape):
         c, h, w = shape
-        (kh, kw), (ph, pw) = self.kernel, self.pad
+        (kh, kw), (ph, pw) = self.kernel_size, self.pad
         return (self.W.shape[0], conv_output_size(h, kh, self.stride, ph, self.dilation),
                 conv_output_size(w, kw, self.stride, pw, self.dilation))
 
@@ -126,7 +126,7 @@ class Conv2D(WeightLayer):
         n, _, h, w = x.shape
         f = self.W.shape[0]
         _, ho, wo = self.output_shape(x.shape[1:])
-        cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation)
+        cols = im2col(x, self.kernel_size, self.stride, self.pad, self.dilation)
         wm = self.W.reshape(f, -1)
         out = wm * cols if wm.shape[1] == 1 else wm @ cols  # OpenBLAS is slow for inner size 1
         return biased_maps(self, out, x.shape, cols, train, (f, n, ho, wo))
@@ -140,7 +140,7 @@ class Conv2D(WeightLayer):
         if not self.input_grad:
             return None
         dcols = self.W.reshape(f, -1).T @ dmat
-        return col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation)
 
 
 class DepthwiseConv2D(WeightLayer):
@@ -152,12 +152,12 @@ class DepthwiseConv2D(WeightLayer):
     dW[c] = cols[c] @ dout[c], dcols[c] = W[c]^T dout[c] (an outer product), dx = col2im(dcols).
     """
 
-    def __init__(self, channels, kernel, stride=1, pad=0, dilation=1, bias=False,
+    def __init__(self, channels, kernel_size, stride=1, pad=0, dilation=1, bias=False,
                  init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
         super().__init__()
-        self.kernel, self.pad = pair(kernel), pair(pad)
+        self.kernel_size, self.pad = pair(kernel_size), pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
-        kh, kw = self.kernel
+        kh, kw = self.kernel_size
         self._init_params((channels, 1, kh, kw), (kh * kw, kh * kw), channels if bias else None, init, rng, dtype,
                           uniform_limit)
 
@@ -166,7 +166,7 @@ class DepthwiseConv2D(WeightLayer):
 
     def output_shape(self, shape):
         c, h, w = shape
-        (kh, kw), (ph, pw) = self.kernel, self.pad
+        (kh, kw), (ph, pw) = self.kernel_size, self.pad
         return (c, conv_output_size(h, kh, self.stride, ph, self.dilation),
                 conv_output_size(w, kw, self.stride, pw, self.dilation))
 
@@ -174,7 +174,7 @@ class DepthwiseConv2D(WeightLayer):
         """x: (N, C, H, W) -> (N, C, Ho, Wo), each channel filtered on its own."""
         n, c, _, _ = x.shape
         _, ho, wo = self.output_shape(x.shape[1:])
-        cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation).reshape(c, -1, n * ho * wo)
+        cols = im2col(x, self.kernel_size, self.stride, self.pad, self.dilation).reshape(c, -1, n * ho * wo)
         out = np.einsum("ck,ckm->cm", self.W.reshape(c, -1), cols, optimize=True)
         return biased_maps(self, out, x.shape, cols, train, (c, n, ho, wo))
 
@@ -188,7 +188,7 @@ class DepthwiseConv2D(WeightLayer):
         if not self.input_grad:
             return None
         dcols = self.W.reshape(c, -1, 1) * dmat[:, None, :]
-        return col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation)
 
 
 class SeparableConv2D(Layer):
@@ -201,11 +201,11 @@ class SeparableConv2D(Layer):
     variance 1 / fan_in (init=normal) and only the pointwise part the relu gain 2 / fan_in.
     """
 
-    def __init__(self, in_channels, filters, kernel, stride=1, pad=0, dilation=1, bias=True,
+    def __init__(self, in_channels, filters, kernel_size, stride=1, pad=0, dilation=1, bias=True,
                  init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
         super().__init__()
         depth_init = "normal" if init == "he" else init
-        self.depthwise = DepthwiseConv2D(in_channels, kernel, stride, pad, dilation, False,
+        self.depthwise = DepthwiseConv2D(in_channels, kernel_size, stride, pad, dilation, False,
                                          depth_init, rng, dtype, uniform_limit)
         self.pointwise = Conv2D(in_channels, filters, 1, 1, 0, 1, bias, init, rng, dtype,
                                 uniform_limit)

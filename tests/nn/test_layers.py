@@ -40,12 +40,12 @@ def images(shape, seed=2):
 
 
 CONV_CASES = [
-    dict(kernel=3),
-    dict(kernel=3, pad=1),
-    dict(kernel=3, stride=2, pad=1),
-    dict(kernel=3, dilation=2, pad=2),
-    dict(kernel=(2, 3), stride=2, pad=(1, 0), dilation=2),
-    dict(kernel=3, bias=False),
+    dict(kernel_size=3),
+    dict(kernel_size=3, pad=1),
+    dict(kernel_size=3, stride=2, pad=1),
+    dict(kernel_size=3, dilation=2, pad=2),
+    dict(kernel_size=(2, 3), stride=2, pad=(1, 0), dilation=2),
+    dict(kernel_size=3, bias=False),
 ]
 
 
@@ -78,11 +78,11 @@ def test_conv_matches_naive_forward_and_backward(case):
 
 
 def test_conv_output_shape_is_the_forward_shape():
-    layer = make(Conv2D, 2, 5, kernel=(3, 2), stride=2, pad=(2, 1), dilation=2)
+    layer = make(Conv2D, 2, 5, kernel_size=(3, 2), stride=2, pad=(2, 1), dilation=2)
     assert layer.forward(images((3, 2, 9, 8))).shape == (3, *layer.output_shape((2, 9, 8)))
 
 
-@pytest.mark.parametrize("case", [dict(kernel=3, pad=1), dict(kernel=3, stride=2, dilation=2, pad=2)])
+@pytest.mark.parametrize("case", [dict(kernel_size=3, pad=1), dict(kernel_size=3, stride=2, dilation=2, pad=2)])
 def test_depthwise_and_separable_backward_match_finite_differences(case):
     check_layer(make(DepthwiseConv2D, 3, bias=True, **case), images((2, 3, 6, 7)))
     sep = make(SeparableConv2D, 3, 4, **case)
@@ -91,8 +91,8 @@ def test_depthwise_and_separable_backward_match_finite_differences(case):
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("case", [dict(kernel=3), dict(kernel=3, pad=1, stride=2),
-                                  dict(kernel=3, pad=2, dilation=2)])
+@pytest.mark.parametrize("case", [dict(kernel_size=3), dict(kernel_size=3, pad=1, stride=2),
+                                  dict(kernel_size=3, pad=2, dilation=2)])
 def test_separable_matches_naive_depthwise_then_pointwise(case, channels):
     sep = make(SeparableConv2D, channels, 4, **case)
     sep.pointwise.b[...] = [0.5, -1.0, 2.0, 0.0]
@@ -119,7 +119,7 @@ def test_separable_matches_naive_depthwise_then_pointwise(case, channels):
 
 
 def test_first_layer_skips_the_input_gradient_but_not_its_own():
-    layer = make(Conv2D, 2, 3, kernel=3)
+    layer = make(Conv2D, 2, 3, kernel_size=3)
     x = images((2, 2, 5, 5))
     dout = images((2, 3, 3, 3), seed=4)
     layer.forward(x, train=True)
@@ -228,7 +228,7 @@ def test_dropout_is_inverted_seeded_and_identity_at_inference():
 
 
 def test_inference_forward_keeps_no_cache():
-    layer = make(Conv2D, 1, 2, kernel=3)
+    layer = make(Conv2D, 1, 2, kernel_size=3)
     layer.forward(images((1, 1, 5, 5)))
     assert not hasattr(layer, "cache")
 
