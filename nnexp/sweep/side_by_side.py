@@ -24,8 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import NnexpError, error_line
-from ..figures import forest as forest_plot
-from ..figures import sweep_plots
+from ..figures import forest_plot, sweep_plots
 from ..storage import write_csv
 from .collect import history_frame, jobs_in, key_columns, results_frame, varying
 from .summary import ALPHA, REPLICATE_KEYS, difference, holm, jobs_of, selection_metric

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..figures import keys as key_plots
-from ..figures import sweep_plots
+from ..figures import key_plots, sweep_plots
 from ..figures.style import GIF_FRAMES, group_label
 from .importance import importance_frame, parallel_frame, scored_jobs, trust_note
 from .summary import grouped_intervals, jobs_of, same_value

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nnexp.figures import forest, run_plots, style, sweep_plots
+from nnexp.figures import forest_plot, run_plots, style, sweep_plots
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def drawn(monkeypatch):
         figures.append(fig)
         return style.save(fig, path)
 
-    for module in (run_plots, sweep_plots, forest):
+    for module in (run_plots, sweep_plots, forest_plot):
         monkeypatch.setattr(module, "save", keep)
     return figures
 
@@ -218,7 +218,7 @@ def drawn_points(ax):
 
 def test_the_forest_plot_draws_every_difference_sorted_with_the_significant_ones_red(tmp_path, drawn):
     frame = forest_frame(12)
-    assert_png(forest.differences(frame, tmp_path / "f.png", "val_acc"), tmp_path / "f.png")
+    assert_png(forest_plot.differences(frame, tmp_path / "f.png", "val_acc"), tmp_path / "f.png")
     ax = drawn[-1].axes[0]
     labels, points = drawn_points(ax)
     assert labels == list(frame.sort_values("diff")["label"])          # sorted, the largest at the top
@@ -231,7 +231,7 @@ def test_the_forest_plot_draws_every_difference_sorted_with_the_significant_ones
 def test_past_30_rows_the_forest_plot_keeps_the_significant_ones_and_names_compare_csv(tmp_path, drawn):
     frame = forest_frame(45)
     frame.loc[0, ["diff", "lo", "hi", "significant"]] = [0.0001, 0.00005, 0.00015, True]   # small but significant
-    forest.differences(frame, tmp_path / "f.png", "val_acc")
+    forest_plot.differences(frame, tmp_path / "f.png", "val_acc")
     ax = drawn[-1].axes[0]
     labels, _ = drawn_points(ax)
     assert len(labels) == 30 and "lr=0" in labels and "all are in compare.csv" in ax.get_title()
