@@ -22,11 +22,12 @@ kh x kw per channel followed by a 1x1 pointwise conv with the layer's filters. T
 in ``conf/model/``.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..errors import ConfigError
 from .activations import get_activation
@@ -188,7 +189,8 @@ def layer_name(kind, layer, counts):
     return f"{base}{counts[base]}"
 
 
-def build_network(model, input_shape, n_outputs, dtype=np.float32, rng=None):
+def build_network(model: Mapping[str, Any], input_shape: Sequence[int], n_outputs: Optional[int],
+                  dtype: DTypeLike = np.float32, rng: Optional[np.random.Generator] = None) -> Network:
     """The network described by ``model`` (a plain dict: the ``model`` section of the config) for
     inputs of one-sample ``input_shape`` ((n_0,) or (C, H, W); arriving flat as (N, prod)) and
     ``n_outputs`` outputs. Weights are drawn from ``rng`` (a np.random.Generator; default seed 0)
@@ -207,7 +209,9 @@ def build_network(model, input_shape, n_outputs, dtype=np.float32, rng=None):
         raise ConfigError("model.layers must end with a {type: dense, units: null} layer "
                           "(its units are the number of classes)")
     shape = tuple(int(s) for s in input_shape)
-    layers, names, counts = [], [], {}
+    layers: list[Layer] = []
+    names: list[str] = []
+    counts: dict[str, int] = {}
     for i, spec in enumerate(specs):
         kind = spec["type"]
         units = dense_units(i, spec, i == len(specs) - 1, n_outputs) if kind == "dense" else None
@@ -226,7 +230,7 @@ MLP_DEFAULTS = {"activation": "sigmoid", "output_activation": "sigmoid", "loss":
 """``mlp``'s model settings when a caller gives none."""
 
 
-def mlp(sizes: list[int], dtype: Any = np.float32, rng: Optional[np.random.Generator] = None,
+def mlp(sizes: Sequence[int], dtype: DTypeLike = np.float32, rng: Optional[np.random.Generator] = None,
         **settings: Any) -> Network:
     """The fully connected network of widths ``sizes`` (input first, e.g. [784, 100, 10]), as
     ``model=mlp`` builds it: a shorthand of ``build_network``. ``settings`` are keys of the model

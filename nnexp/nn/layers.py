@@ -43,6 +43,13 @@ class Parameter:
     grad: Optional[np.ndarray] = None
 
 
+def gradient(p: Parameter) -> np.ndarray:
+    """The gradient the layer's backward left in ``p``."""
+    if p.grad is None:
+        raise ValueError(f"parameter {p.name} has no gradient: call the network's loss_and_grads first")
+    return p.grad
+
+
 class Layer(ABC):
     """What every layer is (CS231n style):
 

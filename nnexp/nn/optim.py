@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Optional, Union
 import numpy as np
 
 from ..errors import ConfigError
-from .layers import Parameter
+from .layers import Parameter, gradient
 
 Parameters = Union[Mapping[str, Parameter], Sequence[Parameter]]
 """The parameters an optimizer updates: by name (a network's ``parameters``), or in order (named 0, 1, ...)."""
@@ -95,7 +95,7 @@ class SGD(Optimizer):
     def step(self) -> None:
         self.t += 1
         for i, p in enumerate(self.parameters):
-            w, g = p.value, self.decayed(i, p.value, p.grad)
+            w, g = p.value, self.decayed(i, p.value, gradient(p))
             if self.velocity is None:
                 w -= self.lr * g
                 continue
@@ -132,6 +132,8 @@ class Adam(Optimizer):
 
     buffers = ("m", "v")
     counts_steps = True
+    m: list[np.ndarray]
+    v: list[np.ndarray]
     decoupled_default: ClassVar[bool] = False
 
     def __init__(self, parameters: Parameters, lr: float, beta1: float = 0.9, beta2: float = 0.999,
@@ -144,7 +146,7 @@ class Adam(Optimizer):
         self.t += 1
         correction1, correction2 = 1 - self.beta1 ** self.t, 1 - self.beta2 ** self.t
         for i, p in enumerate(self.parameters):
-            w, g = p.value, p.grad
+            w, g = p.value, gradient(p)
             if self.decoupled:
                 if self.decay[i]:
                     w *= 1 - self.lr * self.weight_decay
@@ -165,6 +167,7 @@ class RMSprop(Optimizer):
     """
 
     buffers = ("square",)
+    square: list[np.ndarray]
 
     def __init__(self, parameters: Parameters, lr: float, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
@@ -174,7 +177,7 @@ class RMSprop(Optimizer):
     def step(self) -> None:
         self.t += 1
         for i, p in enumerate(self.parameters):
-            w, g = p.value, self.decayed(i, p.value, p.grad)
+            w, g = p.value, self.decayed(i, p.value, gradient(p))
             s = self.square[i]
             s *= self.alpha
             s += (1 - self.alpha) * g * g

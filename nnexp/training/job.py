@@ -8,13 +8,15 @@ or the reuse store), kernel (per-sample kernel) and blas_threads.
 import logging
 import time
 from pathlib import Path
+from typing import Any, Union
 
 import numpy as np
 
-from ..data import load_dataset, resolve_dir
+from ..data import Dataset, load_dataset, resolve_dir
 from ..errors import ConfigError, Interrupted
 from ..nn.build import build_network
 from ..nn.kernels import resolve_kernel
+from ..nn.network import Network
 from ..nn.optim import make_optimizer
 from ..nn.schedules import make_schedule
 from ..storage import read_npz, sha256_file, write_csv, write_json, write_npz
@@ -44,7 +46,7 @@ def load_data(cfg, section=None):
     return load_dataset(section or data_config(cfg), str(cfg.dtype))
 
 
-def build_model(model_cfg, data, dtype, rng):
+def build_model(model_cfg: Any, data: Dataset, dtype: np.dtype, rng: np.random.Generator) -> Network:
     """The network of the config's ``model`` section, its input and output sizes taken from the data."""
     model = plain(model_cfg)
     if model["name"] == "cnn" and data.image_shape is None:
@@ -118,7 +120,7 @@ def write_run_files(run_dir, network, data, history, batch_log, status):
     return written
 
 
-def run_job(cfg, run_dir, parallel_sweep=False):
+def run_job(cfg: Any, run_dir: Union[str, Path], parallel_sweep: bool = False) -> dict[str, Any]:
     """Train the configured network once and write the run directory; return result.json's dict.
     ``cfg`` is a composed, validated config (``nnexp.config.validate``); ``parallel_sweep``: this
     job runs beside others on this machine (BLAS threads, ``nnexp.training.threads``)."""

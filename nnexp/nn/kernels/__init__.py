@@ -30,11 +30,14 @@ weights) runs on the reference path.
 
 import importlib.util
 import logging
+from typing import Optional
 
 import numpy as np
 
 from ...errors import ConfigError
-from ..optim import SGD
+from ..network import Network
+from ..optim import SGD, Optimizer
+from .base import PerSampleTrainer
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +49,11 @@ A process spends about 3 s loading numba and its compiled epoch from numba's dis
 epoch of a few thousand samples."""
 
 
-def numba_available():
+def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def resolve_kernel(kernel, n_samples):
+def resolve_kernel(kernel: str, n_samples: int) -> str:
     """The kernel ``auto`` stands for when training on ``n_samples`` samples per epoch (numba when
     it is installed and the set has at least NUMBA_MIN_SAMPLES, else numpy); checks the name."""
     if kernel not in KERNELS:
@@ -62,7 +65,7 @@ def resolve_kernel(kernel, n_samples):
     return kernel
 
 
-def unsupported(network, optimizer, x):
+def unsupported(network: Network, optimizer: Optimizer, x: np.ndarray) -> Optional[str]:
     """Why the fast path cannot train this network with this optimizer on inputs x, or None."""
     stack = network.dense_stack()
     if stack is None:
@@ -80,7 +83,8 @@ def unsupported(network, optimizer, x):
     return None
 
 
-def per_sample_trainer(network, optimizer, x, kernel="auto"):
+def per_sample_trainer(network: Network, optimizer: Optimizer, x: np.ndarray,
+                       kernel: str = "auto") -> Optional[PerSampleTrainer]:
     """A trainer whose ``epoch(x, y, order, progress)`` replaces ``train_epoch`` at batch size 1,
     or None to use the reference path (kernel=reference, or a case the fast path does not cover)."""
     kernel = resolve_kernel(kernel, len(x))

@@ -289,7 +289,7 @@ class NumbaTrainer(PerSampleTrainer):
 COMPILE_NOTICE_SECONDS = 3.0
 """A first call still running after this long is compiling, not loading numba's disk cache (about 1 s)."""
 
-_noticed = set()
+_noticed: set[str] = set()
 
 
 class compile_notice:
