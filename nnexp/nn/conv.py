@@ -13,7 +13,7 @@ layer to layer and no copy is made only to reorder them.
 import numpy as np
 
 from ..errors import ConfigError
-from .layers import Layer, WeightLayer, pair
+from .layers import Layer, Parameter, ParameterFreeLayer, WeightLayer, pair
 
 POOL_MODES = ("max", "avg")
 
@@ -210,7 +210,11 @@ class SeparableConv2D(Layer):
         self.pointwise = Conv2D(in_channels, filters, 1, 1, 0, 1, bias, init, rng, dtype,
                                 uniform_limit)
         self.depthwise.parameters[0].name, self.pointwise.parameters[0].name = "Wd", "Wp"
-        self.parameters = self.depthwise.parameters + self.pointwise.parameters   # Wd, Wp, b: the parts' own
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        """Wd, Wp and b: the records of its two parts."""
+        return self.depthwise.parameters + self.pointwise.parameters
 
     def __repr__(self):
         f, c = self.pointwise.W.shape[:2]
@@ -235,7 +239,7 @@ class SeparableConv2D(Layer):
         return self.depthwise.backward(self.pointwise.backward(dout))
 
 
-class Pool2D(Layer):
+class Pool2D(ParameterFreeLayer):
     """Max or average pooling over size x size windows moved by ``stride`` (default: size).
 
     x: (N, C, H, W) -> out: (N, C, Ho, Wo), Ho = (H - size) // stride + 1 (leftover rows and

@@ -67,10 +67,11 @@ class Layer(ABC):
     """
 
     input_grad: bool = True
-    parameters: list[Parameter]
 
-    def __init__(self) -> None:
-        self.parameters = []
+    @property
+    @abstractmethod
+    def parameters(self) -> list[Parameter]:
+        """Its ``Parameter`` records, in the order weight files number them (none: [])."""
 
     def output_shape(self, shape: Shape) -> Shape:
         """Shape of one sample's output for one sample's input ``shape`` (no batch axis)."""
@@ -89,11 +90,25 @@ class Layer(ABC):
         """The layer and its settings."""
 
 
+class ParameterFreeLayer(Layer):
+    """A layer without parameters (flatten, dropout, activation, pooling)."""
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        return []
+
+
 class WeightLayer(Layer):
     """A layer with a weight array W (decayed) and an optional bias b (not decayed)."""
 
     W: np.ndarray
     b: Optional[np.ndarray]
+    _parameters: list[Parameter]
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        """W, then b if the layer has a bias."""
+        return self._parameters
 
     def _init_params(self, w_shape, fans, bias_units, init, rng, dtype, uniform_limit):
         """W of ``w_shape`` (decayed) and, unless ``bias_units`` is None, b of that size (not decayed),
@@ -108,9 +123,9 @@ class WeightLayer(Layer):
 
     def _keep_params(self) -> None:
         """Make W and b (if any) the layer's parameters: call once they are final."""
-        self.parameters = [Parameter(self.W, "W", True)]
+        self._parameters = [Parameter(self.W, "W", True)]
         if self.b is not None:
-            self.parameters.append(Parameter(self.b, "b", False))
+            self._parameters.append(Parameter(self.b, "b", False))
 
     def _set_grads(self, dw: np.ndarray, db: Optional[np.ndarray] = None) -> None:
         """The gradients of W and (with a bias) b."""
@@ -123,7 +138,7 @@ class WeightLayer(Layer):
         return "bias" if self.b is not None else "no bias"
 
 
-class Flatten(Layer):
+class Flatten(ParameterFreeLayer):
     """x: (N, C, H, W) -> (N, C H W), row-major; the backward reshapes the error back."""
 
     def output_shape(self, shape):
@@ -188,7 +203,7 @@ class Dense(WeightLayer):
         return dout @ self.W if self.input_grad else None
 
 
-class Dropout(Layer):
+class Dropout(ParameterFreeLayer):
     """Inverted dropout: in training, out = x m / (1 - rate) with m ~ Bernoulli(1 - rate) per entry,
     so the expected activation is unchanged and inference is the identity. dx = dout m / (1 - rate).
     Any shape. Training needs ``rng`` (a np.random.Generator): a missing one is an error, not a
@@ -218,7 +233,7 @@ class Dropout(Layer):
         return f"Dropout({self.rate})"
 
 
-class Activation(Layer):
+class Activation(ParameterFreeLayer):
     """Elementwise hidden activation a = f(z) from ``nnexp.nn.activations`` (relu, leaky_relu, sigmoid,
     tanh, identity), any shape; backward dz = f'(z) * da via the activation's own ``backward``.
     """
