@@ -141,8 +141,9 @@ def run_job(cfg, run_dir, parallel_sweep=False):
             train(network, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
                   history, batch_log, on_epoch=stores.after_epoch, kernel=kernel, before_epoch=stores.before_epoch,
                   schedule=schedule, augment=cfg.data.augment)
-    except Diverged as err:
+    except Diverged as err:   # one line on the console and in main.log; a sweep goes on
         status, diverged_epoch = "diverged", err.epoch
+        log.warning("%s: %s", run_dir, err)
     except (Interrupted, KeyboardInterrupt) as err:   # the finished epochs are checkpointed already
         status = "interrupted"
         stopped = err if isinstance(err, Interrupted) else Interrupted()

@@ -8,6 +8,7 @@ from helpers import TINY, compose_config, run_cli
 
 from nnexp.storage import read_npz
 from nnexp.training.job import run_job
+from nnexp.training.run_files import TIMING_COLUMNS
 
 ADAM = [*TINY, "optimizer=adam", "lr=0.003", "batch_size=16", "shuffle=true", "threads=1"]
 
@@ -15,8 +16,8 @@ ADAM = [*TINY, "optimizer=adam", "lr=0.003", "batch_size=16", "shuffle=true", "t
 def same_run(a, b):
     for name, array in read_npz(a / "weights.npz").items():
         np.testing.assert_array_equal(array, read_npz(b / "weights.npz")[name])
-    pd.testing.assert_frame_equal(pd.read_csv(a / "history.csv").drop(columns="seconds"),
-                                  pd.read_csv(b / "history.csv").drop(columns="seconds"))
+    pd.testing.assert_frame_equal(pd.read_csv(a / "history.csv").drop(columns=TIMING_COLUMNS),
+                                  pd.read_csv(b / "history.csv").drop(columns=TIMING_COLUMNS))
 
 
 def test_adam_resumes_from_its_checkpoint_bit_for_bit(tmp_path):
