@@ -53,10 +53,10 @@ def test_cosine_gives_up_prefix_reuse(tmp_path, caplog):
     assert rates == pytest.approx([0.1, 0.05, 0.0])
 
 
-def test_per_sample_adam_falls_back_to_the_reference_path_and_says_so(tmp_path, caplog):
+def test_per_sample_adam_falls_back_to_the_reference_path_on_the_numpy_kernel_and_says_so(tmp_path, caplog):
     caplog.set_level("INFO")
-    run_job(compose_config([*TINY, "optimizer=adam", "lr=0.001", "reuse=false"]), tmp_path)
-    assert "per-sample fast path not used (the optimizer is Adam" in caplog.text
+    run_job(compose_config([*TINY, "optimizer=adam", "lr=0.001", "reuse=false", "kernel=numpy"]), tmp_path)
+    assert "per-sample fast path not used (kernel=numpy runs sgd, not adam)" in caplog.text
 
 
 def test_a_sweep_over_optimizers_has_them_in_results(tmp_path):
