@@ -116,10 +116,18 @@ class Dense(Layer):
     def backward(self, dout):
         """dout: (N, out) -> dx: (N, in); grads [dW (out, in), db (out,)]."""
         x = self.cache
-        self.grads = [(x.T @ dout).T if self.in_out_order else dout.T @ x]
+        self.grads = [(x.T @ dout).T if self.in_out_order else outer_product_sum(dout, x)]
         if self.b is not None:
             self.grads.append(dout.sum(axis=0))
         return dout @ self.W if self.input_grad else None
+
+
+def outer_product_sum(dout, x):
+    """dout^T x: (out, in) from dout (N, out) and x (N, in). For a batch of one it is the outer product,
+    through np.dot: NumPy's matmul does not hand an inner dimension of 1 to BLAS (measured 130 µs against
+    np.dot's 17 µs for 100 x 784 in float32), and each entry is then one product, so both give the same
+    numbers. Larger batches keep matmul."""
+    return np.dot(dout.T, x) if len(x) == 1 else dout.T @ x
 
 
 class Dropout(Layer):

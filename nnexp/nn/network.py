@@ -18,6 +18,7 @@ that is W1..WL, b1..bL, the format nnexp 0.2 wrote. Files of nnexp 0.2's CNN (``
 ``dense1.W`` stored as (in, out), ...) load too (``legacy_state``).
 """
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -64,9 +65,9 @@ class Network:
         """Flat inputs ``(N, prod(input_shape))`` (or already ``(N, *input_shape)``) as a ``(N, *input_shape)``
         array of the network's dtype."""
         x = np.asarray(x, dtype=self.dtype)
-        size = int(np.prod(self.input_shape))
         if x.ndim == 1 + len(self.input_shape) and x.shape[1:] == self.input_shape:
             return x
+        size = math.prod(self.input_shape)
         if x.ndim != 2 or x.shape[1] != size:
             raise ValueError(f"inputs of shape {x.shape} do not fit input_shape {self.input_shape}: "
                              f"expected (N, {size})")
@@ -96,7 +97,7 @@ class Network:
         a = self.output.fn(z)
         losses = self.loss.fn(z, a, y)
         delta = self.loss.delta(z, a, y)
-        if mean:
+        if mean and len(z) > 1:   # the mean of one sample is itself: no division (a per-sample step's time)
             delta = delta / np.asarray(len(z), self.dtype)
         self.backward(delta)
         return losses, [g for layer in self.layers for g in layer.grads]

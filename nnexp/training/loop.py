@@ -57,7 +57,7 @@ def train_epoch(model, optimizer, x, y, order, batch_size, mean, rng, progress):
         idx = order[i * batch_size:(i + 1) * batch_size]
         batch_losses, grads = model.loss_and_grads(x[idx], y[idx], mean=mean, rng=rng)
         optimizer.step(grads)
-        losses[i] = batch_losses.mean()
+        losses[i] = batch_losses[0] if len(idx) == 1 else batch_losses.mean()   # the same number, sooner
         progress.update(len(idx))
     return losses
 
