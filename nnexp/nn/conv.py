@@ -86,7 +86,15 @@ def biased_maps(layer, out, x_shape, cols, train, shape):
     return out.reshape(shape).transpose(1, 0, 2, 3)
 
 
-class Conv2D(Layer):
+class CompiledMoves:
+    """A layer whose data movement (im2col, col2im, pooling) may run compiled: ``compiled`` is None (the
+    NumPy code of this module, the reference) or ``nnexp.nn.kernels.images`` (numba's threads, the same
+    numbers bit for bit), set by ``Network.compile_data_movement``."""
+
+    compiled = None
+
+
+class Conv2D(CompiledMoves, Layer):
     """2-D convolution (cross-correlation) with zero padding, stride and dilation.
 
     x: (N, C, H, W), W: (F, C, kh, kw), b: (F,), out: (N, F, Ho, Wo) with
@@ -116,7 +124,10 @@ class Conv2D(Layer):
         n, _, h, w = x.shape
         f = self.W.shape[0]
         _, ho, wo = self.output_shape(x.shape[1:])
-        cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation)
+        if self.compiled is not None:
+            cols = self.compiled.im2col(x, self.kernel, self.stride, self.pad, self.dilation, ho, wo)
+        else:
+            cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation)
         wm = self.W.reshape(f, -1)
         out = wm * cols if wm.shape[1] == 1 else wm @ cols  # OpenBLAS is slow for inner size 1
         return biased_maps(self, out, x.shape, cols, train, (f, n, ho, wo))
@@ -132,6 +143,9 @@ class Conv2D(Layer):
         if not self.input_grad:
             return None
         dcols = self.W.reshape(f, -1).T @ dmat
+        if self.compiled is not None:
+            return self.compiled.col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation,
+                                        *dout.shape[2:])
         return col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation)
 
 
@@ -199,6 +213,7 @@ class SeparableConv2D(Layer):
                                          depth_init, rng, dtype, uniform_limit)
         self.pointwise = Conv2D(in_channels, filters, 1, 1, 0, 1, bias, init, rng, dtype,
                                 uniform_limit)
+        self.parts = (self.depthwise, self.pointwise)
         self.params = self.depthwise.params + self.pointwise.params
         self.param_names = ["Wd", "Wp"] + self.pointwise.param_names[1:]   # depthwise W, pointwise W, b
         self.decay = self.depthwise.decay + self.pointwise.decay
@@ -224,7 +239,7 @@ class SeparableConv2D(Layer):
         return dx
 
 
-class Pool2D(Layer):
+class Pool2D(CompiledMoves, Layer):
     """Max or average pooling over size x size windows moved by ``stride`` (default: size).
 
     x: (N, C, H, W) -> out: (N, C, Ho, Wo), Ho = (H - size) // stride + 1 (leftover rows and
@@ -256,6 +271,11 @@ class Pool2D(Layer):
         (arithmetic on strided slices is several times slower) and reduced over axis 0.
         """
         _, ho, wo = self.output_shape(x.shape[1:])
+        if self.compiled is not None and self.mode == "max":
+            out, winner = self.compiled.max_pool(x, self.size, self.stride, ho, wo)
+            if train:
+                self.cache = (x.shape, winner, None)
+            return out.transpose(1, 0, 2, 3)
         xt = x.transpose(1, 0, 2, 3)
         stacked = np.stack([xt[:, :, r, c] for r, c in self._windows(ho, wo)])
         out = stacked.mean(axis=0) if self.mode == "avg" else stacked.max(axis=0)
@@ -271,6 +291,8 @@ class Pool2D(Layer):
         avg: every offset gets dout / size^2.
         """
         (n, c, h, w), stacked, out = self.cache
+        if out is None:                               # the compiled forward kept each window's winner
+            return self.compiled.max_pool_backward(dout, stacked, (n, c, h, w), self.size, self.stride)
         dout = dout.transpose(1, 0, 2, 3)
         dx = np.zeros((c, n, h, w), dtype=dout.dtype)
         share = dout / np.asarray(self.size * self.size, dout.dtype)

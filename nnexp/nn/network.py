@@ -164,6 +164,22 @@ class Network:
         maps.append((self.output.name, self.output.fn(out)[0]))
         return maps
 
+    def compile_data_movement(self, enabled, threads=None):
+        """Run the conv and pooling layers' data movement on numba's ``threads`` (nnexp.nn.kernels.images:
+        the same numbers bit for bit) when ``enabled``, else on NumPy (the reference). Returns whether any
+        layer moves its data compiled."""
+        movers = [part for layer in self.layers for part in getattr(layer, "parts", (layer,))
+                  if hasattr(part, "compiled")]
+        compiled = None
+        if enabled and movers:
+            from .kernels import images
+
+            images.set_threads(threads)
+            compiled = images
+        for layer in movers:
+            layer.compiled = compiled
+        return compiled is not None
+
     def first_conv_filters(self):
         """The first conv layer's filters (F, C, kh, kw) (the effective ones if separable), or None."""
         for layer in self.layers:
