@@ -5,12 +5,14 @@ numba's threads: ``im2col``, ``col2im``, and max pooling forward and backward, i
 
 They move and add the same numbers in the same order as the NumPy reference of nnexp/nn/conv.py, so
 training on them gives the same weights bit for bit (tested):
+
 - im2col copies; a position in the padding is 0.
 - col2im adds each column's entry onto its input pixel in kernel-offset order (i, j), starting from 0,
   as the reference's ``dxp[..] += cols[:, i, j]`` does (no fast-math: no reordering of the sums).
 - max pooling keeps the first maximum of a window in offset order (k = i size + j) and routes the
   error to it, as the reference's "first offset that holds the maximum" does; a NaN anywhere in a
   window makes its maximum NaN, as ``np.max`` does.
+
 The matrix products stay with BLAS, which is threaded already.
 """
 
