@@ -28,6 +28,10 @@ class Interrupted(BaseException):
         self.signal_name, self.exit_code = signal_name, exit_code
 
 
+DIVERGED_EXIT_CODE = 3
+"""The exit code of a single run whose training diverged (a sweep records the job and goes on)."""
+
+
 def error_line(message, prog="nnexp"):
     """Print ``prog: error: message`` as one line on stderr; returns 1, the exit code of an error."""
     print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)

@@ -86,7 +86,7 @@ def range_test(model, data, cfg, finder):
             if b == 0:
                 order = epoch_order(n, cfg.shuffle, epoch_rng(cfg.seed, epoch + 1))
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            batch_losses, _ = model.loss_and_grads(data.x_train[idx], data.y_train[idx], mean=cfg.batch_mean)
+            batch_losses = model.backprop(data.x_train[idx], data.y_train[idx], mean=cfg.batch_mean)
             optimizer.lr = lr
             optimizer.step()
             losses.append(float(batch_losses.mean()))

@@ -13,7 +13,7 @@ from hydra.types import RunMode
 from omegaconf.errors import OmegaConfBaseException
 
 from .config import register_configs, validate
-from .errors import Interrupted, NnexpError, error_line, exit_with_error
+from .errors import DIVERGED_EXIT_CODE, Interrupted, NnexpError, error_line, exit_with_error
 from .storage import write_json
 from .training.results import finished_result
 from .training.signals import end_interrupted_job, restore_handlers, stop_on_signals, submitit_signal
@@ -140,6 +140,8 @@ def run_once(cfg, run_dir, replaced):
         return "failed"
     if HydraConfig.get().mode != RunMode.MULTIRUN:  # a sweep's figures come from its report
         draw_run_figures(run_dir)
+        if status == "diverged":   # said in one line by run_job; recorded in result.json
+            sys.exit(DIVERGED_EXIT_CODE)
     return status
 
 

@@ -216,3 +216,20 @@ def test_inverse_of_a_run_without_weights_is_one_line_and_changes_nothing(finish
     assert done.stderr == (f"nnexp.inverse: error: {run_dir} has no weights.npz (not a run directory, or the run "
                            "failed or diverged); give the directory of a completed run\n")
     assert tree_digest(run_dir) == before
+
+
+def test_a_diverged_run_says_so_in_one_line_and_exits_with_its_own_code(tmp_path):
+    """``lr=1e308``: one console line and one main.log line name the epoch, the non-finite loss and the
+    remedy; the exit code is DIVERGED_EXIT_CODE (README), and result.json records it."""
+    from nnexp.errors import DIVERGED_EXIT_CODE
+
+    done = run_cli(*TINY, "epochs=3", "lr=1e308", f"hydra.run.dir={tmp_path}")
+    assert done.returncode == DIVERGED_EXIT_CODE == 3
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert re.search(r"training diverged in epoch 1: the training loss is (nan|inf|-inf) at lr 1e\+308; lower lr",
+                     lines[0])
+    logged = (tmp_path / "main.log").read_text().splitlines()
+    assert [line for line in logged if "diverged" in line] == [lines[0]]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["status"] == "diverged" and result["diverged_epoch"] == 1

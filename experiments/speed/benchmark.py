@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))   # this checkout's nnexp, wherever the command is
 from nnexp.data import load_dataset  # noqa: E402
 from nnexp.nn.build import mlp  # noqa: E402
 from nnexp.nn.kernels import numba_available, per_sample_trainer  # noqa: E402
-from nnexp.nn.optim import SGD, Adam  # noqa: E402
+from nnexp.nn.optim import SGD, Adam, RMSprop  # noqa: E402
 from nnexp.training.loop import Learner, Recipe, train_epoch  # noqa: E402
 from nnexp.training.threads import available_cores  # noqa: E402
 
@@ -75,9 +75,18 @@ def classic_epoch(w_ih, w_ho, x, y, lr):
         w_ih += lr * np.dot(hidden_delta, inputs.T)
 
 
-def fresh_model(optimizer=SGD):
+RULES = {"sgd": lambda model: SGD.of(model, LR),
+         "momentum": lambda model: SGD.of(model, LR, momentum=0.9),
+         "nesterov": lambda model: SGD.of(model, LR, momentum=0.9, nesterov=True),
+         "adam": lambda model: Adam.of(model, ADAM_LR),
+         "adamw": lambda model: Adam.of(model, ADAM_LR, weight_decay=0.01, decoupled=True),
+         "rmsprop": lambda model: RMSprop.of(model, ADAM_LR)}
+"""The optimizers timed per sample (section 1), by name."""
+
+
+def fresh_model(rule="sgd"):
     model = mlp([784, 100, 10], dtype=np.float32, rng=np.random.default_rng(0))
-    return model, optimizer.of(model, LR if optimizer is SGD else ADAM_LR)
+    return model, RULES[rule](model)
 
 
 def timed(function, repeats):
@@ -94,9 +103,9 @@ def per_sample(data, repeats):
     n, order = len(x), np.arange(len(x))
     finals = {}
 
-    def nnexp_epoch(kernel, samples=n, label=None, optimizer_class=SGD):
+    def nnexp_epoch(kernel, samples=n, label=None, rule="sgd"):
         def run():
-            model, optimizer = fresh_model(optimizer_class)
+            model, optimizer = fresh_model(rule)
             trainer = per_sample_trainer(model, optimizer, x, kernel)
             started = time.perf_counter()
             if trainer is None:
@@ -127,10 +136,14 @@ def per_sample(data, repeats):
                      timed(nnexp_epoch("reference", 6000), repeats)))
         for kernel in kernels:
             rows.append(("per-sample epoch", f"nnexp kernel={kernel}, 1 thread", timed(nnexp_epoch(kernel), repeats)))
-        # Adam updates every weight at every step (its moments are full matrices): no rank-1 kernel applies,
-        # so per-sample Adam runs on the reference path (logged), beside SGD's fastest kernel
-        rows.append(("per-sample epoch", "nnexp optimizer=adam (reference path), 1 thread, first 6,000 samples",
-                     timed(nnexp_epoch("auto", 6000, "adam", Adam), repeats)))
+        # the other optimizers update every weight at every step (no deferred chunks): on the numba kernel,
+        # beside Adam on the reference path
+        rows.append(("per-sample epoch", "nnexp optimizer=adam, reference path, 1 thread, first 6,000 samples",
+                     timed(nnexp_epoch("reference", 6000, "adam reference", "adam"), repeats)))
+        if "numba" in kernels:
+            for rule in ("momentum", "nesterov", "adam", "adamw", "rmsprop"):
+                rows.append(("per-sample epoch", f"nnexp kernel=numba, {rule}, 1 thread",
+                             timed(nnexp_epoch("numba", n, f"numba {rule}", rule), repeats)))
     cores = available_cores()
     with threadpool_limits(limits=cores, user_api="blas"):
         rows.append(("per-sample epoch", f"nnexp kernel=numpy, {cores} threads, first 6,000 samples",
@@ -217,6 +230,53 @@ def sweep(data_dir, repeats, reuse):
     return rows
 
 
+def arithmetic_seconds(sweep_dir, cores):
+    """The grid's arithmetic: every epoch its jobs trained (each once: the longest job of each learning
+    rate holds them all, each with the seconds of the job that trained it) x that epoch's training and
+    scoring seconds (history.csv), divided by the cores. Returns (seconds, epochs counted)."""
+    import pandas as pd
+    from omegaconf import OmegaConf
+
+    longest = {}
+    for path in Path(sweep_dir).glob("*/history.csv"):
+        overrides = dict(o.split("=", 1) for o in OmegaConf.load(path.parent / ".hydra" / "overrides.yaml"))
+        frame = pd.read_csv(path)
+        if len(frame) > len(longest.get(overrides["lr"], ())):
+            longest[overrides["lr"]] = frame
+    epochs = pd.concat(longest.values())
+    return float((epochs["train_seconds"] + epochs["score_seconds"]).sum()) / cores, len(epochs)
+
+
+def whole_grid(data_dir, repeats):
+    """Section 3b: the used-by grid as a user runs it, launch to report.md (the report included), with
+    nnexp's sweeper (jobs ordered by nnexp.sweep.job_order) and with Hydra's basic sweeper (Hydra's order),
+    alternating; beside each, its arithmetic (arithmetic_seconds) from the same run."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    runs = {"nnexp": ([], []), "basic": ([], [])}
+    for _ in range(repeats):
+        for sweeper, (walls, arithmetic) in runs.items():
+            work = Path(tempfile.mkdtemp(prefix="nnexp-bench-"))
+            command = [sys.executable, "-m", "nnexp", "-m", "hydra/launcher=parallel", "data=mnist", *SWEEP,
+                       f"hydra/sweeper={sweeper}", f"hydra.sweep.dir={work / 'sweep'}", f"reuse_dir={work / 'store'}"]
+            if data_dir is not None:
+                command.append(f"data.dir={Path(data_dir).resolve()}")
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+            walls.append(time.perf_counter() - started)
+            if done.returncode != 0 or not (work / "sweep" / "report.md").is_file():
+                raise SystemExit(f"the sweep failed:\n{done.stderr[-3000:]}")
+            arithmetic.append(arithmetic_seconds(work / "sweep", available_cores())[0])
+            shutil.rmtree(work)
+    section = "used-by grid, launch to report.md"
+    return [(section, "nnexp's sweeper (jobs ordered), whole command", "s", runs["nnexp"][0]),
+            (section, "its arithmetic (epochs trained x train+score seconds / cores)", "s", runs["nnexp"][1]),
+            (section, "whole command / arithmetic, nnexp's sweeper", "ratio",
+             [w / a for w, a in zip(*runs["nnexp"])]),
+            (section, "Hydra's basic sweeper (Hydra's order), whole command", "s", runs["basic"][0]),
+            (section, "whole command / arithmetic, Hydra's basic sweeper", "ratio",
+             [w / a for w, a in zip(*runs["basic"])])]
+
+
 def machine():
     blas = [f"{lib['internal_api']} {lib['version']} ({lib.get('architecture')})" for lib in threadpool_info()
             if lib["user_api"] == "blas"]
@@ -249,7 +309,7 @@ def main():
     parser.add_argument("--sweep-repeats", type=int, default=3, help="runs of each sweep (a few minutes each)")
     parser.add_argument("--out", default=str(HERE), help="directory for results.csv and results.md")
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["per-sample", "mini-batch", "sweep", "cnn", "small-jobs"])
+                        choices=["per-sample", "mini-batch", "sweep", "grid", "cnn", "small-jobs"])
     parser.add_argument("--table", metavar="CSV", help="only print the table of an earlier run's results.csv")
     args = parser.parse_args()
     if args.table:
@@ -273,6 +333,7 @@ def main():
         "mini-batch": lambda: mini_batch(data, args.repeats),
         "sweep": lambda: (sweep(args.data, args.sweep_repeats, True) + sweep(args.data, args.sweep_repeats, False),
                           None),
+        "grid": lambda: (whole_grid(args.data, args.sweep_repeats), None),
         "cnn": lambda: cnn(load_dataset(plain(OmegaConf.structured(DataConfig(
             name="mnist", dir=str(Path(args.data).resolve()), val_size=0, scaling="standard"))), "float32"),
             args.repeats),

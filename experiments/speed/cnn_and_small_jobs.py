@@ -64,6 +64,7 @@ def torch_cnn(network):
 def cnn(data, repeats):
     """Section 4: seconds of a CNN training epoch and of a scoring pass, nnexp and PyTorch in turn."""
     from nnexp.nn.build import build_network
+    from nnexp.nn.kernels import numba_available
     from nnexp.nn.optim import make_optimizer
     from nnexp.training.identity import plain
     from nnexp.training.loop import Learner, Recipe, train_epoch
@@ -74,8 +75,9 @@ def cnn(data, repeats):
     order = np.random.default_rng(0).permutation(len(x))
     cores = available_cores()
 
-    def nnexp_run():
+    def nnexp_run(compiled=False):
         network = build_network(plain(cfg.model), (1, 28, 28), 10, rng=np.random.default_rng(0))
+        network.compile_data_movement(compiled, cores)
         optimizer = make_optimizer(plain(cfg.optimizer), network, cfg.lr)
         with threadpool_limits(limits=cores, user_api="blas"):
             started = time.perf_counter()
@@ -86,10 +88,14 @@ def cnn(data, repeats):
             network.logits(data.x_test)
             return trained, time.perf_counter() - started
 
+    variants = {"nnexp": False, "nnexp compiled": True} if numba_available() else {"nnexp": False}
+    names = {"nnexp": f"nnexp, NumPy data movement (kernel=numpy), {cores} threads",
+              "nnexp compiled": f"nnexp, compiled data movement (kernel=numba), {cores} threads"}
     try:
         import torch
     except ImportError:
-        return [("CNN epoch (10,000 images)", f"nnexp, {cores} threads", "s/epoch", [nnexp_run()[0]])], None
+        return [("CNN epoch (10,000 images)", names[name], "s/epoch", [nnexp_run(compiled)[0]])
+                for name, compiled in variants.items()], None
     torch.set_num_threads(cores)
     xt = torch.from_numpy(np.array(x.reshape(-1, 1, 28, 28)))   # writable copies for torch
     labels = torch.from_numpy(y.argmax(axis=1))
@@ -115,16 +121,18 @@ def cnn(data, repeats):
                 model(test[start:start + 500])
         return trained, time.perf_counter() - started
 
-    nnexp_run(), torch_run()      # untimed warm-ups: first touches, allocators, kernels chosen
-    runs = {"nnexp": [], "torch": []}
+    for compiled in variants.values():   # untimed warm-ups: first touches, allocators, kernels chosen
+        nnexp_run(compiled)
+    torch_run()
+    runs = {name: [] for name in [*variants, "torch"]}
     for _ in range(repeats):
-        runs["nnexp"].append(nnexp_run())
+        for name, compiled in variants.items():
+            runs[name].append(nnexp_run(compiled))
         runs["torch"].append(torch_run())
-    name = f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads"
-    return [("CNN epoch (10,000 images)", f"nnexp, {cores} threads", "s/epoch", [r[0] for r in runs["nnexp"]]),
-            ("CNN epoch (10,000 images)", name, "s/epoch", [r[0] for r in runs["torch"]]),
-            ("CNN scoring (10,000 test images)", f"nnexp, {cores} threads", "s", [r[1] for r in runs["nnexp"]]),
-            ("CNN scoring (10,000 test images)", name, "s", [r[1] for r in runs["torch"]])], torch.__version__
+    names["torch"] = f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads"
+    return ([("CNN epoch (10,000 images)", names[name], "s/epoch", [r[0] for r in runs[name]]) for name in runs]
+            + [("CNN scoring (10,000 test images)", names[name], "s", [r[1] for r in runs[name]]) for name in runs],
+            torch.__version__)
 
 
 def small_jobs(repeats):

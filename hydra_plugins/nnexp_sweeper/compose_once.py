@@ -10,15 +10,27 @@ pickled loader carries nothing kept. At most ``keep`` configurations are kept,
 so a sweep of tens of thousands of jobs does not hold them all in memory (about 0.3 MB each); the
 jobs beyond are composed twice, as with the basic sweeper. Grammar, schema checks and callbacks are
 Hydra's own: ``hydra/sweeper=basic`` gives Hydra's sweeper back.
+
+On joblib's launcher (``hydra/launcher=parallel``) the jobs start in nnexp.sweep.job_order's order, with
+their Hydra job numbers: jobs that differ only in epochs run one after another, so no worker waits on
+a sibling's epochs.
 """
 
+import logging
 from collections import defaultdict, deque
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Dict, Optional
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
 from hydra.types import HydraContext
+
+from nnexp.sweep.job_order import EpochOrder
+
+from .search import launcher_slots
+
+log = logging.getLogger(__name__)
 
 
 class ComposedOnce:
@@ -60,6 +72,38 @@ class ComposedOnce:
         self.__dict__.update(state)
 
 
+class EpochOrderedLauncher:
+    """A launcher that runs ``slots`` jobs at once (joblib's workers), started in nnexp.sweep.job_order's
+    order: jobs that differ only in epochs one after another, fewest epochs first, so that none waits on
+    a sibling's epochs in the reuse store. Each job is launched alone, from one of ``slots`` threads, with
+    its Hydra job number; the results come back in the batch's order. Everything else is the launcher's."""
+
+    def __init__(self, launcher, slots, shared):
+        self.launcher, self.slots, self.shared = launcher, slots, shared
+
+    def launch(self, job_overrides, initial_job_idx):
+        order = EpochOrder(job_overrides, self.shared)
+        results, running = [None] * len(job_overrides), {}
+        with ThreadPoolExecutor(max_workers=self.slots) as pool:
+            while True:
+                while len(running) < self.slots and (index := order.next_job()) is not None:
+                    # joblib's launcher numbers the one job of each call #0: the job's own number here
+                    log.info("job %d: %s", initial_job_idx + index, " ".join(job_overrides[index]))
+                    running[pool.submit(self.launcher.launch, [job_overrides[index]], initial_job_idx + index)] = index
+                if not running:
+                    return results
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index = running.pop(future)
+                    [results[index]] = future.result()
+                    order.done(index)
+
+    def __getattr__(self, name):   # only for what is not set here: the launcher's own
+        if name == "launcher":
+            raise AttributeError(name)
+        return getattr(self.launcher, name)
+
+
 class ComposeOnceSweeper(BasicSweeper):
     """Hydra's BasicSweeper whose launcher receives the configurations composed to validate a batch."""
 
@@ -74,6 +118,9 @@ class ComposeOnceSweeper(BasicSweeper):
         super().setup(hydra_context=context, task_function=task_function, config=config)
         if type(self.launcher).__name__ != "BasicLauncher":   # it composes in other processes
             self.composed.keep = 0
+        slots = launcher_slots(self.launcher)
+        if getattr(self.launcher, "joblib", None) is not None and slots > 1:   # jobs side by side on this machine
+            self.launcher = EpochOrderedLauncher(self.launcher, slots, bool(config.get("reuse", True)))
 
     def validate_batch_is_legal(self, batch):
         """Compose every job of the batch (a bad override stops the sweep before any job runs)."""

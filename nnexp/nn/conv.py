@@ -92,7 +92,15 @@ def biased_maps(layer, out, x_shape, cols, train, shape):
     return out.reshape(shape).transpose(1, 0, 2, 3)
 
 
-class Conv2D(WeightLayer):
+class CompiledMoves:
+    """A layer whose data movement (im2col, col2im, pooling) may run compiled: ``compiled`` is None (the
+    NumPy code of this module, the reference) or ``nnexp.nn.kernels.images`` (numba's threads, the same
+    numbers bit for bit), set by ``Network.compile_data_movement``."""
+
+    compiled = None
+
+
+class Conv2D(CompiledMoves, WeightLayer):
     """2-D convolution (cross-correlation) with zero padding, stride and dilation.
 
     x: (N, C, H, W), W: (F, C, kh, kw), b: (F,), out: (N, F, Ho, Wo) with
@@ -126,7 +134,10 @@ class Conv2D(WeightLayer):
         n, _, h, w = x.shape
         f = self.W.shape[0]
         _, ho, wo = self.output_shape(x.shape[1:])
-        cols = im2col(x, self.kernel_size, self.stride, self.pad, self.dilation)
+        if self.compiled is not None:
+            cols = self.compiled.im2col(x, self.kernel_size, self.stride, self.pad, self.dilation, ho, wo)
+        else:
+            cols = im2col(x, self.kernel_size, self.stride, self.pad, self.dilation)
         wm = self.W.reshape(f, -1)
         out = wm * cols if wm.shape[1] == 1 else wm @ cols  # OpenBLAS is slow for inner size 1
         return biased_maps(self, out, x.shape, cols, train, (f, n, ho, wo))
@@ -140,6 +151,9 @@ class Conv2D(WeightLayer):
         if not self.input_grad:
             return None
         dcols = self.W.reshape(f, -1).T @ dmat
+        if self.compiled is not None:
+            return self.compiled.col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation,
+                                        *dout.shape[2:])
         return col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation)
 
 
@@ -209,6 +223,7 @@ class SeparableConv2D(Layer):
                                          depth_init, rng, dtype, uniform_limit)
         self.pointwise = Conv2D(in_channels, filters, 1, 1, 0, 1, bias, init, rng, dtype,
                                 uniform_limit)
+        self.parts = (self.depthwise, self.pointwise)
         self.depthwise.parameters[0].name, self.pointwise.parameters[0].name = "Wd", "Wp"
 
     @property
@@ -239,7 +254,7 @@ class SeparableConv2D(Layer):
         return self.depthwise.backward(self.pointwise.backward(dout))
 
 
-class Pool2D(ParameterFreeLayer):
+class Pool2D(CompiledMoves, ParameterFreeLayer):
     """Max or average pooling over size x size windows moved by ``stride`` (default: size).
 
     x: (N, C, H, W) -> out: (N, C, Ho, Wo), Ho = (H - size) // stride + 1 (leftover rows and
@@ -274,6 +289,11 @@ class Pool2D(ParameterFreeLayer):
         (arithmetic on strided slices is several times slower) and reduced over axis 0.
         """
         _, ho, wo = self.output_shape(x.shape[1:])
+        if self.compiled is not None and self.mode == "max":
+            out, winner = self.compiled.max_pool(x, self.size, self.stride, ho, wo)
+            if train:
+                self.cache = (x.shape, winner, None)
+            return out.transpose(1, 0, 2, 3)
         xt = x.transpose(1, 0, 2, 3)
         stacked = np.stack([xt[:, :, r, c] for r, c in self._windows(ho, wo)])
         out = stacked.mean(axis=0) if self.mode == "avg" else stacked.max(axis=0)
@@ -289,6 +309,8 @@ class Pool2D(ParameterFreeLayer):
         avg: every offset gets dout / size^2.
         """
         (n, c, h, w), stacked, out = self.cache
+        if out is None:                               # the compiled forward kept each window's winner
+            return self.compiled.max_pool_backward(dout, stacked, (n, c, h, w), self.size, self.stride)
         dout = dout.transpose(1, 0, 2, 3)
         dx = np.zeros((c, n, h, w), dtype=dout.dtype)
         share = dout / np.asarray(self.size * self.size, dout.dtype)

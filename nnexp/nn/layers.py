@@ -46,7 +46,7 @@ class Parameter:
 def gradient(p: Parameter) -> np.ndarray:
     """The gradient the layer's backward left in ``p``."""
     if p.grad is None:
-        raise ValueError(f"parameter {p.name} has no gradient: call the network's loss_and_grads first")
+        raise ValueError(f"parameter {p.name} has no gradient: call the network's backprop first")
     return p.grad
 
 
@@ -198,9 +198,17 @@ class Dense(WeightLayer):
     def backward(self, dout):
         """dout: (N, out) -> dx: (N, in); gradients dW (out, in), db (out,)."""
         x = self.cache
-        self._set_grads((x.T @ dout).T if self.in_out_order else dout.T @ x,
+        self._set_grads((x.T @ dout).T if self.in_out_order else outer_product_sum(dout, x),
                         dout.sum(axis=0) if self.b is not None else None)
         return dout @ self.W if self.input_grad else None
+
+
+def outer_product_sum(dout, x):
+    """dout^T x: (out, in) from dout (N, out) and x (N, in). For a batch of one it is the outer product,
+    through np.dot: NumPy's matmul does not hand an inner dimension of 1 to BLAS (measured 130 µs against
+    np.dot's 17 µs for 100 x 784 in float32), and each entry is then one product, so both give the same
+    numbers. Larger batches keep matmul."""
+    return np.dot(dout.T, x) if len(x) == 1 else dout.T @ x
 
 
 class Dropout(ParameterFreeLayer):

@@ -18,6 +18,7 @@ that is W1..WL, b1..bL, the format nnexp 0.2 wrote. Files of nnexp 0.2's CNN (``
 ``dense1.W`` stored as (in, out), ...) load too (``legacy_state``).
 """
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,9 +70,9 @@ class Network:
         """Flat inputs ``(N, prod(input_shape))`` (or already ``(N, *input_shape)``) as a ``(N, *input_shape)``
         array of the network's dtype."""
         x = np.asarray(x, dtype=self.dtype)
-        size = int(np.prod(self.input_shape))
         if x.ndim == 1 + len(self.input_shape) and x.shape[1:] == self.input_shape:
             return x
+        size = math.prod(self.input_shape)
         if x.ndim != 2 or x.shape[1] != size:
             raise ValueError(f"inputs of shape {x.shape} do not fit input_shape {self.input_shape}: "
                              f"expected (N, {size})")
@@ -92,10 +93,9 @@ class Network:
             out = layer.backward(out)
         return out
 
-    def loss_and_grads(self, x: ArrayLike, y: ArrayLike, mean: bool = True,
-                       rng: Optional[np.random.Generator] = None) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Per-sample losses (N,) and the gradients of their mean (or sum), left in each parameter's
-        ``grad`` and returned in ``parameters`` order.
+    def backprop(self, x: ArrayLike, y: ArrayLike, mean: bool = True,
+                 rng: Optional[np.random.Generator] = None) -> np.ndarray:
+        """Per-sample losses (N,); the gradients of their mean (or sum) left in each parameter's ``grad``.
 
         x: (N, n_0), y: (N, K). Training mode: dropout draws its masks from ``rng``.
         """
@@ -104,9 +104,15 @@ class Network:
         a = self.output.fn(z)
         losses = self.loss.fn(z, a, y)
         delta = self.loss.delta(z, a, y)
-        if mean:
+        if mean and len(z) > 1:   # the mean of one sample is itself: no division (a per-sample step's time)
             delta = delta / np.asarray(len(z), self.dtype)
         self.backward(delta)
+        return losses
+
+    def loss_and_grads(self, x: ArrayLike, y: ArrayLike, mean: bool = True,
+                       rng: Optional[np.random.Generator] = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``backprop``'s losses and the gradients it left, in ``parameters`` order."""
+        losses = self.backprop(x, y, mean, rng)
         return losses, [gradient(p) for p in self.parameters.values()]
 
     def input_gradient(self, x: np.ndarray, delta_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -172,6 +178,22 @@ class Network:
             maps.append((name, out[0]))
         maps.append((self.output.name, self.output.fn(out)[0]))
         return maps
+
+    def compile_data_movement(self, enabled, threads=None):
+        """Run the conv and pooling layers' data movement on numba's ``threads`` (nnexp.nn.kernels.images:
+        the same numbers bit for bit) when ``enabled``, else on NumPy (the reference). Returns whether any
+        layer moves its data compiled."""
+        movers = [part for layer in self.layers for part in getattr(layer, "parts", (layer,))
+                  if hasattr(part, "compiled")]
+        compiled = None
+        if enabled and movers:
+            from .kernels import images
+
+            images.set_threads(threads)
+            compiled = images
+        for layer in movers:
+            layer.compiled = compiled
+        return compiled is not None
 
     def first_conv_filters(self) -> Optional[np.ndarray]:
         """The first conv layer's filters (F, C, kh, kw) (the effective ones if separable), or None."""

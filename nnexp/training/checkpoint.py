@@ -2,7 +2,7 @@
 
 A checkpoint is one .npz file (no pickle) holding the network's arrays (``param/<name>``), the
 optimizer's (``optim/<name>``, e.g. momentum), and the history and batch log so far as numeric
-tables (``history``: (epochs, 6), ``batches``: (rows, 4)), and, when the store has one, the
+tables (``history``: (epochs, len(HISTORY_COLUMNS)), ``batches``: (rows, 4)), and, when the store has one, the
 identity of the configuration that wrote it (``identity``: the hash as bytes), so that a job
 directory reused by another configuration never continues from the wrong run. Training continues
 from it bit-identically, because every epoch's randomness depends only on (seed, epoch).
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import WeightsError
 from ..storage import read_checked_npz, write_checked_npz
-from .run_files import BATCH_COLUMNS, HISTORY_COLUMNS, INTEGER_COLUMNS
+from .run_files import BATCH_COLUMNS, EARLIER_HISTORY_COLUMNS, HISTORY_COLUMNS, INTEGER_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,17 @@ def rows_to_array(rows, columns):
 
 def array_to_rows(array, columns):
     return [{c: (int(v) if c in INTEGER_COLUMNS else float(v)) for c, v in zip(columns, line)} for line in array]
+
+
+def history_table(arrays, path):
+    """A checkpoint's history table (epochs, len(HISTORY_COLUMNS)); one of nnexp 0.3, without the later
+    timing columns, gets them as NaN. Any other width is a WeightsError naming ``path``."""
+    table = arrays.get("history", np.empty((0, len(HISTORY_COLUMNS))))
+    if table.ndim == 2 and table.shape[1] == len(EARLIER_HISTORY_COLUMNS):
+        table = np.hstack([table, np.full((len(table), len(HISTORY_COLUMNS) - table.shape[1]), np.nan)])
+    if table.ndim != 2 or table.shape[1] != len(HISTORY_COLUMNS):
+        raise WeightsError(f"{path} holds a history of another nnexp version")
+    return table
 
 
 class CheckpointStore:
@@ -78,10 +89,7 @@ class CheckpointStore:
                 if self.identity is not None and \
                         arrays.get("identity", np.empty(0, np.uint8)).tobytes() != self.identity.encode():
                     raise WeightsError(f"{self.path(epoch)} was written by another configuration")
-                table = arrays.get("history", np.empty((0, len(HISTORY_COLUMNS))))
-                if table.ndim != 2 or table.shape[1] != len(HISTORY_COLUMNS):
-                    raise WeightsError(f"{self.path(epoch)} holds a history of another nnexp version")
-                history = array_to_rows(table, HISTORY_COLUMNS)
+                history = array_to_rows(history_table(arrays, self.path(epoch)), HISTORY_COLUMNS)
                 optim = {k[6:]: v for k, v in arrays.items() if k.startswith("optim/")}
                 if len(history) != epoch or "batches" not in arrays or set(optimizer.state()) - set(optim):
                     raise WeightsError(f"{self.path(epoch)} is incomplete (history, batch log or optimizer state)")

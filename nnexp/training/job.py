@@ -140,12 +140,14 @@ def run_job(cfg: Any, run_dir: Union[str, Path], parallel_sweep: bool = False) -
     thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
     stores = EpochStores(cfg, run_dir, learner, kernel, thread_count, section["dir"])
     history, batch_log = stores.restore()
+    moved = network.compile_data_movement(kernel == "numba", thread_count)   # a CNN's im2col, pooling...
     status, diverged_epoch, threads, stopped = "completed", None, None, None
     try:
         with blas_threads(thread_count) as threads:
             train(learner, data, Recipe.of(cfg, kernel), history, batch_log, hooks=stores)
-    except Diverged as err:
+    except Diverged as err:   # one line on the console and in main.log; a sweep goes on
         status, diverged_epoch = "diverged", err.epoch
+        log.warning("%s: %s", run_dir, err)
     except (Interrupted, KeyboardInterrupt) as err:   # the finished epochs are checkpointed already
         status = "interrupted"
         stopped = err if isinstance(err, Interrupted) else Interrupted()
@@ -157,7 +159,7 @@ def run_job(cfg: Any, run_dir: Union[str, Path], parallel_sweep: bool = False) -
         result["error"] = (f"interrupted by {stopped.signal_name} after epoch {len(history)} of {cfg.epochs}; "
                            "rerun the same command to continue from its checkpoint")
     result.update({"epochs": cfg.epochs, "diverged_epoch": diverged_epoch, "seed": cfg.seed,
-                   "epochs_trained": len(stores.trained), "kernel": kernel if cfg.batch_size == 1 else None,
+                   "epochs_trained": len(stores.trained), "kernel": kernel if cfg.batch_size == 1 or moved else None,
                    "blas_threads": threads,
                    "data": {"name": data.name, "task": data.task, "split": data.split,
                             "train_size": len(data.x_train), "test_size": len(data.x_test),

@@ -30,11 +30,23 @@ BATCH_LOG_POINTS = 100
 
 
 class Diverged(Exception):
-    """The training loss became NaN or infinite during ``epoch``."""
+    """The training loss became NaN or infinite during ``epoch``, at learning rate ``lr``; ``value`` is
+    the first non-finite loss."""
 
-    def __init__(self, epoch):
-        super().__init__(f"training diverged in epoch {epoch}: the loss is not finite")
-        self.epoch = epoch
+    def __init__(self, epoch, value=float("nan"), lr=None):
+        at = f" at lr {lr:g}" if lr is not None else ""
+        super().__init__(f"training diverged in epoch {epoch}: the training loss is {value}{at}; "
+                         "lower lr (or use a warm-up, schedule.warmup)")
+        self.epoch, self.value, self.lr = epoch, value, lr
+
+
+def first_non_finite(losses, train_loss):
+    """The first non-finite value among the epoch's batch losses (n_batches,) and its scored training
+    loss, or None when all are finite."""
+    bad = losses[~np.isfinite(losses)]
+    if bad.size:
+        return float(bad[0])
+    return None if np.isfinite(train_loss) else float(train_loss)
 
 
 @dataclass
@@ -96,9 +108,9 @@ def train_epoch(learner: Learner, x: np.ndarray, y: np.ndarray, order: np.ndarra
     losses = np.empty(n_batches)
     for i in range(n_batches):
         idx = order[i * batch_size:(i + 1) * batch_size]
-        batch_losses, _ = learner.network.loss_and_grads(x[idx], y[idx], mean=recipe.batch_mean, rng=rng)
+        batch_losses = learner.network.backprop(x[idx], y[idx], mean=recipe.batch_mean, rng=rng)
         learner.optimizer.step()
-        losses[i] = batch_losses.mean()
+        losses[i] = batch_losses[0] if len(idx) == 1 else batch_losses.mean()   # the same number, sooner
         progress.update(len(idx))
     return losses
 
@@ -159,18 +171,22 @@ def train(learner: Learner, data: Dataset, recipe: Recipe, history: Optional[lis
                 tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="sample", disable=None, leave=False) as bar:
             x = data.x_train if not augment else shift_images(data.x_train, data.image_shape, augment, data.blank,
                                                               augmentation_rng(seed, epoch))
+            trained = time.perf_counter()
             if fast is not None:
                 losses = fast.epoch(x, data.y_train, order, bar)
             else:
                 losses = train_epoch(learner, x, data.y_train, order, recipe, rng, bar)
+            scored = time.perf_counter()
             train_loss, train_acc = evaluate(model, data.x_train, data.y_train, data.labels_train, data.task)
             val_loss, val_acc = (evaluate(model, data.x_val, data.y_val, data.labels_val, data.task)
                                  if data.x_val is not None else (float("nan"), float("nan")))
             test_loss, test_acc = evaluate(model, data.x_test, data.y_test, data.labels_test, data.task)
-        if not (np.isfinite(losses).all() and np.isfinite(train_loss)):
-            raise Diverged(epoch)
+            done = time.perf_counter()
+        value = first_non_finite(losses, train_loss)
+        if value is not None:
+            raise Diverged(epoch, value, optimizer.lr)
         row = dict(zip(HISTORY_COLUMNS, (epoch, optimizer.lr, train_loss, train_acc, val_loss, val_acc, test_loss,
-                                         test_acc, time.perf_counter() - started)))
+                                         test_acc, time.perf_counter() - started, scored - trained, done - scored)))
         history.append(row)
         batch_log.extend(batch_log_rows(epoch, losses, recipe.batch_size, n))
         log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  test loss %.4f acc %.4f  (%.1f s)",

@@ -10,10 +10,16 @@ import pandas as pd
 from ..nn.metrics import confusion_matrix
 from ..storage import write_csv
 
+TIMING_COLUMNS = ["seconds", "train_seconds", "score_seconds"]
+"""history.csv's wall-clock seconds of an epoch: all of it, training alone, and scoring the training,
+validation and test sets after it (``seconds`` also holds the rest: the learning rate, logging)."""
 HISTORY_COLUMNS = ["epoch", "epoch_lr", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
-                   "seconds"]
+                   *TIMING_COLUMNS]
 """history.csv: one row per epoch: its learning rate ``epoch_lr`` (the schedule's), then the scores on the whole
-training, validation (empty without a split) and test sets after the epoch."""
+training, validation (empty without a split) and test sets after the epoch, then its TIMING_COLUMNS."""
+EARLIER_HISTORY_COLUMNS = HISTORY_COLUMNS[:9]
+"""The columns of a history that nnexp 0.3 wrote (up to ``seconds``): checkpoints and reuse stores of that
+version hold tables of this width, read with the later timing columns empty (NaN)."""
 BATCH_COLUMNS = ["epoch", "batch", "samples", "train_loss"]
 """batches.csv: the training loss during each epoch, in at most BATCH_LOG_POINTS chunks."""
 INTEGER_COLUMNS = {"epoch", "batch", "samples"}

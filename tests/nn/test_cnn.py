@@ -1,6 +1,7 @@
 """The CNN model: building from a layer list, the model interface, whole-network gradients against
 finite differences, a stable softmax, weight loading errors and a tiny overfit."""
 
+import importlib.util
 import warnings
 
 import numpy as np
@@ -247,3 +248,69 @@ def test_weights_of_nnexp_0_2_load_into_the_same_network(tmp_path):
     other.load_state(old)
     for p, q in zip(values(net), values(other)):
         np.testing.assert_array_equal(p, q)
+
+
+numba_only = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
+
+
+@numba_only
+@pytest.mark.parametrize("kernel,stride,pad,dilation", [((3, 3), 1, (1, 1), 1), ((3, 3), 2, (0, 0), 1),
+                                                        ((5, 3), 1, (2, 1), 1), ((3, 3), 1, (2, 2), 2),
+                                                        ((1, 1), 1, (0, 0), 1), ((2, 4), 3, (1, 0), 1)])
+def test_compiled_im2col_and_col2im_equal_numpy_bit_for_bit(kernel, stride, pad, dilation):
+    """The numba data movement copies and adds the same numbers in the same order as the NumPy reference:
+    equal, not close; maps given as channel-major views, as the layers pass them."""
+    from nnexp.nn import conv
+    from nnexp.nn.kernels import images
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 5, 9, 11)).astype(np.float32).transpose(1, 0, 2, 3)   # (N=5, C=3, 9, 11)
+    ho = conv.conv_output_size(9, kernel[0], stride, pad[0], dilation)
+    wo = conv.conv_output_size(11, kernel[1], stride, pad[1], dilation)
+    reference = conv.im2col(x, kernel, stride, pad, dilation)
+    np.testing.assert_array_equal(images.im2col(x, kernel, stride, pad, dilation, ho, wo), reference)
+    dcols = rng.standard_normal(reference.shape).astype(np.float32)
+    np.testing.assert_array_equal(images.col2im(dcols, x.shape, kernel, stride, pad, dilation, ho, wo),
+                                  conv.col2im(dcols, x.shape, kernel, stride, pad, dilation))
+
+
+@numba_only
+@pytest.mark.parametrize("size,stride", [(2, 2), (3, 3), (3, 2), (2, 1)])
+def test_compiled_max_pooling_equals_numpy_bit_for_bit_with_ties(size, stride):
+    """Forward maxima and the routed error equal the reference's, overlapping windows and ties (the first
+    maximum of a window takes the error) included."""
+    from nnexp.nn.conv import Pool2D
+
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, (4, 6, 10, 9)).astype(np.float32).transpose(1, 0, 2, 3)   # many ties
+    reference, compiled = Pool2D("max", size, stride), Pool2D("max", size, stride)
+    compiled.compiled = __import__("nnexp.nn.kernels.images", fromlist=["images"])
+    out = reference.forward(x, train=True)
+    np.testing.assert_array_equal(compiled.forward(x, train=True), out)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    np.testing.assert_array_equal(compiled.backward(dout), reference.backward(dout))
+
+
+@numba_only
+@pytest.mark.parametrize("cfg", [{}, {"conv_type": "dilated"}, {"conv_type": "separable"}])
+def test_compiled_data_movement_trains_the_same_weights_and_its_gradients_match_finite_differences(cfg):
+    """Three SGD steps of the small CNN with compiled moves end with the NumPy path's weights bit for bit,
+    and its gradients pass the finite-difference check."""
+    nets = [small_net(**cfg), small_net(**cfg)]
+    assert nets[1].compile_data_movement(True, threads=2) and not nets[0].compile_data_movement(False)
+    x, y = batch()
+    for net in nets:
+        for step in range(3):
+            _, grads = net.loss_and_grads(x, y, rng=np.random.default_rng(step))
+            for p, g in zip(values(net), grads):
+                p -= 0.1 * g
+    for reference, compiled in zip(*(values(net) for net in nets)):
+        np.testing.assert_array_equal(compiled, reference)
+    net = nets[1]
+
+    def total():
+        return net.loss_and_grads(x, y, rng=np.random.default_rng(7))[0].mean()
+
+    _, grads = net.loss_and_grads(x, y, rng=np.random.default_rng(7))
+    for p, g in zip(values(net), grads):
+        assert relative_error(g, numerical_gradient(total, p)) < 1e-6

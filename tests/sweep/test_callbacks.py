@@ -5,6 +5,8 @@ from conftest import SWEEP_GIF_FRAMES
 from helpers import compose_config, run_cli
 from PIL import Image
 
+from nnexp.training.run_files import TIMING_COLUMNS
+
 FIGURES = ["accuracy_vs_lr.png", "accuracy_vs_epochs.png", "lr_epochs_heatmap.png", "lr_epochs_surface.png",
            "best_loss_per_batch.png", "best_loss_per_epoch.png", "best_confusion.png", "best_per_label.png",
            "parallel_coordinates.png", "key_importance.png"]   # the last two: two keys (lr, epochs) were swept
@@ -32,7 +34,7 @@ def test_history_is_long_form_with_the_swept_keys(tiny_sweep):
     history = pd.read_csv(sweep_dir / "history.csv")
     assert list(history.columns) == ["job", "lr", "epochs", "data.train_size", "model.hidden", "epoch", "epoch_lr",
                                      "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
-                                     "seconds"]
+                                     *TIMING_COLUMNS]
     assert list(history["job"]) == [0, 1, 1, 2, 3, 3]
     job3 = history[history["job"] == 3]
     results = pd.read_csv(sweep_dir / "results.csv").set_index("job")

@@ -15,6 +15,7 @@ from helpers import TINY, cli_env, run_cli
 from nnexp.storage import read_npz, write_csv
 from nnexp.sweep.collect import collect, history_frame, results_frame
 from nnexp.training.checkpoint import CheckpointStore
+from nnexp.training.run_files import TIMING_COLUMNS
 
 EPOCHS = 20
 MLP_SWEEP = ["-m", *TINY, f"epochs={EPOCHS}", "shuffle=true", "momentum=0.5", "lr=0.1,0.2,0.3",
@@ -52,7 +53,7 @@ def wait_until_mid_job(process, job_dir, timeout=120):
 def tables(directory, names=("history.csv", "batches.csv", "per_label.csv", "confusion.csv")):
     """The tables of a job (or, with names, of the sweep) without the timing column, and without the
     epochs each job trained itself (a resumed job trains only those after its checkpoint)."""
-    return [pd.read_csv(directory / name).drop(columns=["seconds", "epochs_trained"], errors="ignore")
+    return [pd.read_csv(directory / name).drop(columns=[*TIMING_COLUMNS, "epochs_trained"], errors="ignore")
             for name in names]
 
 

@@ -55,6 +55,8 @@ def test_parallel_sweep_equals_sequential_sweep(sequential, tmp_path):
     assert_same_results(found, sequential)
     assert {result["blas_threads"] for result, _ in found.values()} == {1}
     assert sum(result["epochs_trained"] for result, _ in found.values()) == 4   # 2 + 2, not 1 + 2 + 1 + 2
+    logs = [path.read_text() for path in (tmp_path / "s").glob("*/main.log")]
+    assert len(logs) == 4 and not any("waiting for epoch" in log for log in logs)   # ordered: no job waited
 
 
 def test_submitit_local_sweep_equals_sequential_sweep(sequential, tmp_path):

@@ -183,7 +183,7 @@ def test_exporting_again_changes_nothing_and_an_update_adds_no_points(exported, 
     sweep_dir, uri, rest = exported
     before = rest.snapshot()
     assert len(before) == 5 and sum(len(points) for *_, metrics in before.values() for points in metrics.values()) \
-        == 4 * 2 * 6   # 4 jobs x 2 epochs x (epoch_lr, train_loss, train_acc, test_loss, test_acc, seconds)
+        == 4 * 2 * 8   # 4 jobs x 2 epochs x (epoch_lr, train_loss, train_acc, test_loss, test_acc, 3 seconds)
     assert export_main([str(sweep_dir), "--tracking-uri", rest.url]) == 0   # through the server this time
     assert "(5 unchanged)" in capsys.readouterr().out
     assert rest.snapshot() == before

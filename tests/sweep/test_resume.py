@@ -22,6 +22,7 @@ from nnexp.training.checkpoint import CheckpointStore
 from nnexp.training.identity import config_hash
 from nnexp.training.job import run_job
 from nnexp.training.results import finished_result
+from nnexp.training.run_files import TIMING_COLUMNS
 
 
 def copy_of(sweep_dir, tmp_path):
@@ -97,14 +98,14 @@ def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path):
 
 def test_the_epoch_that_diverged_leaves_no_checkpoint_and_no_weights(tmp_path, monkeypatch):
     """Losses turn NaN in epoch 2 (after 200 samples of epoch 1): epoch 1 is kept, nothing of epoch 2."""
-    original, calls = Network.loss_and_grads, []
+    original, calls = Network.backprop, []
 
     def failing_in_epoch_2(self, x, y, mean=True, rng=None):
         calls.append(1)
-        losses, grads = original(self, x, y, mean, rng)
-        return (losses * np.nan if len(calls) > 250 else losses), grads
-    monkeypatch.setattr(Network, "loss_and_grads", failing_in_epoch_2)
-    # kernel=reference: the per-sample fast path never calls loss_and_grads
+        losses = original(self, x, y, mean, rng)
+        return losses * np.nan if len(calls) > 250 else losses
+    monkeypatch.setattr(Network, "backprop", failing_in_epoch_2)
+    # kernel=reference: the per-sample fast path never calls backprop
     result = run_job(compose_config(TINY + ["epochs=3", "kernel=reference"]), tmp_path)
     assert result["status"] == "diverged" and result["diverged_epoch"] == 2 and result["epochs_completed"] == 1
     assert CheckpointStore(tmp_path / "checkpoints").saved_epochs() == [1]
@@ -235,7 +236,7 @@ def test_rerun_skips_finished_jobs_and_recomputes_a_corrupt_one(finished_sweep, 
     log = (sweep_dir / "1" / "main.log").read_text()
     assert "running again" in log and "result.json is corrupt" in log
     assert json.loads((sweep_dir / "1" / "result.json").read_text())["status"] == "completed"
-    without_seconds = lambda text: pd.read_csv(io.StringIO(text)).drop(columns="seconds")  # noqa: E731
+    without_seconds = lambda text: pd.read_csv(io.StringIO(text)).drop(columns=TIMING_COLUMNS)  # noqa: E731
     pd.testing.assert_frame_equal(without_seconds((sweep_dir / "1" / "history.csv").read_text()),
                                   without_seconds(history))
 
@@ -284,6 +285,9 @@ def test_a_sweep_goes_on_past_failed_and_diverged_jobs_then_exits_nonzero(tmp_pa
         "their logs hold the details; fix the cause and rerun the same command: finished jobs are skipped")
     statuses = [json.loads((tmp_path / str(j) / "result.json").read_text())["status"] for j in range(3)]
     assert statuses == ["completed", "diverged", "failed"]
+    said = done.stdout + done.stderr
+    assert said.count("training diverged in epoch 1") == 1 and "lower lr" in said
+    assert "(1 completed, 1 diverged, 1 failed)" in said   # the end-of-sweep summary counts them apart
     assert "Traceback" in (tmp_path / "2" / "main.log").read_text()
     assert not (tmp_path / "1" / "weights.npz").exists()
     assert not list((tmp_path / "1").glob("checkpoints/*.npz"))

@@ -19,6 +19,7 @@ from helpers import cli_env, compose_config, run_cli
 from nnexp.storage import read_npz
 from nnexp.training.checkpoint import CheckpointStore
 from nnexp.training.job import run_job
+from nnexp.training.run_files import TIMING_COLUMNS
 
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.mem_gb=1"]
 NO_GIF = "hydra.callbacks.report.gif_frames=0"
@@ -53,8 +54,8 @@ def tables(sweep_dir):
     """results.csv and history.csv of a sweep as text, without the timing column, and without the epochs
     each job trained itself (which of two jobs running at once trains a shared epoch is chance; a stopped
     job's rerun trains only what follows its checkpoint)."""
-    return [pd.read_csv(sweep_dir / name, dtype=str, keep_default_na=False).drop(columns=["seconds", "epochs_trained"],
-                                                                                  errors="ignore")
+    return [pd.read_csv(sweep_dir / name, dtype=str, keep_default_na=False)
+            .drop(columns=[*TIMING_COLUMNS, "epochs_trained"], errors="ignore")
             for name in ("results.csv", "history.csv")]
 
 

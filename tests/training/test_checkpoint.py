@@ -6,6 +6,7 @@ from helpers import compose_config
 from nnexp.storage import read_checked_npz, read_npz, write_checked_npz
 from nnexp.training.checkpoint import CheckpointStore
 from nnexp.training.job import run_job
+from nnexp.training.run_files import TIMING_COLUMNS
 
 SETTINGS = ["data.train_size=200", "model.hidden=[10]", "shuffle=true", "momentum=0.5", "batch_size=7",
             "reuse=false"]   # the job's own checkpoints, not the shared store (tests/test_reuse.py)
@@ -23,8 +24,8 @@ def test_continuing_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):
     for name in ("W1", "W2"):
         np.testing.assert_array_equal(read_npz(tmp_path / "straight" / "weights.npz")[name],
                                       read_npz(tmp_path / "resumed" / "weights.npz")[name])
-    straight = pd.read_csv(tmp_path / "straight" / "history.csv").drop(columns="seconds")
-    resumed = pd.read_csv(tmp_path / "resumed" / "history.csv").drop(columns="seconds")
+    straight = pd.read_csv(tmp_path / "straight" / "history.csv").drop(columns=TIMING_COLUMNS)
+    resumed = pd.read_csv(tmp_path / "resumed" / "history.csv").drop(columns=TIMING_COLUMNS)
     pd.testing.assert_frame_equal(straight, resumed)
     assert CheckpointStore(tmp_path / "resumed" / "checkpoints").saved_epochs() == [3]
 
@@ -74,3 +75,22 @@ def test_a_damaged_checkpoint_is_deleted_and_its_epochs_trained_again(tmp_path, 
     again = run_job(compose_config(SETTINGS + ["epochs=3"]), tmp_path / "run")
     assert "deleted it" in caplog.text and again["epochs_trained"] == 3
     assert (again["test_loss"], again["test_acc"]) == (fresh["test_loss"], fresh["test_acc"])
+
+
+def test_a_checkpoint_of_nnexp_0_3_without_the_timing_columns_is_continued_from(tmp_path):
+    """A store written before train_seconds and score_seconds (a history of 9 columns) is still used: the
+    job continues from it, and the epochs it did not time show those columns empty."""
+    run_job(compose_config(SETTINGS + ["epochs=1"]), tmp_path / "run")
+    (tmp_path / "run" / "result.json").unlink()
+    path = tmp_path / "run" / "checkpoints" / "epoch_1.npz"
+    arrays = read_checked_npz(path)
+    arrays["history"] = arrays["history"][:, :-2]
+    write_checked_npz(path, arrays)
+    resumed = run_job(compose_config(SETTINGS + ["epochs=2"]), tmp_path / "run")
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert resumed["epochs_trained"] == 1
+    assert history[["train_seconds", "score_seconds"]].isna().values.tolist() == [[True, True], [False, False]]
+    arrays["history"] = arrays["history"][:, :-1]          # no version wrote 8 columns: not used
+    write_checked_npz(path, arrays)
+    (tmp_path / "run" / "result.json").unlink()
+    assert run_job(compose_config(SETTINGS + ["epochs=1"]), tmp_path / "run")["epochs_trained"] == 1

@@ -30,13 +30,13 @@ def orders(n, epochs, seed, shuffle, batch_size):
                            labels_test=None, task="regression")
     model = mlp([1, 2, 1], output_activation="identity", dtype=np.float64, rng=np.random.default_rng(0))
     seen = []
-    loss_and_grads = model.loss_and_grads
+    backprop = model.backprop
 
     def spy(x_batch, y_batch, **kwargs):
         seen.extend(x_batch[:, 0].astype(int))
-        return loss_and_grads(x_batch, y_batch, **kwargs)
+        return backprop(x_batch, y_batch, **kwargs)
 
-    model.loss_and_grads = spy
+    model.backprop = spy
     recipe = Recipe(epochs, batch_size=batch_size, shuffle=shuffle, seed=seed)
     train(Learner(model, SGD(model.parameters, 0.0)), data, recipe)
     return np.array(seen).reshape(epochs, n)

@@ -12,6 +12,7 @@ from nnexp.nn.kernels import resolve_kernel
 from nnexp.storage import read_npz
 from nnexp.training.job import run_job
 from nnexp.training.reuse import reuse_key
+from nnexp.training.run_files import TIMING_COLUMNS
 
 SETTINGS = ["data.train_size=300", "model.hidden=[12]", "shuffle=true", "momentum=0.5", "lr=0.2"]
 
@@ -26,7 +27,7 @@ def assert_same_run(a, b, compare_seconds=False):
     for table in ("history.csv", "batches.csv"):
         left, right = pd.read_csv(a / table), pd.read_csv(b / table)
         if not compare_seconds and "seconds" in left:
-            left, right = left.drop(columns="seconds"), right.drop(columns="seconds")
+            left, right = left.drop(columns=TIMING_COLUMNS), right.drop(columns=TIMING_COLUMNS)
         pd.testing.assert_frame_equal(left, right)
 
 

@@ -24,8 +24,9 @@ Kernels (config key ``kernel``): ``numba`` compiles the whole epoch (``compiled`
 extra ``nnexp[fast]``), ``numpy`` is the BLAS loop of ``blas``, ``reference`` is ``train_epoch`` itself,
 ``auto`` is numba when it is installed and the training set is large (NUMBA_MIN_SAMPLES), else
 numpy. Every kernel covers every activation, loss, bias on/off, momentum and weight decay, in
-float32 and float64; anything else (another model or optimizer, inputs of another dtype than the
-weights) runs on the reference path.
+float32 and float64; the numba kernel also Nesterov momentum, Adam, AdamW and RMSprop (``compiled``).
+Anything else (another model or optimizer, inputs of another dtype than the weights) runs on the
+reference path.
 """
 
 import importlib.util
@@ -36,8 +37,8 @@ import numpy as np
 
 from ...errors import ConfigError
 from ..network import Network
-from ..optim import SGD, Optimizer
-from .base import PerSampleTrainer
+from ..optim import Optimizer
+from .base import RULES, PerSampleTrainer, rule_of
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,26 @@ def resolve_kernel(kernel: str, n_samples: int) -> str:
     return kernel
 
 
-def unsupported(network: Network, optimizer: Optimizer, x: np.ndarray) -> Optional[str]:
-    """Why the fast path cannot train this network with this optimizer on inputs x, or None."""
+COMPILED_RULES = RULES
+"""The update rules the numba kernel runs (``rule_of``): SGD with or without (Nesterov) momentum, Adam,
+AdamW and RMSprop. The numpy kernel runs SGD without Nesterov."""
+BLAS_RULES = ("sgd",)
+
+
+def unsupported(network: Network, optimizer: Optimizer, x: np.ndarray, kernel: str = "numpy") -> Optional[str]:
+    """Why ``kernel`` (numba or numpy) cannot train this network with this optimizer on inputs x, or None."""
     stack = network.dense_stack()
     if stack is None:
         return "the network is not a stack of dense and activation layers"
-    if type(optimizer) is not SGD or any(p is not q for p, q in zip(optimizer.parameters, network.parameters.values())):
-        return f"the optimizer is {type(optimizer).__name__}, not SGD over the network's own parameters"
-    if optimizer.nesterov:
-        return "Nesterov momentum"
+    rules = COMPILED_RULES if kernel == "numba" else BLAS_RULES
+    if rule_of(optimizer) not in rules:
+        return f"kernel={kernel} runs {', '.join(rules)}, not {rule_of(optimizer)}"
+    if any(p is not q for p, q in zip(optimizer.parameters, network.parameters.values())):
+        return "the optimizer is not over the network's own parameters"
+    decays = {id(p.value): d for p, d in zip(optimizer.parameters, optimizer.decay)}
+    if any(decays[id(w)] != any(optimizer.decay) for w in stack.weights) or \
+            any(decays[id(b)] for b in stack.biases or []):
+        return "a decay mask other than every weight matrix and no bias"
     if network.dtype not in (np.float32, np.float64):
         return f"dtype {network.dtype} (float32 and float64 only)"
     if x.dtype != network.dtype:
@@ -90,7 +102,7 @@ def per_sample_trainer(network: Network, optimizer: Optimizer, x: np.ndarray,
     kernel = resolve_kernel(kernel, len(x))
     if kernel == "reference":
         return None
-    reason = unsupported(network, optimizer, x)
+    reason = unsupported(network, optimizer, x, kernel)
     if reason is not None:
         log.info("per-sample fast path not used (%s): training on the reference path", reason)
         return None

@@ -18,23 +18,25 @@ from numba.typed import List
 
 from ..activations import ACTIVATIONS, LEAKY_SLOPE
 from .base import PerSampleTrainer
+from .steps import FLAGS, KINDS, optimizer_step
 
 log = logging.getLogger(__name__)
-
-FLAGS = {"reassoc", "contract", "nsz"}
-"""LLVM fast-math flags used: reorder sums, fuse multiply-adds, ignore the sign of zero."""
 
 CODES = {name: f.code for name, f in ACTIVATIONS.items()}
 """The number ``_activate`` and ``_backward`` know each activation by (its class's ``code``)."""
 
-Stack = namedtuple("Stack", "ws bs vws vbs codes")
-"""The network's arrays, as typed lists per layer: W_l, b_l, their momentum buffers, activation codes."""
+Stack = namedtuple("Stack", "ws bs vws vbs sws sbs codes")
+"""The network's arrays, as typed lists per layer: W_l, b_l, the optimizer's first buffer of each
+(velocity, Adam's m, RMSprop's square), its second (Adam's v), and the activation codes."""
 Buffers = namedtuple("Buffers", "zs acts gs deltas rows z_first d_first gram")
 """Work arrays allocated once: per layer z, a, g = W^T delta, delta (index 0 unused: layer 1's live in
 the chunk's rows z_first and d_first); the chunk's inputs ``rows`` and its Gram matrix."""
-Rule = namedtuple("Rule", "cross_entropy keep_logits has_bias momentum decay lr mu wd slope chunk")
+Rule = namedtuple("Rule", "cross_entropy keep_logits has_bias momentum decay lr mu wd slope chunk "
+                         "kind b1 b2 one_b1 one_b2 eps keep zero one beta1 beta2")
 """The update: output error form, whether z_L is kept for the loss, biases, momentum and decay
-switches, lr, mu, lambda, leaky slope, chunk length."""
+switches, lr, mu, lambda, leaky slope, chunk length; then the rule's number in KINDS (``steps``) and its
+settings in the weights' dtype (b1, b2: Adam's betas or RMSprop's alpha; one_b1 = 1 - b1, one_b2 = 1 - b2; eps;
+keep = 1 - lr lambda, AdamW's decoupled decay; 0 and 1) and, in float64, the betas of Adam's bias corrections."""
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -94,42 +96,6 @@ def _backward(code, z, a, g, out, slope):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def _update_layer(w, v, a_prev, delta, rule):
-    """SGD step of W from the rank-1 gradient delta a_prev^T, by ``rule`` (lr, mu, lambda, momentum and
-    decay switches). The choice of rule is made once, outside the loops: a branch inside the row loop
-    keeps it from being vectorised (measured 1.8x slower)."""
-    lr, mu, wd, momentum, decay = rule.lr, rule.mu, rule.wd, rule.momentum, rule.decay
-    n_out, n_in = w.shape
-    if momentum:
-        for o in range(n_out):
-            d = delta[o]
-            for i in range(n_in):
-                grad = d * a_prev[i] + wd * w[o, i] if decay else d * a_prev[i]
-                v[o, i] = mu * v[o, i] - lr * grad
-                w[o, i] += v[o, i]
-    elif decay:
-        for o in range(n_out):
-            d = delta[o]
-            for i in range(n_in):
-                w[o, i] -= lr * (d * a_prev[i] + wd * w[o, i])
-    else:
-        for o in range(n_out):
-            step = lr * delta[o]
-            for i in range(n_in):
-                w[o, i] -= step * a_prev[i]
-
-
-@njit(cache=True, fastmath=FLAGS)
-def _update_bias(b, vb, delta, lr, mu, momentum):
-    for o in range(b.shape[0]):
-        if momentum:
-            vb[o] = mu * vb[o] - lr * delta[o]
-            b[o] += vb[o]
-        else:
-            b[o] -= lr * delta[o]
-
-
-@njit(cache=True, fastmath=FLAGS)
 def _dot_rows(w, a, z):
     """z = W a, row by row."""
     for o in range(w.shape[0]):
@@ -170,35 +136,40 @@ def _apply_deferred(w, b, x, d, lr, has_bias):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def _train_range(stack, buffers, rule, samples, outputs, logits, start, stop):
-    """Train on samples (x, y, order) order[start:stop] one at a time; outputs[i] = a_L of sample i (and
+def _train_range(stack, buffers, rule, samples, outputs, logits, span):
+    """Train on ``samples`` (x, y, order) order[start:stop] one at a time (``span``: start, stop, t);
+    outputs[i] = a_L of sample i (and
     logits[i] = z_L when the rule keeps them).
 
     Samples go in chunks of ``chunk`` rows (gathered into ``rows``); within a chunk the first
     layer's updates are deferred as in blas.BlasTrainer (chunk 1 with momentum or
     decay): z_first[t] = W x_t - lr sum_{r<t} gram[r, t] d_first[r], one gemm-like pass per chunk.
     Items of the typed lists are taken out once per layer, never inside a loop over rows: every
-    access costs a reference count, and would keep the row loops from being vectorised.
+    access costs a reference count, and would keep the row loops from being vectorised. ``t``: the
+    optimizer's steps before sample ``start`` (one step per sample).
     """
     x, y, order = samples
-    ws, bs, vws, vbs, codes = stack
+    start, stop, t = span
+    ws, bs, vws, vbs, sws, sbs, codes = stack
     zs, acts, gs, deltas, rows, z_first, d_first, gram = buffers
-    cross_entropy, keep_logits, has_bias, momentum, decay, lr, mu, wd, slope, chunk = rule
+    cross_entropy, keep_logits, has_bias, lr, slope, chunk = (rule.cross_entropy, rule.keep_logits, rule.has_bias,
+                                                              rule.lr, rule.slope, rule.chunk)
     n_layers = len(ws)
     last = n_layers - 1
     w_first, b_first = ws[0], bs[0]
     for first in range(start, stop, chunk):
         n = min(chunk, stop - first)
         x_chunk, z_chunk, d_chunk = rows[:n], z_first[:n], d_first[:n]
-        for t in range(n):
-            x_chunk[t, :] = x[order[first + t]]
+        for r in range(n):
+            x_chunk[r, :] = x[order[first + r]]
         _first_layer_rows(w_first, b_first, x_chunk, z_chunk, has_bias)
         _gram(x_chunk, gram, has_bias)
-        for t in range(n):
-            i, j = first + t, order[first + t]
-            z0 = z_chunk[t]
-            for r in range(t):                               # W_t x_t from W at the chunk's start
-                step = lr * gram[r, t]
+        for q in range(n):
+            i, j = first + q, order[first + q]
+            step_t = t + i - start + 1                       # this sample's step of the optimizer
+            z0 = z_chunk[q]
+            for r in range(q):                               # W_q x_q from W at the chunk's start
+                step = lr * gram[r, q]
                 for o in range(z0.shape[0]):
                     z0[o] -= step * d_chunk[r, o]
             for layer in range(n_layers):                    # forward: z = W a (+ b), a = f(z)
@@ -214,7 +185,7 @@ def _train_range(stack, buffers, rule, samples, outputs, logits, start, stop):
             outputs[i, :] = out
             if keep_logits:
                 logits[i, :] = z0 if last == 0 else zs[last]
-            delta = d_chunk[t] if last == 0 else deltas[last]
+            delta = d_chunk[q] if last == 0 else deltas[last]
             if cross_entropy:
                 for k in range(out.shape[0]):
                     delta[k] = out[k] - y[j, k]
@@ -230,18 +201,16 @@ def _train_range(stack, buffers, rule, samples, outputs, logits, start, stop):
                 for o in range(w.shape[0]):
                     for k in range(w.shape[1]):
                         g[k] += w[o, k] * delta[o]
-                _update_layer(w, v, acts[layer - 1], delta, rule)
-                if has_bias:
-                    _update_bias(bs[layer], vbs[layer], delta, lr, mu, momentum)
-                below = d_chunk[t] if layer == 1 else deltas[layer - 1]
+                kept = (v, vbs[layer], sws[layer], sbs[layer])
+                optimizer_step(w, bs[layer], kept, acts[layer - 1], delta, rule, step_t)
+                below = d_chunk[q] if layer == 1 else deltas[layer - 1]
                 _backward(codes[layer - 1], z0 if layer == 1 else zs[layer - 1], acts[layer - 1], g, below, slope)
                 delta = below
         if chunk > 1:
             _apply_deferred(w_first, b_first, x_chunk, d_chunk, lr, has_bias)
         else:
-            _update_layer(w_first, vws[0], x_chunk[0], d_chunk[0], rule)
-            if has_bias:
-                _update_bias(b_first, vbs[0], d_chunk[0], lr, mu, momentum)
+            optimizer_step(w_first, b_first, (vws[0], vbs[0], sws[0], sbs[0]), x_chunk[0], d_chunk[0], rule,
+                  t + first - start + 1)
 
 
 def typed_list(arrays):
@@ -261,10 +230,11 @@ class NumbaTrainer(PerSampleTrainer):
         vectors = lambda first: typed_list([np.zeros(k, dtype) for k in [first, *sizes[2:]]])  # noqa: E731
         # without biases or momentum, same-typed empty stand-ins keep one compiled signature
         none = lambda shape: typed_list([np.zeros(shape, dtype)] * n)  # noqa: E731
+        buffers_w = [typed_list(arrays) for arrays in self.buffers_w] + [none((0, 0))] * (2 - len(self.buffers_w))
+        buffers_b = [typed_list(arrays) for arrays in self.buffers_b] + [none(0)] * (2 - len(self.buffers_b))
         self.arrays = Stack(ws=typed_list(self.stack.weights),
                             bs=typed_list(self.stack.biases) if self.has_bias else none(0),
-                            vws=typed_list(self.velocity_w) if self.velocity_w else none((0, 0)),
-                            vbs=typed_list(self.velocity_b) if self.velocity_b else none(0),
+                            vws=buffers_w[0], vbs=buffers_b[0], sws=buffers_w[1], sbs=buffers_b[1],
                             codes=np.array([f.code for f in self.stack.activations], dtype=np.int64))
         self.buffers = Buffers(zs=vectors(0), acts=typed_list([np.zeros(k, dtype) for k in sizes[1:]]),
                                gs=typed_list([np.zeros(k, dtype) for k in sizes[1:]]), deltas=vectors(0),
@@ -275,15 +245,26 @@ class NumbaTrainer(PerSampleTrainer):
         self.rule = Rule(self.cross_entropy, self.stack.loss.from_logits, self.has_bias,
                          self.velocity_w is not None, self.decay,
                          scalar(self.lr), scalar(self.momentum), scalar(self.weight_decay), scalar(LEAKY_SLOPE),
-                         self.chunk)
+                         self.chunk, KINDS[self.rule_name], *self.adaptive_settings(scalar))
+
+    def adaptive_settings(self, scalar):
+        """Rule's b1 b2 one_b1 one_b2 eps keep zero one (in the weights' dtype) and beta1 beta2 (float64): Adam's
+        betas, or RMSprop's alpha as b1; 1 - x is taken in float64 first, as the reference's Python does."""
+        opt = self.optimizer
+        b1, b2 = (opt.beta1, opt.beta2) if self.rule_name in ("adam", "adamw") else (getattr(opt, "alpha", 0.0), 0.0)
+        eps = getattr(opt, "eps", 0.0)
+        return (scalar(b1), scalar(b2), scalar(1 - b1), scalar(1 - b2), scalar(eps),
+                scalar(1 - self.lr * self.weight_decay), scalar(0), scalar(1), float(b1), float(b2))
 
     def rate_changed(self):
-        self.rule = self.rule._replace(lr=self.dtype.type(self.lr))
+        scalar = self.dtype.type
+        self.rule = self.rule._replace(lr=scalar(self.lr), keep=scalar(1 - self.lr * self.weight_decay))
 
     def train_range(self, x, y, order, outputs, logits, start, stop):
         logits = outputs[:0] if logits is None else logits      # a stand-in of the same type, never read
         with compile_notice(self.dtype):
-            _train_range(self.arrays, self.buffers, self.rule, (x, y, order), outputs, logits, start, stop)
+            _train_range(self.arrays, self.buffers, self.rule, (x, y, order), outputs, logits,
+                         (start, stop, self.optimizer.t))
 
 
 COMPILE_NOTICE_SECONDS = 3.0
