@@ -1,10 +1,12 @@
+from pathlib import Path
+
 import pytest
 from helpers import compose_config
 from hydra.errors import ConfigCompositionException
 
 from nnexp.config import validate
 from nnexp.errors import ConfigError
-from nnexp.main import config_error_line
+from nnexp.main import config_dir, config_error_line
 from nnexp.training.identity import plain
 
 
@@ -96,3 +98,7 @@ def test_the_schemas_closed_sets_are_the_registries_of_the_code():
         assert isinstance(registry, dict) and [member.value for member in enum] == list(registry)
     assert all(SCHEDULES[name].name == name for name in SCHEDULES)
     assert all(INITIALIZERS[name].name == name for name in INITIALIZERS)
+    # each optimizer and schedule a user can choose has its config group option, and only those
+    conf = Path(config_dir())
+    for group, registry in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+        assert sorted(path.stem for path in (conf / group).glob("*.yaml")) == sorted(registry)
