@@ -13,7 +13,7 @@ layer to layer and no copy is made only to reorder them.
 import numpy as np
 
 from ..errors import ConfigError
-from .layers import Layer, Parameter, ParameterFreeLayer, WeightLayer, pair
+from .layers import CompiledMoves, Layer, Parameter, ParameterFreeLayer, WeightLayer, pair
 
 POOL_MODES = ("max", "avg")
 
@@ -92,14 +92,6 @@ def biased_maps(layer, out, x_shape, cols, train, shape):
     return out.reshape(shape).transpose(1, 0, 2, 3)
 
 
-class CompiledMoves:
-    """A layer whose data movement (im2col, col2im, pooling) may run compiled: ``compiled`` is None (the
-    NumPy code of this module, the reference) or ``nnexp.nn.kernels.images`` (numba's threads, the same
-    numbers bit for bit), set by ``Network.compile_data_movement``."""
-
-    compiled = None
-
-
 class Conv2D(CompiledMoves, WeightLayer):
     """2-D convolution (cross-correlation) with zero padding, stride and dilation.
 
@@ -134,7 +126,7 @@ class Conv2D(CompiledMoves, WeightLayer):
         n, _, h, w = x.shape
         f = self.W.shape[0]
         _, ho, wo = self.output_shape(x.shape[1:])
-        if self.compiled is not None:
+        if self.moves_compiled(x):
             cols = self.compiled.im2col(x, self.kernel_size, self.stride, self.pad, self.dilation, ho, wo)
         else:
             cols = im2col(x, self.kernel_size, self.stride, self.pad, self.dilation)
@@ -151,7 +143,7 @@ class Conv2D(CompiledMoves, WeightLayer):
         if not self.input_grad:
             return None
         dcols = self.W.reshape(f, -1).T @ dmat
-        if self.compiled is not None:
+        if self.moves_compiled(dout):
             return self.compiled.col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation,
                                         *dout.shape[2:])
         return col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation)
@@ -289,7 +281,7 @@ class Pool2D(CompiledMoves, ParameterFreeLayer):
         (arithmetic on strided slices is several times slower) and reduced over axis 0.
         """
         _, ho, wo = self.output_shape(x.shape[1:])
-        if self.compiled is not None and self.mode == "max":
+        if self.moves_compiled(x) and self.mode == "max":
             out, winner = self.compiled.max_pool(x, self.size, self.stride, ho, wo)
             if train:
                 self.cache = (x.shape, winner, None)

@@ -241,7 +241,19 @@ class Dropout(ParameterFreeLayer):
         return f"Dropout({self.rate})"
 
 
-class Activation(ParameterFreeLayer):
+class CompiledMoves:
+    """A layer whose data movement (im2col, col2im, pooling, relu) may run compiled: ``compiled`` is None
+    (the NumPy code, the reference) or ``nnexp.nn.kernels.images`` (numba's threads, the same numbers bit
+    for bit), set by ``Network.compile_data_movement``. Arrays below the module's MIN_ELEMENTS stay with
+    NumPy: starting numba's threads costs more than moving a few values."""
+
+    compiled = None
+
+    def moves_compiled(self, x):
+        return self.compiled is not None and x.size >= self.compiled.MIN_ELEMENTS
+
+
+class Activation(CompiledMoves, ParameterFreeLayer):
     """Elementwise hidden activation a = f(z) from ``nnexp.nn.activations`` (relu, leaky_relu, sigmoid,
     tanh, identity), any shape; backward dz = f'(z) * da via the activation's own ``backward``.
     """
@@ -252,13 +264,15 @@ class Activation(ParameterFreeLayer):
         self.fn = get_activation(name, hidden=True)
 
     def forward(self, z, train=False, rng=None):
-        a = self.fn.fn(z)
+        a = self.compiled.relu(z) if self.fn.name == "relu" and self.moves_compiled(z) else self.fn.fn(z)
         if train:
             self.cache = (z, a)
         return a
 
     def backward(self, dout):
         z, a = self.cache
+        if self.fn.name == "relu" and self.moves_compiled(z):
+            return self.compiled.relu_backward(z, dout)
         return self.fn.backward(z, a, dout)
 
     def __repr__(self):

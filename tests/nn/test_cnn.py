@@ -276,10 +276,13 @@ def test_compiled_im2col_and_col2im_equal_numpy_bit_for_bit(kernel, stride, pad,
 
 @numba_only
 @pytest.mark.parametrize("size,stride", [(2, 2), (3, 3), (3, 2), (2, 1)])
-def test_compiled_max_pooling_equals_numpy_bit_for_bit_with_ties(size, stride):
+def test_compiled_max_pooling_equals_numpy_bit_for_bit_with_ties(size, stride, monkeypatch):
     """Forward maxima and the routed error equal the reference's, overlapping windows and ties (the first
     maximum of a window takes the error) included."""
     from nnexp.nn.conv import Pool2D
+    from nnexp.nn.kernels import images
+
+    monkeypatch.setattr(images, "MIN_ELEMENTS", 0)   # these small maps too
 
     rng = np.random.default_rng(4)
     x = rng.integers(0, 3, (4, 6, 10, 9)).astype(np.float32).transpose(1, 0, 2, 3)   # many ties
@@ -293,9 +296,14 @@ def test_compiled_max_pooling_equals_numpy_bit_for_bit_with_ties(size, stride):
 
 @numba_only
 @pytest.mark.parametrize("cfg", [{}, {"conv_type": "dilated"}, {"conv_type": "separable"}])
-def test_compiled_data_movement_trains_the_same_weights_and_its_gradients_match_finite_differences(cfg):
-    """Three SGD steps of the small CNN with compiled moves end with the NumPy path's weights bit for bit,
-    and its gradients pass the finite-difference check."""
+def test_compiled_data_movement_trains_the_same_weights_and_its_gradients_match_finite_differences(cfg, monkeypatch):
+    """Three SGD steps of the small CNN with compiled moves (relu included) end with the NumPy path's weights
+    bit for bit, and its gradients pass the finite-difference check."""
+    from nnexp.nn.kernels import images
+
+    monkeypatch.setattr(images, "MIN_ELEMENTS", 0)
+    cfg = {"layers": [{**layer, "name": "relu"} if layer["type"] == "activation" else layer
+                      for layer in SMALL_LAYERS], **cfg}
     nets = [small_net(**cfg), small_net(**cfg)]
     assert nets[1].compile_data_movement(True, threads=2) and not nets[0].compile_data_movement(False)
     x, y = batch()
@@ -314,3 +322,18 @@ def test_compiled_data_movement_trains_the_same_weights_and_its_gradients_match_
     _, grads = net.loss_and_grads(x, y, rng=np.random.default_rng(7))
     for p, g in zip(values(net), grads):
         assert relative_error(g, numerical_gradient(total, p)) < 1e-6
+
+
+@numba_only
+def test_compiled_relu_equals_numpy_bit_for_bit_with_nan_and_signed_zeros():
+    from nnexp.nn.kernels import images
+
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((3, 4, 5, 6)).astype(np.float32)
+    z.flat[:4] = [np.nan, -0.0, 0.0, -np.inf]
+    for layout in (z, z.transpose(1, 0, 2, 3), z[:, :, ::2]):        # C order, channel-major, neither
+        a, reference = images.relu(layout), np.maximum(layout, 0)
+        assert a.tobytes() == reference.tobytes() and a.strides == reference.strides
+        grad = rng.standard_normal(layout.shape).astype(np.float32)
+        grad.flat[4] = np.nan
+        assert images.relu_backward(layout, grad).tobytes() == (grad * (layout > 0)).tobytes()

@@ -1,7 +1,7 @@
-"""Convolution's and max pooling's data movement compiled with numba (the extra ``nnexp[fast]``), on
-numba's threads: ``im2col``, ``col2im``, and max pooling forward and backward, in parallel over the
+"""Convolution's, max pooling's and relu's data movement compiled with numba (the extra ``nnexp[fast]``),
+on numba's threads: ``im2col``, ``col2im``, max pooling forward and backward in parallel over the
 (channel, sample) planes of the channel-major maps (nnexp/nn/conv.py keeps maps as views of C-contiguous
-(C, N, H, W) memory).
+(C, N, H, W) memory), and relu over chunks of its input's memory.
 
 They move and add the same numbers in the same order as the NumPy reference of nnexp/nn/conv.py, so
 training on them gives the same weights bit for bit (tested):
@@ -9,6 +9,7 @@ training on them gives the same weights bit for bit (tested):
 - im2col copies; a position in the padding is 0.
 - col2im adds each column's entry onto its input pixel in kernel-offset order (i, j), starting from 0,
   as the reference's ``dxp[..] += cols[:, i, j]`` does (no fast-math: no reordering of the sums).
+- relu gives max(z, 0) and g [z > 0] as NumPy's ``np.maximum(z, 0)`` and ``g * (z > 0)`` do.
 - max pooling keeps the first maximum of a window in offset order (k = i size + j) and routes the
   error to it, as the reference's "first offset that holds the maximum" does; a NaN anywhere in a
   window makes its maximum NaN, as ``np.max`` does.
@@ -167,6 +168,62 @@ def _max_pool_backward(doutf, winnerf, offsets, grid, shape, dxf):
 def window_offsets(size, width):
     """Offset of window value k = i size + j from the window's corner in a row of ``width``: i width + j."""
     return np.array([i * width + j for i in range(size) for j in range(size)], dtype=np.int64)
+
+
+@njit(parallel=True, cache=True)
+def _relu(zf, af, chunk):
+    """a = max(z, 0) (a NaN stays NaN, -0 gives +0, as np.maximum(z, 0)), in chunks of ``chunk`` values."""
+    for part in prange((zf.shape[0] + chunk - 1) // chunk):
+        for i in range(part * chunk, min((part + 1) * chunk, zf.shape[0])):
+            value = zf[np.uint64(i)]
+            af[np.uint64(i)] = value if value > 0 or value != value else 0
+
+
+@njit(parallel=True, cache=True)
+def _relu_backward(zf, gf, outf, chunk):
+    """out = g [z > 0] (g times 1 or 0, as NumPy's g * (z > 0)), in chunks of ``chunk`` values."""
+    for part in prange((zf.shape[0] + chunk - 1) // chunk):
+        for i in range(part * chunk, min((part + 1) * chunk, zf.shape[0])):
+            at = np.uint64(i)
+            outf[at] = gf[at] * (zf[at] > 0)
+
+
+MIN_ELEMENTS = 1 << 16
+"""Arrays with fewer values stay with NumPy (starting the threads costs more than the work)."""
+CHUNK = 1 << 14
+"""Values per parallel piece of relu."""
+
+
+def memory_order(x):
+    """x as the C-contiguous array of its memory: (that array, the axes that make x of it), or None when
+    x is not a C-contiguous or channel-major array."""
+    if x.flags.c_contiguous:
+        return x, tuple(range(x.ndim))
+    if x.ndim == 4 and x.transpose(1, 0, 2, 3).flags.c_contiguous:
+        return x.transpose(1, 0, 2, 3), (1, 0, 2, 3)
+    return None
+
+
+def relu(z):
+    """max(z, 0) on numba's threads, in z's own memory layout."""
+    found = memory_order(z)
+    if found is None:
+        return np.maximum(z, 0)
+    memory, axes = found
+    out = np.empty_like(memory)
+    _relu(memory.reshape(-1), out.reshape(-1), CHUNK)
+    return out.transpose(axes)
+
+
+def relu_backward(z, g):
+    """g [z > 0] on numba's threads, in z's memory layout (g is brought to it when it differs)."""
+    found = memory_order(z)
+    if found is None:
+        return g * (z > 0)
+    memory, axes = found
+    out = np.empty_like(memory)
+    _relu_backward(memory.reshape(-1), np.ascontiguousarray(g.transpose(axes)).reshape(-1), out.reshape(-1), CHUNK)
+    return out.transpose(axes)
 
 
 def channel_major(x):
