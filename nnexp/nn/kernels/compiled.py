@@ -18,7 +18,7 @@ from numba.typed import List
 
 from ..activations import ACTIVATIONS, LEAKY_SLOPE
 from .base import PerSampleTrainer
-from .steps import FLAGS, KINDS, optimizer_step
+from .steps import FLAGS, _step
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,11 @@ the chunk's rows z_first and d_first); the chunk's inputs ``rows`` and its Gram 
 Rule = namedtuple("Rule", "cross_entropy keep_logits has_bias momentum decay lr mu wd slope chunk "
                          "kind b1 b2 one_b1 one_b2 eps keep zero one beta1 beta2")
 """The update: output error form, whether z_L is kept for the loss, biases, momentum and decay
-switches, lr, mu, lambda, leaky slope, chunk length; then the rule's number in KINDS (``steps``) and its
-settings in the weights' dtype (b1, b2: Adam's betas or RMSprop's alpha; one_b1 = 1 - b1, one_b2 = 1 - b2; eps;
+switches, lr, mu, lambda, leaky slope, chunk length; then the rule's number in KINDS and its settings in
+the weights' dtype (b1, b2: Adam's betas or RMSprop's alpha; one_b1 = 1 - b1, one_b2 = 1 - b2; eps;
 keep = 1 - lr lambda, AdamW's decoupled decay; 0 and 1) and, in float64, the betas of Adam's bias corrections."""
+KINDS = {"sgd": 0, "nesterov": 1, "adam": 2, "adamw": 3, "rmsprop": 4}
+"""The number ``_step`` knows each update rule by (nnexp.nn.kernels.base.RULES)."""
 
 
 @njit(cache=True, fastmath=FLAGS)
@@ -202,14 +204,14 @@ def _train_range(stack, buffers, rule, samples, outputs, logits, span):
                     for k in range(w.shape[1]):
                         g[k] += w[o, k] * delta[o]
                 kept = (v, vbs[layer], sws[layer], sbs[layer])
-                optimizer_step(w, bs[layer], kept, acts[layer - 1], delta, rule, step_t)
+                _step(w, bs[layer], kept, acts[layer - 1], delta, rule, step_t)
                 below = d_chunk[q] if layer == 1 else deltas[layer - 1]
                 _backward(codes[layer - 1], z0 if layer == 1 else zs[layer - 1], acts[layer - 1], g, below, slope)
                 delta = below
         if chunk > 1:
             _apply_deferred(w_first, b_first, x_chunk, d_chunk, lr, has_bias)
         else:
-            optimizer_step(w_first, b_first, (vws[0], vbs[0], sws[0], sbs[0]), x_chunk[0], d_chunk[0], rule,
+            _step(w_first, b_first, (vws[0], vbs[0], sws[0], sbs[0]), x_chunk[0], d_chunk[0], rule,
                   t + first - start + 1)
 
 

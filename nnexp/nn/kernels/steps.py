@@ -1,6 +1,8 @@
-"""The optimizers' steps of the compiled per-sample kernel (``nnexp.nn.kernels.compiled``): one layer's
-update from the rank-1 gradient delta a_prev^T, for each rule of KINDS (the arithmetic of
-``nnexp.nn.optim``, to float rounding)."""
+"""The optimizers' per-sample steps of the numba kernel (``compiled``): SGD with or without momentum
+and weight decay, Nesterov momentum, Adam, AdamW and RMSprop, each from one layer's rank-1 gradient
+delta a_prev^T, on the layer's own arrays in place. Their formulas are nnexp.nn.optim's; the reference
+path is what the tests hold them equal to, to float rounding.
+"""
 
 import numpy as np
 from numba import njit
@@ -9,10 +11,6 @@ FLAGS = {"reassoc", "contract", "nsz"}
 """LLVM fast-math flags used: reorder sums, fuse multiply-adds, ignore the sign of zero. The optimizers'
 loops also take ``error_model="numpy"``: a division by zero gives inf or NaN as in NumPy instead of a
 checked branch, which let LLVM vectorise Adam's and RMSprop's divisions (measured 4x faster)."""
-
-KINDS = {"sgd": 0, "nesterov": 1, "adam": 2, "adamw": 3, "rmsprop": 4}
-"""The number ``optimizer_step`` knows each update rule by (nnexp.nn.kernels.base.RULES)."""
-
 
 @njit(cache=True, fastmath=FLAGS)
 def _update_layer(w, v, a_prev, delta, rule, decay):
@@ -108,9 +106,10 @@ def _rmsprop(w, s, a_prev, delta, rule, decay):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def optimizer_step(w, b, kept, a_prev, delta, rule, t):
+def _step(w, b, kept, a_prev, delta, rule, t):
     """The optimizer's step of one layer (W, b; its ``kept`` buffers vw, vb, sw, sb) from its error delta
-    and input a_prev, the ``t``-th step of training (Adam's bias corrections); biases never decay."""
+    and input a_prev, the ``t``-th step of training (Adam's bias corrections); biases never decay.
+    ``rule.kind`` numbers the rule as nnexp.nn.kernels.compiled.KINDS does."""
     vw, vb, sw, sb = kept
     kind, has_bias, decay = rule.kind, rule.has_bias, rule.decay
     if kind == 0:
