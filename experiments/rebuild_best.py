@@ -3,7 +3,7 @@ computed from results.csv: summary.csv and the "Best configuration" section of r
 
 The published folders hold the sweeps' tables and figures but not their job directories (kept
 outside the repository), so ``python -m nnexp.report`` cannot rebuild them; this does the part it
-can, with the same functions (``nnexp.sweep.summary.choose``, ``nnexp.sweep.report.best_text``):
+can, with the same functions (``nnexp.sweep.summary.choose``, ``nnexp.sweep.sweep_report.best_text``):
 
     python experiments/rebuild_best.py experiments/method/sweep [more folders ...]
 
@@ -19,8 +19,8 @@ import pandas as pd
 
 from nnexp.storage import write_csv, write_text
 from nnexp.sweep.collect import METRICS
-from nnexp.sweep.report import best_text
 from nnexp.sweep.summary import choose
+from nnexp.sweep.sweep_report import best_text
 
 SECTION = "## Best configuration\n\n"
 

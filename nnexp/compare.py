@@ -1,9 +1,9 @@
 """``python -m nnexp.compare DIR DIR ...``: put sweeps (or runs) side by side. The work is in
-``nnexp.sweep.compare``."""
+``nnexp.sweep.side_by_side``."""
 
 import sys
 
-from .sweep.compare import main
+from .sweep.side_by_side import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,11 +19,12 @@ from omegaconf import MISSING, ListConfig
 from .data.datasets import SCALINGS
 from .errors import ConfigError
 from .nn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
-from .nn.build import CONV_TYPES, LAYER_KEYS
+from .nn.build import CONV_TYPES, LAYERS, MODELS
 from .nn.conv import POOL_MODES
 from .nn.initializers import INITIALIZERS
 from .nn.kernels import KERNELS
 from .nn.losses import LOSSES
+from .nn.optim import OPTIMIZERS
 from .nn.schedules import SCHEDULES
 
 
@@ -50,9 +51,11 @@ Init = choices("Init", INITIALIZERS)
 Kernel = choices("Kernel", KERNELS)
 Scaling = choices("Scaling", SCALINGS)
 ConvType = choices("ConvType", CONV_TYPES)
-LayerType = choices("LayerType", LAYER_KEYS)
+LayerType = choices("LayerType", LAYERS)
 PoolMode = choices("PoolMode", POOL_MODES)
 ScheduleName = choices("ScheduleName", SCHEDULES)
+OptimizerName = choices("OptimizerName", OPTIMIZERS)
+ModelName = choices("ModelName", MODELS)
 
 
 @dataclass
@@ -75,7 +78,7 @@ class DataConfig:
 
 @dataclass
 class MLPConfig:
-    name: str = "mlp"
+    name: ModelName = ModelName.mlp
     hidden: List[int] = field(default_factory=lambda: [100])
     activation: HiddenActivation = HiddenActivation.sigmoid     # hidden layers
     output_activation: OutputActivation = OutputActivation.sigmoid
@@ -106,7 +109,7 @@ class LayerConfig:
 @dataclass
 class CNNConfig:
     """``model=cnn``: the layer list (in conf/model/) and how the network is set up."""
-    name: str = "cnn"
+    name: ModelName = ModelName.cnn
     layers: List[LayerConfig] = MISSING
     output_activation: OutputActivation = OutputActivation.softmax
     loss: Loss = Loss.cross_entropy
@@ -120,7 +123,7 @@ class CNNConfig:
 class SGDConfig:
     """``optimizer=sgd`` (nnexp/nn/optim.py SGD); conf/optimizer/sgd.yaml takes momentum and weight_decay
     from the top-level keys of the same names, so ``momentum=0.9`` keeps working."""
-    name: str = "sgd"
+    name: OptimizerName = OptimizerName.sgd
     momentum: float = 0.0
     nesterov: bool = False
     weight_decay: float = 0.0
@@ -129,7 +132,7 @@ class SGDConfig:
 @dataclass
 class AdamConfig:
     """``optimizer=adam`` (L2 weight decay in the gradient) and ``optimizer=adamw`` (decoupled)."""
-    name: str = "adam"
+    name: OptimizerName = OptimizerName.adam
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
@@ -139,7 +142,7 @@ class AdamConfig:
 @dataclass
 class RMSpropConfig:
     """``optimizer=rmsprop``."""
-    name: str = "rmsprop"
+    name: OptimizerName = OptimizerName.rmsprop
     alpha: float = 0.99
     eps: float = 1e-8
     weight_decay: float = 0.0

@@ -1,13 +1,14 @@
 """``python -m nnexp.inverse <run_dir> [--method auto|back|gradient] [--out file.png]``: the input a
 trained network associates with each digit 0-9, as one PNG grid of the ten images (default
 ``<run_dir>/inverse_<method>.png``) and the images as .npz beside it. The methods (the classic back
-query, and gradient ascent for any network) are written out in ``nnexp.nn.inverse``."""
+query, and gradient ascent for any network) are written out in ``nnexp.nn.inverse_queries``; the run
+is read and drawn by ``nnexp.training.run_inverse``."""
 
 import argparse
 import sys
 
 from .errors import NnexpError, error_line
-from .sweep.inverse import METHODS, inverse_query
+from .training.run_inverse import METHODS, inverse_query
 
 
 def main(argv=None):

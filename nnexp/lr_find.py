@@ -30,7 +30,7 @@ from .config import register_configs, validate
 from .errors import ConfigError, NnexpError, exit_with_error
 from .main import config_dir, hydra_command
 from .nn.optim import make_optimizer
-from .nn.schedules import Schedule
+from .nn.schedules import Exponential
 from .storage import write_csv, write_json
 from .training.identity import plain
 from .training.job import build_model, load_data
@@ -52,7 +52,7 @@ def check(finder):
 def learning_rates(start, end, steps):
     """The exponentially growing rates, (steps,) from start to end: an ``exponential`` schedule
     (nnexp/nn/schedules.py) stepped per batch, its factor (end / start)^(1 / (steps - 1))."""
-    ramp = Schedule(start, "exponential", gamma=(end / start) ** (1 / (steps - 1)))
+    ramp = Exponential(start, gamma=(end / start) ** (1 / (steps - 1)))
     return np.array([ramp.rate(k, steps) for k in range(1, steps + 1)])
 
 
@@ -86,9 +86,9 @@ def range_test(model, data, cfg, finder):
             if b == 0:
                 order = epoch_order(n, cfg.shuffle, epoch_rng(cfg.seed, epoch + 1))
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            batch_losses, grads = model.loss_and_grads(data.x_train[idx], data.y_train[idx], mean=cfg.batch_mean)
+            batch_losses = model.backprop(data.x_train[idx], data.y_train[idx], mean=cfg.batch_mean)
             optimizer.lr = lr
-            optimizer.step(grads)
+            optimizer.step()
             losses.append(float(batch_losses.mean()))
             avg = beta * avg + (1 - beta) * losses[-1]          # moving average, bias-corrected
             smoothed.append(avg / (1 - beta ** (step + 1)))
@@ -102,7 +102,7 @@ def range_test(model, data, cfg, finder):
 
 def find(cfg, run_dir):
     """Run the range test for ``cfg`` and write lr_find.csv, lr_find.json and lr_find.png; return the summary."""
-    from .figures.run import lr_finder
+    from .figures.run_plots import lr_finder
 
     run_dir = Path(run_dir)
     validate(cfg)

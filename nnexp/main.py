@@ -2,7 +2,6 @@
 
 import logging
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
@@ -16,8 +15,8 @@ from omegaconf.errors import OmegaConfBaseException
 from .config import register_configs, validate
 from .errors import DIVERGED_EXIT_CODE, Interrupted, NnexpError, error_line, exit_with_error
 from .storage import write_json
-from .sweep.slurm import pass_on, submitit_signal
 from .training.results import finished_result
+from .training.signals import end_interrupted_job, restore_handlers, stop_on_signals, submitit_signal
 from .training.threads import in_parallel_sweep
 
 log = logging.getLogger("nnexp")
@@ -87,42 +86,6 @@ def describe_failure(err):
     return " ".join(text.split())
 
 
-def stop_on_signals():
-    """Make SIGTERM (what Slurm sends a job it stops) and, in a job that submitit runs, submitit's signal
-    (nnexp.sweep.slurm: USR2, sent before the time limit) end the run as Ctrl-C does: raise Interrupted in
-    the training, which records the finished epochs (nnexp.training.job). Returns {signal: the handler
-    it replaced}, for ``restore_handlers``."""
-    def interrupted(signum, frame):
-        raise Interrupted(signal.Signals(signum).name, 128 + signum)
-
-    replaced = {}
-    for signum in filter(None, (signal.SIGTERM, submitit_signal())):
-        try:
-            replaced[signum] = signal.signal(signum, interrupted)
-        except ValueError:   # not the main thread (a threaded launcher): leave the default
-            pass
-    return replaced
-
-
-def restore_handlers(replaced):
-    for signum, handler in replaced.items():
-        signal.signal(signum, handler)
-
-
-def end_interrupted_job(stopped, replaced):
-    """The end of a job of a sweep that submitit runs (Slurm), stopped by a signal after it recorded its
-    finished epochs: submitit's own signal goes on to submitit, which requeues the job (the process ends,
-    and the job continues from its checkpoint when Slurm starts it again) while
-    hydra.launcher.max_num_timeout allows. Otherwise the job returns "interrupted", so that the sweep
-    collects and reports it (a job that exited instead would leave no result for submitit to collect)."""
-    restore_handlers(replaced)
-    signum = getattr(signal, stopped.signal_name)
-    why_not = pass_on(signum, replaced.get(signum)) if signum == submitit_signal() else None
-    if why_not:
-        log.warning("not requeued: %s", why_not)
-    return "interrupted"
-
-
 register_configs()
 
 
@@ -183,8 +146,8 @@ def run_once(cfg, run_dir, replaced):
 
 
 def draw_run_figures(run_dir):
-    """A single run's figures (nnexp.sweep.report.run_figures); failing to draw loses no result."""
-    from .sweep.report import run_figures
+    """A single run's figures (nnexp.training.run_figures); failing to draw loses no result."""
+    from .training.run_figures import run_figures
 
     try:
         run_figures(run_dir)

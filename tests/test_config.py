@@ -1,10 +1,12 @@
+from pathlib import Path
+
 import pytest
 from helpers import compose_config
 from hydra.errors import ConfigCompositionException
 
 from nnexp.config import validate
 from nnexp.errors import ConfigError
-from nnexp.main import config_error_line
+from nnexp.main import config_dir, config_error_line
 from nnexp.training.identity import plain
 
 
@@ -76,3 +78,27 @@ def test_enum_values_read_as_their_names():
     cfg = compose_config(["dtype=float64"])
     assert cfg.dtype == "float64" and str(cfg.dtype) == "float64" and f"{cfg.dtype}" == "float64"
     assert plain(cfg)["dtype"] == "float64" and plain(cfg)["model"]["activation"] == "sigmoid"
+
+
+def test_the_schemas_closed_sets_are_the_registries_of_the_code():
+    """One registry style: a mapping from the name a user types to what implements it, and the schema's
+    Enum made from it."""
+    from nnexp import config
+    from nnexp.nn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+    from nnexp.nn.build import LAYERS, MODELS
+    from nnexp.nn.initializers import INITIALIZERS
+    from nnexp.nn.losses import LOSSES
+    from nnexp.nn.optim import OPTIMIZERS
+    from nnexp.nn.schedules import SCHEDULES
+
+    for enum, registry in [(config.OutputActivation, ACTIVATIONS), (config.HiddenActivation, HIDDEN_ACTIVATIONS),
+                           (config.LayerType, LAYERS), (config.ModelName, MODELS), (config.Init, INITIALIZERS),
+                           (config.Loss, LOSSES), (config.OptimizerName, OPTIMIZERS),
+                           (config.ScheduleName, SCHEDULES)]:
+        assert isinstance(registry, dict) and [member.value for member in enum] == list(registry)
+    assert all(SCHEDULES[name].name == name for name in SCHEDULES)
+    assert all(INITIALIZERS[name].name == name for name in INITIALIZERS)
+    # each optimizer and schedule a user can choose has its config group option, and only those
+    conf = Path(config_dir())
+    for group, registry in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+        assert sorted(path.stem for path in (conf / group).glob("*.yaml")) == sorted(registry)

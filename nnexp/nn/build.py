@@ -22,29 +22,23 @@ kh x kw per channel followed by a 1x1 pointwise conv with the layer's filters. T
 in ``conf/model/``.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..errors import ConfigError
 from .activations import get_activation
 from .conv import Conv2D, Pool2D, SeparableConv2D
-from .layers import Activation, Dense, Dropout, Flatten
+from .layers import Activation, Dense, Dropout, Flatten, Layer, Shape
 from .losses import make_loss
 from .network import Network
 
-LAYER_KEYS = {
-    "conv": {"filters", "kernel", "stride", "pad", "dilation", "bias"},
-    "activation": {"name"},
-    "pool": {"mode", "size", "stride"},
-    "flatten": set(),
-    "dense": {"units", "bias"},
-    "dropout": {"rate"},
-}
-REQUIRED_KEYS = {"conv": {"filters", "kernel"}, "activation": {"name"}, "dropout": {"rate"}}
-CONV_TYPES = {"standard": Conv2D, "dilated": Conv2D, "separable": SeparableConv2D}
+CONV_TYPES: dict[str, type[Conv2D] | type[SeparableConv2D]] = {
+    "standard": Conv2D, "dilated": Conv2D, "separable": SeparableConv2D}
 """``conv_type``: the layer class every conv layer of a stack becomes (dilated: see ``conv_geometry``)."""
-MODELS = ("mlp", "cnn")
 
 
 def mlp_layers(hidden, activation):
@@ -56,28 +50,101 @@ def mlp_layers(hidden, activation):
     return layers + [{"type": "dense", "units": None}]
 
 
+MODELS: dict[str, Callable[[Mapping[str, Any]], list]] = {
+    "mlp": lambda model: mlp_layers(model["hidden"], model["activation"]),
+    "cnn": lambda model: list(model["layers"]),
+}
+"""``model.name``: the layer list of the model section."""
+
+
+@dataclass
+class Site:
+    """Where a layer is built: its index in the list, one sample's input ``shape``, the ``model`` section,
+    the ``units`` of a dense layer (the last one's filled in), the weights' ``rng`` and ``dtype``."""
+
+    idx: int
+    shape: Shape
+    model: Mapping[str, Any]
+    units: Optional[int]
+    rng: np.random.Generator
+    dtype: np.dtype
+
+    @property
+    def weights(self) -> dict[str, Any]:
+        """How a layer with weights draws them."""
+        return dict(init=self.model["init"], rng=self.rng, dtype=self.dtype, uniform_limit=self.model["uniform_limit"])
+
+    def needs_images(self, kind: str) -> None:
+        if len(self.shape) != 3:
+            raise ConfigError(f"model.layers[{self.idx}] ({kind}) needs (C, H, W) input, got {self.shape}")
+
+
+def conv_layer(spec, site):
+    site.needs_images("conv")
+    conv_type = site.model.get("conv_type", "standard")
+    kernel_size, pad, dilation = conv_geometry(site.idx, spec, conv_type)
+    return CONV_TYPES[conv_type](site.shape[0], spec["filters"], kernel_size, spec.get("stride", 1), pad, dilation,
+                                 spec.get("bias", site.model["bias"]), **site.weights)
+
+
+def pool_layer(spec, site):
+    site.needs_images("pool")
+    return Pool2D(spec.get("mode", "max"), spec.get("size", 2), spec.get("stride"))
+
+
+def dense_layer(spec, site):
+    if len(site.shape) != 1:
+        raise ConfigError(f"model.layers[{site.idx}] (dense) gets input of shape {site.shape}; "
+                          "put {type: flatten} before it")
+    # layer lists keep the order of operations of nnexp 0.2's CNN (see Dense)
+    return Dense(site.shape[0], site.units, spec.get("bias", site.model["bias"]), **site.weights,
+                 in_out_order=site.model["name"] != "mlp")
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """A layer ``type`` of ``model.layers``: how it is made (from its spec and its Site), its keys, those it needs."""
+
+    make: Callable[[Mapping[str, Any], Site], Layer]
+    keys: frozenset[str] = frozenset()
+    required: frozenset[str] = frozenset()
+
+
+LAYERS: dict[str, LayerKind] = {
+    "conv": LayerKind(conv_layer, frozenset({"filters", "kernel", "stride", "pad", "dilation", "bias"}),
+                      frozenset({"filters", "kernel"})),
+    "activation": LayerKind(lambda spec, site: Activation(spec["name"]), frozenset({"name"}), frozenset({"name"})),
+    "pool": LayerKind(pool_layer, frozenset({"mode", "size", "stride"})),
+    "flatten": LayerKind(lambda spec, site: Flatten()),
+    "dense": LayerKind(dense_layer, frozenset({"units", "bias"})),
+    "dropout": LayerKind(lambda spec, site: Dropout(spec["rate"]), frozenset({"rate"}), frozenset({"rate"})),
+}
+"""The layer a ``type`` of ``model.layers`` stands for."""
+
+
 def check_spec(idx, spec):
     """``spec`` without its null keys, after checking its type and keys (unknown and missing keys
     are errors)."""
     if not isinstance(spec, Mapping) or "type" not in spec:
         raise ConfigError(f"model.layers[{idx}] must be a dict with a 'type' key, got {spec!r}")
     kind = spec["type"]
-    if kind not in LAYER_KEYS:
+    if kind not in LAYERS:
         raise ConfigError(f"model.layers[{idx}] has unknown type {kind!r}; "
-                          f"choose one of {', '.join(LAYER_KEYS)}")
+                          f"choose one of {', '.join(LAYERS)}")
     spec = {key: value for key, value in spec.items() if value is not None}
-    unknown = set(spec) - LAYER_KEYS[kind] - {"type"}
+    unknown = set(spec) - LAYERS[kind].keys - {"type"}
     if unknown:
         raise ConfigError(f"model.layers[{idx}] ({kind}) has unknown keys {sorted(unknown)}; "
-                          f"allowed: {sorted(LAYER_KEYS[kind])}")
-    missing = REQUIRED_KEYS.get(kind, set()) - set(spec)
+                          f"allowed: {sorted(LAYERS[kind].keys)}")
+    missing = LAYERS[kind].required - set(spec)
     if missing:
         raise ConfigError(f"model.layers[{idx}] ({kind}) needs {sorted(missing)}")
     return spec
 
 
 def conv_geometry(idx, spec, conv_type):
-    """(kernel, pad, dilation) of a conv layer after applying ``conv_type`` (dilated: d = 2)."""
+    """(kernel_size, pad, dilation) of a conv layer (its config key ``kernel`` as (kh, kw)) after applying
+    ``conv_type`` (dilated: d = 2)."""
     kernel = spec["kernel"]
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
     pad, dilation = spec.get("pad", 0), spec.get("dilation", 1)
@@ -97,33 +164,6 @@ def conv_geometry(idx, spec, conv_type):
             raise ConfigError(f"model.layers[{idx}] pad=same needs an odd kernel, got {kernel}")
         pad = (dilation * (kh - 1) // 2, dilation * (kw - 1) // 2)
     return (kh, kw), pad, dilation
-
-
-def make_layer(idx, spec, shape, model, units, rng, dtype):
-    """The layer for ``spec`` given one sample's input ``shape``."""
-    kind = spec["type"]
-    weights = dict(init=model["init"], rng=rng, dtype=dtype, uniform_limit=model["uniform_limit"])
-    if kind in ("conv", "pool") and len(shape) != 3:
-        raise ConfigError(f"model.layers[{idx}] ({kind}) needs (C, H, W) input, got {shape}")
-    if kind == "dense" and len(shape) != 1:
-        raise ConfigError(f"model.layers[{idx}] (dense) gets input of shape {shape}; "
-                          "put {type: flatten} before it")
-    conv_type = model.get("conv_type", "standard")
-    if kind == "conv":
-        kernel, pad, dilation = conv_geometry(idx, spec, conv_type)
-        return CONV_TYPES[conv_type](shape[0], spec["filters"], kernel, spec.get("stride", 1), pad, dilation,
-                   spec.get("bias", model["bias"]), **weights)
-    if kind == "activation":
-        return Activation(spec["name"])
-    if kind == "pool":
-        return Pool2D(spec.get("mode", "max"), spec.get("size", 2), spec.get("stride"))
-    if kind == "flatten":
-        return Flatten()
-    if kind == "dense":
-        # layer lists keep the order of operations of nnexp 0.2's CNN (see Dense)
-        return Dense(shape[0], units, spec.get("bias", model["bias"]), **weights,
-                     in_out_order=model["name"] != "mlp")
-    return Dropout(spec["rate"])
 
 
 def dense_units(idx, spec, last, n_outputs):
@@ -149,19 +189,17 @@ def layer_name(kind, layer, counts):
     return f"{base}{counts[base]}"
 
 
-def build_network(model, input_shape, n_outputs, dtype=np.float32, rng=None):
+def build_network(model: Mapping[str, Any], input_shape: Sequence[int], n_outputs: Optional[int],
+                  dtype: DTypeLike = np.float32, rng: Optional[np.random.Generator] = None) -> Network:
     """The network described by ``model`` (a plain dict: the ``model`` section of the config) for
     inputs of one-sample ``input_shape`` ((n_0,) or (C, H, W); arriving flat as (N, prod)) and
     ``n_outputs`` outputs. Weights are drawn from ``rng`` (a np.random.Generator; default seed 0)
     layer by layer, each layer's weights before its biases."""
     rng = np.random.default_rng(0) if rng is None else rng
     dtype = np.dtype(dtype)
-    if model["name"] == "mlp":
-        specs = mlp_layers(model["hidden"], model["activation"])
-    elif model["name"] == "cnn":
-        specs = list(model["layers"])
-    else:
+    if model["name"] not in MODELS:
         raise ConfigError(f"unknown model {model['name']!r}; choose one of {', '.join(MODELS)}")
+    specs = MODELS[model["name"]](model)
     if model.get("conv_type", "standard") not in CONV_TYPES:
         raise ConfigError(f"unknown model.conv_type {model['conv_type']!r}; choose one of {', '.join(CONV_TYPES)}")
     output = get_activation(model["output_activation"])
@@ -171,11 +209,13 @@ def build_network(model, input_shape, n_outputs, dtype=np.float32, rng=None):
         raise ConfigError("model.layers must end with a {type: dense, units: null} layer "
                           "(its units are the number of classes)")
     shape = tuple(int(s) for s in input_shape)
-    layers, names, counts = [], [], {}
+    layers: list[Layer] = []
+    names: list[str] = []
+    counts: dict[str, int] = {}
     for i, spec in enumerate(specs):
         kind = spec["type"]
         units = dense_units(i, spec, i == len(specs) - 1, n_outputs) if kind == "dense" else None
-        layer = make_layer(i, spec, shape, model, units, rng, dtype)
+        layer = LAYERS[kind].make(spec, Site(i, shape, model, units, rng, dtype))
         shape = layer.output_shape(shape)
         if min(shape) < 1:
             raise ConfigError(f"model.layers[{i}] ({kind}) leaves no output: shape {shape}; "
@@ -185,11 +225,18 @@ def build_network(model, input_shape, n_outputs, dtype=np.float32, rng=None):
     return Network(layers, names, input_shape, output, loss, dtype)
 
 
-def mlp(sizes, activation="sigmoid", output_activation="sigmoid", loss="mse", init="normal", bias=False,
-        uniform_limit=0.5, dtype=np.float32, rng=None):
+MLP_DEFAULTS = {"activation": "sigmoid", "output_activation": "sigmoid", "loss": "mse", "init": "normal",
+                "bias": False, "uniform_limit": 0.5}
+"""``mlp``'s model settings when a caller gives none."""
+
+
+def mlp(sizes: Sequence[int], dtype: DTypeLike = np.float32, rng: Optional[np.random.Generator] = None,
+        **settings: Any) -> Network:
     """The fully connected network of widths ``sizes`` (input first, e.g. [784, 100, 10]), as
-    ``model=mlp`` builds it: a shorthand of ``build_network``."""
-    model = {"name": "mlp", "hidden": list(sizes[1:-1]), "activation": activation,
-             "output_activation": output_activation, "loss": loss, "init": init, "bias": bias,
-             "uniform_limit": uniform_limit}
+    ``model=mlp`` builds it: a shorthand of ``build_network``. ``settings`` are keys of the model
+    section (activation, output_activation, loss, init, bias, uniform_limit; MLP_DEFAULTS otherwise)."""
+    unknown = set(settings) - set(MLP_DEFAULTS)
+    if unknown:
+        raise TypeError(f"mlp() got unknown settings {sorted(unknown)}; known: {sorted(MLP_DEFAULTS)}")
+    model = {"name": "mlp", "hidden": list(sizes[1:-1]), **MLP_DEFAULTS, **settings}
     return build_network(model, (sizes[0],), sizes[-1], dtype, np.random.default_rng() if rng is None else rng)

@@ -13,14 +13,14 @@ layer to layer and no copy is made only to reorder them.
 import numpy as np
 
 from ..errors import ConfigError
-from .layers import CompiledMoves, Layer, pair
+from .layers import CompiledMoves, Layer, Parameter, ParameterFreeLayer, WeightLayer, pair
 
 POOL_MODES = ("max", "avg")
 
 
-def conv_output_size(size, kernel, stride, pad, dilation):
+def conv_output_size(size, kernel_size, stride, pad, dilation):
     """Output length of a convolution along one axis: (size + 2 pad - d (k - 1) - 1) // stride + 1."""
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    return (size + 2 * pad - dilation * (kernel_size - 1) - 1) // stride + 1
 
 
 def _offset_slices(i, j, dilation, stride, ho, wo):
@@ -29,7 +29,7 @@ def _offset_slices(i, j, dilation, stride, ho, wo):
     return slice(r, r + stride * (ho - 1) + 1, stride), slice(c, c + stride * (wo - 1) + 1, stride)
 
 
-def im2col(x, kernel, stride, pad, dilation):
+def im2col(x, kernel_size, stride, pad, dilation):
     """Columns of every receptive field of ``x: (N, C, H, W)``.
 
     Returns ``cols: (C * kh * kw, N * Ho * Wo)`` with
@@ -37,7 +37,7 @@ def im2col(x, kernel, stride, pad, dilation):
     so a convolution is the matrix product W.reshape(F, C kh kw) @ cols.
     """
     n, c, h, w = x.shape
-    kh, kw = kernel
+    kh, kw = kernel_size
     ph, pw = pad
     if (kh, kw, ph, pw, stride) == (1, 1, 0, 0, 1):  # 1x1 (pointwise): the pixels themselves
         return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(c, n * h * w)
@@ -53,13 +53,13 @@ def im2col(x, kernel, stride, pad, dilation):
     return cols.reshape(c * kh * kw, n * ho * wo)
 
 
-def col2im(cols, x_shape, kernel, stride, pad, dilation):
+def col2im(cols, x_shape, kernel_size, stride, pad, dilation):
     """Adjoint of ``im2col``: sum the column gradients back onto the input, ``dx: (N, C, H, W)``.
 
     dx[n, c, h, w] = sum of dcols[(c, i, j), (n, p, q)] over every (i, j, p, q) that read x[n, c, h, w].
     """
     n, c, h, w = x_shape
-    kh, kw = kernel
+    kh, kw = kernel_size
     ph, pw = pad
     if (kh, kw, ph, pw, stride) == (1, 1, 0, 0, 1):
         return cols.reshape(c, n, h, w).transpose(1, 0, 2, 3)
@@ -76,6 +76,12 @@ def col2im(cols, x_shape, kernel, stride, pad, dilation):
 
 
 
+def geometry(layer):
+    """A convolution's kernel, stride, pad and dilation as text (for its repr)."""
+    (kh, kw), (ph, pw) = layer.kernel_size, layer.pad
+    return f"kernel {kh}x{kw}, stride {layer.stride}, pad {ph}x{pw}, dilation {layer.dilation}"
+
+
 def biased_maps(layer, out, x_shape, cols, train, shape):
     """A convolution's output matrix ``out`` (F, N Ho Wo) plus the layer's bias per map, as
     (N, F, Ho, Wo) maps (a view of channel-major memory); in training the layer keeps (x_shape, cols)."""
@@ -86,7 +92,7 @@ def biased_maps(layer, out, x_shape, cols, train, shape):
     return out.reshape(shape).transpose(1, 0, 2, 3)
 
 
-class Conv2D(CompiledMoves, Layer):
+class Conv2D(CompiledMoves, WeightLayer):
     """2-D convolution (cross-correlation) with zero padding, stride and dilation.
 
     x: (N, C, H, W), W: (F, C, kh, kw), b: (F,), out: (N, F, Ho, Wo) with
@@ -96,18 +102,22 @@ class Conv2D(CompiledMoves, Layer):
     dW = dout @ cols^T, db = sum of dout over (n, p, q), dcols = Wm^T @ dout and dx = col2im(dcols).
     """
 
-    def __init__(self, in_channels, filters, kernel, stride=1, pad=0, dilation=1, bias=True,
+    def __init__(self, in_channels, filters, kernel_size, stride=1, pad=0, dilation=1, bias=True,
                  init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
         super().__init__()
-        self.kernel, self.pad = pair(kernel), pair(pad)
+        self.kernel_size, self.pad = pair(kernel_size), pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
-        kh, kw = self.kernel
-        self._init_params((filters, in_channels, kh, kw), in_channels * kh * kw, filters * kh * kw,
-                          bias, init, rng, dtype, uniform_limit)
+        kh, kw = self.kernel_size
+        self._init_params((filters, in_channels, kh, kw), (in_channels * kh * kw, filters * kh * kw),
+                          filters if bias else None, init, rng, dtype, uniform_limit)
+
+    def __repr__(self):
+        f, c = self.W.shape[:2]
+        return f"Conv2D({c} -> {f}, {geometry(self)}, {self.bias_text})"
 
     def output_shape(self, shape):
         c, h, w = shape
-        (kh, kw), (ph, pw) = self.kernel, self.pad
+        (kh, kw), (ph, pw) = self.kernel_size, self.pad
         return (self.W.shape[0], conv_output_size(h, kh, self.stride, ph, self.dilation),
                 conv_output_size(w, kw, self.stride, pw, self.dilation))
 
@@ -117,31 +127,29 @@ class Conv2D(CompiledMoves, Layer):
         f = self.W.shape[0]
         _, ho, wo = self.output_shape(x.shape[1:])
         if self.moves_compiled(x):
-            cols = self.compiled.im2col(x, self.kernel, self.stride, self.pad, self.dilation, ho, wo)
+            cols = self.compiled.im2col(x, self.kernel_size, self.stride, self.pad, self.dilation, ho, wo)
         else:
-            cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation)
+            cols = im2col(x, self.kernel_size, self.stride, self.pad, self.dilation)
         wm = self.W.reshape(f, -1)
         out = wm * cols if wm.shape[1] == 1 else wm @ cols  # OpenBLAS is slow for inner size 1
         return biased_maps(self, out, x.shape, cols, train, (f, n, ho, wo))
 
     def backward(self, dout):
-        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); grads [dW (F, C, kh, kw), db (F,)]."""
+        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); gradients dW (F, C, kh, kw), db (F,)."""
         x_shape, cols = self.cache
         f = self.W.shape[0]
         dmat = dout.transpose(1, 0, 2, 3).reshape(f, -1)
-        self.grads = [(dmat @ cols.T).reshape(self.W.shape)]
-        if self.b is not None:
-            self.grads.append(dmat.sum(axis=1))
+        self._set_grads((dmat @ cols.T).reshape(self.W.shape), dmat.sum(axis=1) if self.b is not None else None)
         if not self.input_grad:
             return None
         dcols = self.W.reshape(f, -1).T @ dmat
         if self.moves_compiled(dout):
-            return self.compiled.col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation,
+            return self.compiled.col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation,
                                         *dout.shape[2:])
-        return col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation)
 
 
-class DepthwiseConv2D(Layer):
+class DepthwiseConv2D(WeightLayer):
     """Depthwise convolution: channel c is convolved with its own single filter W[c, 0].
 
     x: (N, C, H, W), W: (C, 1, kh, kw), b: (C,), out: (N, C, Ho, Wo) with
@@ -150,18 +158,21 @@ class DepthwiseConv2D(Layer):
     dW[c] = cols[c] @ dout[c], dcols[c] = W[c]^T dout[c] (an outer product), dx = col2im(dcols).
     """
 
-    def __init__(self, channels, kernel, stride=1, pad=0, dilation=1, bias=False,
+    def __init__(self, channels, kernel_size, stride=1, pad=0, dilation=1, bias=False,
                  init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
         super().__init__()
-        self.kernel, self.pad = pair(kernel), pair(pad)
+        self.kernel_size, self.pad = pair(kernel_size), pair(pad)
         self.stride, self.dilation = int(stride), int(dilation)
-        kh, kw = self.kernel
-        self._init_params((channels, 1, kh, kw), kh * kw, kh * kw, bias, init, rng, dtype,
+        kh, kw = self.kernel_size
+        self._init_params((channels, 1, kh, kw), (kh * kw, kh * kw), channels if bias else None, init, rng, dtype,
                           uniform_limit)
+
+    def __repr__(self):
+        return f"DepthwiseConv2D({self.W.shape[0]}, {geometry(self)}, {self.bias_text})"
 
     def output_shape(self, shape):
         c, h, w = shape
-        (kh, kw), (ph, pw) = self.kernel, self.pad
+        (kh, kw), (ph, pw) = self.kernel_size, self.pad
         return (c, conv_output_size(h, kh, self.stride, ph, self.dilation),
                 conv_output_size(w, kw, self.stride, pw, self.dilation))
 
@@ -169,22 +180,21 @@ class DepthwiseConv2D(Layer):
         """x: (N, C, H, W) -> (N, C, Ho, Wo), each channel filtered on its own."""
         n, c, _, _ = x.shape
         _, ho, wo = self.output_shape(x.shape[1:])
-        cols = im2col(x, self.kernel, self.stride, self.pad, self.dilation).reshape(c, -1, n * ho * wo)
+        cols = im2col(x, self.kernel_size, self.stride, self.pad, self.dilation).reshape(c, -1, n * ho * wo)
         out = np.einsum("ck,ckm->cm", self.W.reshape(c, -1), cols, optimize=True)
         return biased_maps(self, out, x.shape, cols, train, (c, n, ho, wo))
 
     def backward(self, dout):
-        """dout: (N, C, Ho, Wo) -> dx: (N, C, H, W); grads [dW (C, 1, kh, kw), db (C,)]."""
+        """dout: (N, C, Ho, Wo) -> dx: (N, C, H, W); gradients dW (C, 1, kh, kw), db (C,)."""
         x_shape, cols = self.cache
         c = x_shape[1]
         dmat = dout.transpose(1, 0, 2, 3).reshape(c, -1)
-        self.grads = [np.einsum("ckm,cm->ck", cols, dmat, optimize=True).reshape(self.W.shape)]
-        if self.b is not None:
-            self.grads.append(dmat.sum(axis=1))
+        self._set_grads(np.einsum("ckm,cm->ck", cols, dmat, optimize=True).reshape(self.W.shape),
+                        dmat.sum(axis=1) if self.b is not None else None)
         if not self.input_grad:
             return None
         dcols = self.W.reshape(c, -1, 1) * dmat[:, None, :]
-        return col2im(dcols, x_shape, self.kernel, self.stride, self.pad, self.dilation)
+        return col2im(dcols, x_shape, self.kernel_size, self.stride, self.pad, self.dilation)
 
 
 class SeparableConv2D(Layer):
@@ -197,18 +207,25 @@ class SeparableConv2D(Layer):
     variance 1 / fan_in (init=normal) and only the pointwise part the relu gain 2 / fan_in.
     """
 
-    def __init__(self, in_channels, filters, kernel, stride=1, pad=0, dilation=1, bias=True,
+    def __init__(self, in_channels, filters, kernel_size, stride=1, pad=0, dilation=1, bias=True,
                  init="he", rng=None, dtype=np.float32, uniform_limit=0.5):
         super().__init__()
         depth_init = "normal" if init == "he" else init
-        self.depthwise = DepthwiseConv2D(in_channels, kernel, stride, pad, dilation, False,
+        self.depthwise = DepthwiseConv2D(in_channels, kernel_size, stride, pad, dilation, False,
                                          depth_init, rng, dtype, uniform_limit)
         self.pointwise = Conv2D(in_channels, filters, 1, 1, 0, 1, bias, init, rng, dtype,
                                 uniform_limit)
         self.parts = (self.depthwise, self.pointwise)
-        self.params = self.depthwise.params + self.pointwise.params
-        self.param_names = ["Wd", "Wp"] + self.pointwise.param_names[1:]   # depthwise W, pointwise W, b
-        self.decay = self.depthwise.decay + self.pointwise.decay
+        self.depthwise.parameters[0].name, self.pointwise.parameters[0].name = "Wd", "Wp"
+
+    @property
+    def parameters(self) -> list[Parameter]:
+        """Wd, Wp and b: the records of its two parts."""
+        return self.depthwise.parameters + self.pointwise.parameters
+
+    def __repr__(self):
+        f, c = self.pointwise.W.shape[:2]
+        return f"SeparableConv2D({c} -> {f}, {geometry(self.depthwise)}, {self.pointwise.bias_text})"
 
     def output_shape(self, shape):
         return self.pointwise.output_shape(self.depthwise.output_shape(shape))
@@ -224,14 +241,12 @@ class SeparableConv2D(Layer):
         return self.pointwise.forward(self.depthwise.forward(x, train), train)
 
     def backward(self, dout):
-        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); grads of both parts in ``params`` order."""
+        """dout: (N, F, Ho, Wo) -> dx: (N, C, H, W); each part fills its own parameters' gradients."""
         self.depthwise.input_grad = self.input_grad
-        dx = self.depthwise.backward(self.pointwise.backward(dout))
-        self.grads = self.depthwise.grads + self.pointwise.grads
-        return dx
+        return self.depthwise.backward(self.pointwise.backward(dout))
 
 
-class Pool2D(CompiledMoves, Layer):
+class Pool2D(CompiledMoves, ParameterFreeLayer):
     """Max or average pooling over size x size windows moved by ``stride`` (default: size).
 
     x: (N, C, H, W) -> out: (N, C, Ho, Wo), Ho = (H - size) // stride + 1 (leftover rows and
@@ -250,6 +265,9 @@ class Pool2D(CompiledMoves, Layer):
     def output_shape(self, shape):
         c, h, w = shape
         return (c, (h - self.size) // self.stride + 1, (w - self.size) // self.stride + 1)
+
+    def __repr__(self):
+        return f"Pool2D({self.mode}, size {self.size}, stride {self.stride})"
 
     def _windows(self, ho, wo):
         """Slices of the input seen by each window offset (i, j), i, j < size."""

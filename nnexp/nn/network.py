@@ -20,13 +20,16 @@ that is W1..WL, b1..bL, the format nnexp 0.2 wrote. Files of nnexp 0.2's CNN (``
 
 import math
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Optional, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from ..errors import WeightsError
 from .conv import Conv2D, SeparableConv2D
-from .layers import Activation, Dense
+from .layers import Activation, Dense, Layer, Parameter, Shape, gradient
 
 PREDICT_ELEMENTS = 4096 * 784
 """Predict in chunks whose largest per-sample array, times the rows of a chunk, stays below this
@@ -39,11 +42,11 @@ class DenseStack:
     (n_l, n_{l-1}) and b_l (or None) of every dense layer, f_l of every layer (the hidden
     activations, then the output's), the widths n_0..n_L and the loss. Arrays are the network's own."""
 
-    weights: list
-    biases: list
-    activations: list
-    sizes: list
-    loss: object
+    weights: list[np.ndarray]
+    biases: Optional[list[np.ndarray]]
+    activations: list[Any]
+    sizes: list[int]
+    loss: Any
 
 
 class Network:
@@ -51,17 +54,19 @@ class Network:
     shape ``input_shape`` ((n_0,) or (C, H, W), arriving flat as (N, prod)); then ``output`` (an
     activation class) and ``loss`` (bound to it, ``nnexp.nn.losses``)."""
 
-    def __init__(self, layers, names, input_shape, output, loss, dtype=np.float32):
+    parameters: dict[str, Parameter]
+    """Every layer's parameters in order, by the names weight files give them (W1, b1, W2, ...)."""
+
+    def __init__(self, layers: list[Layer], names: list[str], input_shape: Sequence[int], output: Any, loss: Any,
+                 dtype: DTypeLike = np.float32) -> None:
         self.layers, self.names = layers, names
         layers[0].input_grad = False
         self.input_shape = tuple(int(s) for s in input_shape)
         self.output, self.loss, self.dtype = output, loss, np.dtype(dtype)
-        self.params = [p for layer in layers for p in layer.params]
-        self.decay = [d for layer in layers for d in layer.decay]
-        self.param_keys = state_keys(layers)
+        self.parameters = named_parameters(layers)
         self.predict_rows = max(1, PREDICT_ELEMENTS // largest_sample(layers, self.input_shape))
 
-    def inputs(self, x):
+    def inputs(self, x: ArrayLike) -> np.ndarray:
         """Flat inputs ``(N, prod(input_shape))`` (or already ``(N, *input_shape)``) as a ``(N, *input_shape)``
         array of the network's dtype."""
         x = np.asarray(x, dtype=self.dtype)
@@ -73,22 +78,24 @@ class Network:
                              f"expected (N, {size})")
         return x.reshape(-1, *self.input_shape)
 
-    def forward(self, x, train=False, rng=None):
+    def forward(self, x: ArrayLike, train: bool = False, rng: Optional[np.random.Generator] = None) -> np.ndarray:
         """The last layer's weighted output z_L: (N, K), before the output activation."""
         out = self.inputs(x)
         for layer in self.layers:
             out = layer.forward(out, train, rng)
         return out
 
-    def backward(self, delta):
+    def backward(self, delta: np.ndarray) -> Optional[np.ndarray]:
         """Pass the output error delta = dC/dz_L (N, K) down through every layer's ``backward``
         (after a ``forward`` with train=True); returns dC/dx when the first layer computes it."""
+        out: Any = delta   # None only from the first layer, when it skips dC/dx
         for layer in reversed(self.layers):
-            delta = layer.backward(delta)
-        return delta
+            out = layer.backward(out)
+        return out
 
-    def loss_and_grads(self, x, y, mean=True, rng=None):
-        """Per-sample losses (N,) and the gradients of their mean (or sum) w.r.t. ``params``.
+    def backprop(self, x: ArrayLike, y: ArrayLike, mean: bool = True,
+                 rng: Optional[np.random.Generator] = None) -> np.ndarray:
+        """Per-sample losses (N,); the gradients of their mean (or sum) left in each parameter's ``grad``.
 
         x: (N, n_0), y: (N, K). Training mode: dropout draws its masks from ``rng``.
         """
@@ -100,60 +107,68 @@ class Network:
         if mean and len(z) > 1:   # the mean of one sample is itself: no division (a per-sample step's time)
             delta = delta / np.asarray(len(z), self.dtype)
         self.backward(delta)
-        return losses, [g for layer in self.layers for g in layer.grads]
+        return losses
 
-    def input_gradient(self, x, delta_of):
+    def loss_and_grads(self, x: ArrayLike, y: ArrayLike, mean: bool = True,
+                       rng: Optional[np.random.Generator] = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``backprop``'s losses and the gradients it left, in ``parameters`` order."""
+        losses = self.backprop(x, y, mean, rng)
+        return losses, [gradient(p) for p in self.parameters.values()]
+
+    def input_gradient(self, x: np.ndarray, delta_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """dS/dx of a score S of the outputs: x (N, n_0) -> (N, n_0), with ``delta_of(z)`` giving
         dS/dz_L (N, K) from the weighted outputs; the first layer computes dx for this call."""
         z = self.forward(x, train=True)
         first = self.layers[0]
         first.input_grad = True
         try:
-            return self.backward(delta_of(z)).reshape(len(x), -1)
+            return cast(np.ndarray, self.backward(delta_of(z))).reshape(len(x), -1)
         finally:
             first.input_grad = False
 
-    def logits(self, x):
+    def logits(self, x: ArrayLike) -> np.ndarray:
         """Weighted outputs z_L: (N, K) in inference mode (no dropout), ``predict_rows`` at a time."""
         x = np.asarray(x)
         chunks = [self.forward(x[i:i + self.predict_rows]) for i in range(0, len(x), self.predict_rows)]
         return np.concatenate(chunks) if chunks else np.zeros((0, self.n_outputs), self.dtype)
 
-    def predict(self, x):
+    def predict(self, x: ArrayLike) -> np.ndarray:
         """Output activations a_L = f(z_L): (N, K) in inference mode (no dropout)."""
         return self.output.fn(self.logits(x))
 
     @property
-    def n_outputs(self):
-        return self.layers[-1].W.shape[0]
+    def n_outputs(self) -> int:
+        """K, the width of the last (dense) layer."""
+        return int(cast(Dense, self.layers[-1]).W.shape[0])
 
-    def state(self):
+    def state(self) -> dict[str, np.ndarray]:
         """Copies of the parameters by name (W1, b1, W2, ...; see the module docstring) for an .npz."""
-        return {key: p.copy() for key, p in zip(self.param_keys, self.params)}
+        return {key: p.value.copy() for key, p in self.parameters.items()}
 
-    def load_state(self, arrays, source="weights"):
-        """Copy named ``arrays`` into ``params`` in place, after ``check_state`` has checked every
+    def load_state(self, arrays: Mapping[str, np.ndarray], source: str = "weights") -> None:
+        """Copy named ``arrays`` into the parameters in place, after ``check_state`` has checked every
         name and shape (WeightsError naming ``source``); nnexp 0.2 CNN files are translated first."""
         arrays = legacy_state(arrays, self) if any("." in key for key in arrays) else arrays
-        check_state(dict(zip(self.param_keys, self.params)), arrays, source)
-        for key, p in zip(self.param_keys, self.params):
-            p[...] = arrays[key]
+        check_state({key: p.value for key, p in self.parameters.items()}, arrays, source)
+        for key, p in self.parameters.items():
+            p.value[...] = arrays[key]
 
-    def dense_stack(self):
+    def dense_stack(self) -> Optional[DenseStack]:
         """This network as a DenseStack, or None unless its layers are dense and activation layers
         in turn, beginning and ending with a dense layer, all with biases or all without."""
         dense, activations = self.layers[::2], self.layers[1::2]
         if not (all(type(d) is Dense for d in dense) and all(type(a) is Activation for a in activations)
                 and len(dense) == len(activations) + 1 and len(self.input_shape) == 1):
             return None
-        biases = [d.b for d in dense]
-        if any(b is None for b in biases) and any(b is not None for b in biases):
+        biases = [d.b for d in dense if isinstance(d, Dense) and d.b is not None]
+        if biases and len(biases) < len(dense):
             return None
-        return DenseStack(weights=[d.W for d in dense], biases=None if biases[0] is None else biases,
-                          activations=[a.fn for a in activations] + [self.output],
-                          sizes=[self.input_shape[0]] + [d.W.shape[0] for d in dense], loss=self.loss)
+        return DenseStack(weights=[d.W for d in dense if isinstance(d, Dense)], biases=biases or None,
+                          activations=[a.fn for a in activations if isinstance(a, Activation)] + [self.output],
+                          sizes=[self.input_shape[0]] + [d.W.shape[0] for d in dense if isinstance(d, Dense)],
+                          loss=self.loss)
 
-    def feature_maps(self, x):
+    def feature_maps(self, x: ArrayLike) -> list[tuple[str, np.ndarray]]:
         """(name, array) for one input x (flat, shaped, or a batch of one): the input, every layer's
         output (conv maps (F, Ho, Wo), dense vectors (units,)) and the output activation."""
         image = np.asarray(x, dtype=self.dtype).reshape(1, *self.input_shape)
@@ -180,7 +195,7 @@ class Network:
             layer.compiled = compiled
         return compiled is not None
 
-    def first_conv_filters(self):
+    def first_conv_filters(self) -> Optional[np.ndarray]:
         """The first conv layer's filters (F, C, kh, kw) (the effective ones if separable), or None."""
         for layer in self.layers:
             if isinstance(layer, SeparableConv2D):
@@ -190,7 +205,7 @@ class Network:
         return None
 
 
-def largest_sample(layers, shape):
+def largest_sample(layers: list[Layer], shape: Shape) -> int:
     """The most elements one sample occupies at any layer's input or output."""
     largest = int(np.prod(shape))
     for layer in layers:
@@ -199,14 +214,16 @@ def largest_sample(layers, shape):
     return largest
 
 
-def state_keys(layers):
-    """Names of every parameter, in ``params`` order: ``{param}{k}`` for the k-th layer with any."""
-    keys, k = [], 0
+def named_parameters(layers: list[Layer]) -> dict[str, Parameter]:
+    """Every layer's parameters in order, by the name weight files give them: ``{name}{k}`` for the
+    k-th layer with any (W1, b1, W2, ...)."""
+    named: dict[str, Parameter] = {}
+    k = 0
     for layer in layers:
-        if layer.params:
+        if layer.parameters:
             k += 1
-            keys.extend(f"{name}{k}" for name in layer.param_names)
-    return keys
+            named.update((f"{p.name}{k}", p) for p in layer.parameters)
+    return named
 
 
 LEGACY_KEY = re.compile(r"(?P<layer>[a-z]+\d+)\.(?:(?P<part>depthwise|pointwise)\.)?(?P<param>[Wb])")
@@ -216,7 +233,7 @@ LEGACY_KEY = re.compile(r"(?P<layer>[a-z]+\d+)\.(?:(?P<part>depthwise|pointwise)
 def legacy_state(arrays, network):
     """``arrays`` of an nnexp 0.2 CNN file renamed to this version's keys: 0.2 named parameters by
     layer (conv1.W, dense1.W) and stored a dense W as (in, out); W{k} here is (out, in)."""
-    layer_keys = [name for name, layer in zip(network.names, network.layers) if layer.params]
+    layer_keys = [name for name, layer in zip(network.names, network.layers) if layer.parameters]
     renamed = {}
     for key, value in arrays.items():
         match = LEGACY_KEY.fullmatch(key)

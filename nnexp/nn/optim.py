@@ -1,29 +1,50 @@
 """Optimizers: each updates the network's own parameter arrays in place from their gradients g, one
-``step(grads)`` per batch, with the learning rate ``lr`` of the moment (a schedule sets it). L2 weight
-decay lambda applies where ``decay`` is True (weights, not biases). ``state()`` names every array
-(and the step count) that, with the parameters, lets training continue exactly after a checkpoint.
+``step()`` per batch (after the network's backward filled every parameter's ``grad``), with the
+learning rate ``lr`` of the moment (a schedule sets it). L2 weight decay lambda applies where a
+parameter ``decays`` (weights, not biases). ``state()`` names every array (and the step count) that,
+with the parameters, lets training continue exactly after a checkpoint.
+
+``OPTIMIZERS`` maps the name a user types (``optimizer=adam``) to its class; the config schema's names
+are made from it. A new optimizer is a subclass of ``Optimizer`` with a ``step``, one entry there, its
+settings' schema in ``nnexp.config`` and its file in ``conf/optimizer/``.
 """
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Optional, Union
 
 import numpy as np
 
 from ..errors import ConfigError
+from .layers import Parameter, gradient
+
+Parameters = Union[Mapping[str, Parameter], Sequence[Parameter]]
+"""The parameters an optimizer updates: by name (a network's ``parameters``), or in order (named 0, 1, ...)."""
 
 
-class Optimizer:
-    """What every optimizer shares: the parameters, their names and decay mask, lr, named state."""
+class Optimizer(ABC):
+    """What every optimizer shares: the parameters by name, lr, weight decay, named state."""
 
-    buffers = ()   # names of the per-parameter arrays the optimizer keeps (its state besides ``t``)
+    buffers: tuple[str, ...] = ()
+    """Names of the per-parameter arrays the optimizer keeps (its state besides ``t``)."""
+    counts_steps: ClassVar[bool] = False
+    """True when the step count is state (a checkpoint keeps it)."""
 
-    def __init__(self, params, decay, lr, weight_decay=0.0, names=None):
-        self.params = params
-        self.names = [str(i) for i in range(len(params))] if names is None else list(names)
-        self.decay = [bool(d) and weight_decay > 0 for d in decay]
+    def __init__(self, parameters: Parameters, lr: float, weight_decay: float = 0.0) -> None:
+        named = parameters if isinstance(parameters, Mapping) else {str(i): p for i, p in enumerate(parameters)}
+        self.names = list(named)
+        self.parameters = list(named.values())
+        self.decay = [p.decays and weight_decay > 0 for p in self.parameters]
         self.lr, self.weight_decay = lr, weight_decay
         self.t = 0   # steps taken
         for buffer in self.buffers:
-            setattr(self, buffer, [np.zeros_like(p) for p in params])
+            setattr(self, buffer, [np.zeros_like(p.value) for p in self.parameters])
 
-    def scratch(self, i, w):
+    @abstractmethod
+    def step(self) -> None:
+        """Apply one update to every parameter from its ``grad``."""
+
+    def scratch(self, i: int, w: np.ndarray) -> np.ndarray:
         """A work array shaped and typed like parameter i, allocated on first use and kept: a step that
         writes into it allocates nothing (a per-sample step of 784 x 100 weights spent as long allocating
         its temporary as computing it)."""
@@ -32,18 +53,18 @@ class Optimizer:
             buffers[i] = np.empty_like(w)
         return buffers[i]
 
-    def decayed(self, i, w, g):
+    def decayed(self, i: int, w: np.ndarray, g: np.ndarray) -> np.ndarray:
         """g + lambda w where parameter i decays (coupled L2 weight decay), else g."""
         return g + self.weight_decay * w if self.decay[i] else g
 
-    def state(self):
+    def state(self) -> dict[str, np.ndarray]:
         """``<buffer>_<parameter name>`` for every kept array, and ``step_count`` when steps matter."""
         arrays = {f"{buffer}_{n}": a for buffer in self.buffers for n, a in zip(self.names, getattr(self, buffer))}
         if self.counts_steps:
             arrays["step_count"] = np.array(self.t, dtype=np.int64)
         return arrays
 
-    def load_state(self, arrays):
+    def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Restore what ``state`` returned."""
         for buffer in self.buffers:
             for name, a in zip(self.names, getattr(self, buffer)):
@@ -51,12 +72,10 @@ class Optimizer:
         if self.counts_steps:
             self.t = int(arrays["step_count"])
 
-    counts_steps = False
-
     @classmethod
-    def of(cls, network, lr, **settings):
+    def of(cls, network: Any, lr: float, **settings: Any) -> "Optimizer":
         """The optimizer over every parameter of ``network``, its state named like the network's."""
-        return cls(network.params, network.decay, lr, names=network.param_keys, **settings)
+        return cls(network.parameters, lr, **settings)
 
 
 class SGD(Optimizer):
@@ -70,20 +89,22 @@ class SGD(Optimizer):
     SGD exactly: its buffer b = mu b + g' is -v / lr.
     """
 
-    def __init__(self, params, decay, lr, momentum=0.0, weight_decay=0.0, nesterov=False, names=None):
+    velocity: Optional[list[np.ndarray]]
+
+    def __init__(self, parameters: Parameters, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False) -> None:
         self.buffers = ("velocity",) if momentum else ()
-        super().__init__(params, decay, lr, weight_decay, names)
+        super().__init__(parameters, lr, weight_decay)
         self.momentum, self.nesterov = momentum, bool(nesterov)
         if self.nesterov and not momentum:
             raise ConfigError("optimizer.nesterov=true needs optimizer.momentum > 0")
         if not momentum:
             self.velocity = None
 
-    def step(self, grads):
-        """Apply one update from ``grads`` (aligned with ``params``)."""
+    def step(self) -> None:
         self.t += 1
-        for i, (w, g) in enumerate(zip(self.params, grads)):
-            g = self.decayed(i, w, g)
+        for i, p in enumerate(self.parameters):
+            w, g = p.value, self.decayed(i, p.value, gradient(p))
             step = np.multiply(self.lr, g, out=self.scratch(i, w))    # lr g', into a buffer kept between steps
             if self.velocity is None:
                 w -= step
@@ -96,11 +117,11 @@ class SGD(Optimizer):
             else:
                 w += v
 
-    def state(self):
+    def state(self) -> dict[str, np.ndarray]:
         """``velocity_<name>`` of every parameter with momentum; nothing without."""
         return super().state() if self.velocity is not None else {}
 
-    def load_state(self, arrays):
+    def load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
         if self.velocity is not None:
             super().load_state(arrays)
 
@@ -121,16 +142,21 @@ class Adam(Optimizer):
 
     buffers = ("m", "v")
     counts_steps = True
+    m: list[np.ndarray]
+    v: list[np.ndarray]
+    decoupled_default: ClassVar[bool] = False
 
-    def __init__(self, params, decay, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False,
-                 names=None):
-        super().__init__(params, decay, lr, weight_decay, names)
-        self.beta1, self.beta2, self.eps, self.decoupled = beta1, beta2, eps, decoupled
+    def __init__(self, parameters: Parameters, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: Optional[bool] = None) -> None:
+        super().__init__(parameters, lr, weight_decay)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.decoupled = self.decoupled_default if decoupled is None else decoupled
 
-    def step(self, grads):
+    def step(self) -> None:
         self.t += 1
         correction1, correction2 = 1 - self.beta1 ** self.t, 1 - self.beta2 ** self.t
-        for i, (w, g) in enumerate(zip(self.params, grads)):
+        for i, p in enumerate(self.parameters):
+            w, g = p.value, gradient(p)
             if self.decoupled:
                 if self.decay[i]:
                     w *= 1 - self.lr * self.weight_decay
@@ -151,33 +177,38 @@ class RMSprop(Optimizer):
     """
 
     buffers = ("square",)
+    square: list[np.ndarray]
 
-    def __init__(self, params, decay, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, names=None):
-        super().__init__(params, decay, lr, weight_decay, names)
+    def __init__(self, parameters: Parameters, lr: float, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(parameters, lr, weight_decay)
         self.alpha, self.eps = alpha, eps
 
-    def step(self, grads):
+    def step(self) -> None:
         self.t += 1
-        for i, (w, g) in enumerate(zip(self.params, grads)):
-            g = self.decayed(i, w, g)
+        for i, p in enumerate(self.parameters):
+            w, g = p.value, self.decayed(i, p.value, gradient(p))
             s = self.square[i]
             s *= self.alpha
             s += (1 - self.alpha) * g * g
             w -= self.lr * g / (np.sqrt(s) + self.eps)
 
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+class AdamW(Adam):
+    """AdamW (Loshchilov and Hutter, 2019): Adam with decoupled weight decay (see ``Adam``)."""
+
+    decoupled_default = True
 
 
-def make_optimizer(settings, network, lr):
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+"""The optimizer a name stands for (``optimizer=<name>``)."""
+
+
+def make_optimizer(settings: Mapping[str, Any], network: Any, lr: float) -> Optimizer:
     """The optimizer ``settings`` (a plain dict: the config's ``optimizer`` section) name, over
     ``network``'s parameters, starting at ``lr``."""
     settings = dict(settings)
     name = settings.pop("name")
-    if name == "sgd":
-        return SGD.of(network, lr, **settings)
-    if name in ("adam", "adamw"):
-        return Adam.of(network, lr, decoupled=name == "adamw", **settings)
-    if name == "rmsprop":
-        return RMSprop.of(network, lr, **settings)
-    raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name].of(network, lr, **settings)

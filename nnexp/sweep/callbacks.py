@@ -46,7 +46,7 @@ class ReportCallback(Callback):
         self.replicate_keys = tuple(replicate_keys)
 
     def on_multirun_end(self, config, **kwargs):
-        from .report import build_sweep
+        from .sweep_report import build_sweep
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:

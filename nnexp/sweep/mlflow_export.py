@@ -31,8 +31,8 @@ from ..training.results import FINISHED
 from ..training.run_files import HISTORY_COLUMNS, RUN_FILES
 from .collect import METRICS, history_frame, jobs_in, key_columns, multirun_config, varying
 from .guard import sweep_args, sweep_hash
-from .report import command_line
 from .search_report import results_of, search_tags
+from .sweep_report import command_line
 
 INSTALL = 'MLflow is not installed; install the extra: pip install -e ".[mlflow]"'
 TRACKING_URI = "sqlite:///mlruns.db"

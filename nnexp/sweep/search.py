@@ -110,15 +110,25 @@ def read_history(job_dir):
         return None
 
 
+@dataclass(frozen=True)
+class Seeds:
+    """A search's seeds: its jobs' own (``base``, the config's seed), and how many of its best configurations
+    are trained again (``replicates``) with which other seeds (``replicate_seeds``)."""
+
+    base: int = 0
+    replicates: int = 0
+    replicate_seeds: tuple = ()
+
+
 class Search:
     """The scheduling of a search over ``space`` (nnexp.sweep.space.Space), stored in ``sweep_dir``."""
 
-    def __init__(self, sweep_dir, space, budget, settings, n_trials, metric, base_seed=0, replicates=0,
-                 replicate_seeds=()):
+    def __init__(self, sweep_dir, space, budget, settings, n_trials, metric, seeds=Seeds()):
         self.sweep_dir, self.space, self.budget = Path(sweep_dir), space, budget
         self.settings, self.n_trials, self.metric = settings, n_trials, metric
         self.maximize = metric.endswith("_acc")
-        self.base_seed, self.replicates, self.replicate_seeds = base_seed, replicates, list(replicate_seeds)
+        self.base_seed, self.replicates = seeds.base, seeds.replicates
+        self.replicate_seeds = list(seeds.replicate_seeds)
         asha = settings["scheduler"] == "asha"
         self.rungs = rungs(settings["min_epochs"], settings["eta"], budget) if asha else [budget]
         self.study = open_study(sweep_dir, settings, self.maximize)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..figures import search as search_plots
+from ..figures import search_plots
 from .collect import collect, key_columns, results_frame
 from .summary import choose, higher_is_better
 from .views import figure

@@ -1,14 +1,7 @@
-"""Sweeps on Slurm (``hydra/launcher=slurm``: hydra-submitit-launcher, which runs each job through submitit).
+"""Sweeps on Slurm (``hydra/launcher=slurm``: hydra-submitit-launcher, which runs each job through submitit),
+in the sweep's own process; what a job does with Slurm's signals is in ``nnexp.training.signals``.
 
-In a job. Slurm stops a job with SIGTERM (at its time limit, on ``scancel``, on preemption), and submitit
-asks Slurm for one more signal, USR2 (``SUBMITIT_PREEMPT_SIGNAL``), ``hydra.launcher.signal_delay_s``
-seconds before the time limit (``sbatch --signal``). submitit's handler of that signal pickles the job
-again and requeues it (``scontrol requeue``) while ``hydra.launcher.max_num_timeout`` allows, and
-otherwise raises. ``nnexp.main`` makes both signals stop the training as Ctrl-C does (the finished epochs
-are checkpointed, result.json says ``interrupted``); then ``pass_on`` gives submitit's signal to
-submitit's handler: a requeued job starts again and continues from its checkpoint.
-
-In the sweep's own process. submitit asks ``sacct`` for the states of the jobs it waits for (after 2, 4,
+submitit asks ``sacct`` for the states of the jobs it waits for (after 2, 4,
 8, ... seconds, then every 10 minutes). On a cluster without job accounting (no slurmdbd) sacct can only
 fail: each call printed sacct's message and submitit's warning, twice. submitit then goes by the result
 file each job writes when it ends, which is all it can do there; ``watch_result_files`` makes it do so
@@ -16,36 +9,11 @@ without asking sacct, and says so once.
 """
 
 import logging
-import os
-import signal
 import subprocess
 
 log = logging.getLogger(__name__)
 
 SUBMITIT_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
-
-
-def submitit_signal():
-    """The signal submitit handles in this process (USR2 unless ``SUBMITIT_PREEMPT_SIGNAL`` says
-    otherwise) when it is a job that submitit runs, else None."""
-    if "SUBMITIT_EXECUTOR" not in os.environ:
-        return None
-    from submitit import JobEnvironment
-
-    return signal.Signals[f"SIG{JobEnvironment.USR_SIG}"]
-
-
-def pass_on(signum, handler):
-    """Give ``signum``, which stopped the training, to ``handler`` (submitit's, which the run's own had
-    replaced): submitit requeues the job and ends the process (SystemExit), or says why it will not.
-    Returns that reason, or None when ``handler`` is not a function (nothing to pass on to)."""
-    if not callable(handler):
-        return None
-    try:
-        handler(signum, None)
-    except Exception as err:  # noqa: BLE001 - submitit raises UncompletedJobError("Job not requeued because: ...")
-        return " ".join(str(err).split())
-    return "the launcher did not requeue it"
 
 
 def keeps_accounting():

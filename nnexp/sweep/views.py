@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..figures import keys as key_plots
-from ..figures import sweep as plots
+from ..figures import key_plots, sweep_plots
 from ..figures.style import GIF_FRAMES, group_label
 from .importance import importance_frame, parallel_frame, scored_jobs, trust_note
 from .summary import grouped_intervals, jobs_of, same_value
@@ -91,7 +90,7 @@ def sweep_figures(sweep_dir, results, history, choice, gif_frames=GIF_FRAMES):
     if "lr" in config_keys:
         by = config_keys
         frame = with_interval(done, by, [metric]) if replicates else done
-        path = plots.accuracy_vs_lr(frame, sweep_dir / f"{name}_vs_lr.png", group=[k for k in by if k != "lr"],
+        path = sweep_plots.accuracy_vs_lr(frame, sweep_dir / f"{name}_vs_lr.png", group=[k for k in by if k != "lr"],
                                     metric=metric)
         out.append(figure(f"{name.capitalize()} vs learning rate", path, sweep_dir))
     group = [k for k in config_keys if k != "epochs"]
@@ -100,26 +99,26 @@ def sweep_figures(sweep_dir, results, history, choice, gif_frames=GIF_FRAMES):
         columns = [c for c in (f"train_{kind}", f"val_{kind}", f"test_{kind}") if curves[c].notna().any()]
         curves = with_interval(curves, [*group, "epoch"], columns)
     if not curves.empty and curves["epoch"].max() >= 2:
-        path = plots.accuracy_vs_epochs(curves, sweep_dir / f"{name}_vs_epochs.png", group=group, metric=kind)
+        path = sweep_plots.accuracy_vs_epochs(curves, sweep_dir / f"{name}_vs_epochs.png", group=group, metric=kind)
         out.append(figure(f"{name.capitalize()} per epoch: training, validation and test", path, sweep_dir))
     surface = lr_epochs_frame(done, curves, config_keys, metric, best)
     if surface is not None:
-        out.append(figure("Learning rate x epochs: heatmap",
-                          plots.lr_epochs_heatmap(surface, sweep_dir / "lr_epochs_heatmap.png", metric), sweep_dir))
-        out.append(figure("Learning rate x epochs: surface",
-                          plots.lr_epochs_surface(surface, sweep_dir / "lr_epochs_surface.png", metric), sweep_dir))
+        heatmap = sweep_plots.lr_epochs_heatmap(surface, sweep_dir / "lr_epochs_heatmap.png", metric)
+        out.append(figure("Learning rate x epochs: heatmap", heatmap, sweep_dir))
+        view = sweep_plots.lr_epochs_surface(surface, sweep_dir / "lr_epochs_surface.png", metric)
+        out.append(figure("Learning rate x epochs: surface", view, sweep_dir))
         if gif_frames:
-            path = plots.lr_epochs_gif(surface, sweep_dir / "lr_epochs_surface.gif", metric, gif_frames)
+            path = sweep_plots.lr_epochs_gif(surface, sweep_dir / "lr_epochs_surface.gif", metric, gif_frames)
             out.append(figure("Learning rate x epochs: the surface turning", path, sweep_dir))
     if replicates:
         spread = done.assign(configuration=configuration_names(done, config_keys)).merge(
             with_interval(done.assign(configuration=configuration_names(done, config_keys)), ["configuration"],
                           [metric]).rename(columns={metric: f"{metric}_mean"}), on="configuration")
-        path = plots.spread_by_configuration(spread, sweep_dir / f"{name}_spread.png", metric)
+        path = sweep_plots.spread_by_configuration(spread, sweep_dir / f"{name}_spread.png", metric)
         out.append(figure(f"{name.capitalize()} of each configuration over its seeds", path, sweep_dir))
     for key in config_keys:
         if key not in ("lr", "epochs"):
-            path = plots.score_by_key(done, sweep_dir / f"{name}_by_{safe_name(key)}.png", key, metric)
+            path = sweep_plots.score_by_key(done, sweep_dir / f"{name}_by_{safe_name(key)}.png", key, metric)
             out.append(figure(f"{name.capitalize()} by {key}", path, sweep_dir))
     if len(config_keys) >= 2:
         out += many_key_figures(sweep_dir, results, choice)

@@ -8,22 +8,25 @@ or the reuse store), kernel (per-sample kernel) and blas_threads.
 import logging
 import time
 from pathlib import Path
+from typing import Any, Union
 
 import numpy as np
 
-from ..data import load_dataset, resolve_dir
+from ..data import Dataset, load_dataset, resolve_dir
 from ..errors import ConfigError, Interrupted
 from ..nn.build import build_network
 from ..nn.kernels import resolve_kernel
+from ..nn.network import Network
 from ..nn.optim import make_optimizer
 from ..nn.schedules import make_schedule
 from ..storage import read_npz, sha256_file, write_csv, write_json, write_npz
 from .checkpoint import CheckpointStore
 from .environment import environment, launch_path
 from .identity import config_hash, plain
-from .loop import Diverged, train
+from .loop import Diverged, Learner, Recipe, train
 from .reuse import shared_epochs
-from .run_files import RUN_FILES, batch_frame, history_frame, summarize, write_network_figures, write_scores
+from .run_figures import write_network_figures
+from .run_files import RUN_FILES, batch_frame, history_frame, summarize, write_scores
 from .threads import blas_thread_count, blas_threads
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,7 @@ def load_data(cfg, section=None):
     return load_dataset(section or data_config(cfg), str(cfg.dtype))
 
 
-def build_model(model_cfg, data, dtype, rng):
+def build_model(model_cfg: Any, data: Dataset, dtype: np.dtype, rng: np.random.Generator) -> Network:
     """The network of the config's ``model`` section, its input and output sizes taken from the data."""
     model = plain(model_cfg)
     if model["name"] == "cnn" and data.image_shape is None:
@@ -57,11 +60,13 @@ def build_model(model_cfg, data, dtype, rng):
 
 class EpochStores:
     """Where a job's epochs are kept and found: its own checkpoints (the latest epoch, to resume a
-    killed job) and the reuse store shared with jobs that differ only in ``epochs``. ``before_epoch``
-    and ``after_epoch`` are the training loop's hooks."""
+    killed job) and the reuse store shared with jobs that differ only in ``epochs``, for the ``learner`` of
+    ``cfg``; ``kernel``, ``threads`` and ``data_dir`` are what the config leaves open (``reuse_key``).
+    ``before_epoch`` and ``after_epoch`` are the training loop's hooks (``EpochHooks``)."""
 
-    def __init__(self, cfg, run_dir, network, optimizer, kernel, threads, data_dir, schedule):
-        self.network, self.optimizer, self.epochs = network, optimizer, cfg.epochs
+    def __init__(self, cfg, run_dir, learner, kernel, threads, data_dir):
+        self.network, self.optimizer, self.epochs = learner.network, learner.optimizer, cfg.epochs
+        schedule = learner.schedule
         # a schedule over the run's length (cosine) makes every epoch depend on epochs: no prefix to share,
         # and a checkpoint of another length is another configuration
         fixed = ("epochs",) if not schedule.depends_on_length else ()
@@ -115,7 +120,7 @@ def write_run_files(run_dir, network, data, history, batch_log, status):
     return written
 
 
-def run_job(cfg, run_dir, parallel_sweep=False):
+def run_job(cfg: Any, run_dir: Union[str, Path], parallel_sweep: bool = False) -> dict[str, Any]:
     """Train the configured network once and write the run directory; return result.json's dict.
     ``cfg`` is a composed, validated config (``nnexp.config.validate``); ``parallel_sweep``: this
     job runs beside others on this machine (BLAS threads, ``nnexp.training.threads``)."""
@@ -129,19 +134,17 @@ def run_job(cfg, run_dir, parallel_sweep=False):
     network = build_model(cfg.model, data, np.dtype(str(cfg.dtype)), np.random.default_rng(cfg.seed))
     if cfg.init_from:
         network.load_state(read_npz(cfg.init_from), source=f"init_from {cfg.init_from}")
-    optimizer = make_optimizer(plain(cfg.optimizer), network, cfg.lr)
-    schedule = make_schedule(plain(cfg.schedule), cfg.lr)
+    learner = Learner(network, make_optimizer(plain(cfg.optimizer), network, cfg.lr),
+                      make_schedule(plain(cfg.schedule), cfg.lr))
     kernel = resolve_kernel(str(cfg.kernel), len(data.x_train))
     thread_count = blas_thread_count(cfg.threads, cfg.batch_size, parallel_sweep)
-    stores = EpochStores(cfg, run_dir, network, optimizer, kernel, thread_count, section["dir"], schedule)
+    stores = EpochStores(cfg, run_dir, learner, kernel, thread_count, section["dir"])
     history, batch_log = stores.restore()
     moved = network.compile_data_movement(kernel == "numba", thread_count)   # a CNN's im2col, pooling...
     status, diverged_epoch, threads, stopped = "completed", None, None, None
     try:
         with blas_threads(thread_count) as threads:
-            train(network, optimizer, data, cfg.epochs, cfg.batch_size, cfg.shuffle, cfg.seed, cfg.batch_mean,
-                  history, batch_log, on_epoch=stores.after_epoch, kernel=kernel, before_epoch=stores.before_epoch,
-                  schedule=schedule, augment=cfg.data.augment)
+            train(learner, data, Recipe.of(cfg, kernel), history, batch_log, hooks=stores)
     except Diverged as err:   # one line on the console and in main.log; a sweep goes on
         status, diverged_epoch = "diverged", err.epoch
         log.warning("%s: %s", run_dir, err)

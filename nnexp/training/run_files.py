@@ -110,18 +110,3 @@ def write_scores(run_dir, network, data):
     counts = confusion_matrix(data.labels_test, predicted, data.n_outputs)
     return [write_csv(run_dir / "confusion.csv", confusion_frame(counts, data.class_names)),
             write_csv(run_dir / "per_label.csv", per_label_frame(counts, data.class_names))]
-
-
-def write_network_figures(run_dir, network, data):
-    """filters.png and feature_maps.png of a trained network with convolutions (none without)."""
-    filters = network.first_conv_filters()
-    if filters is None:
-        return []
-    from ..figures.network import feature_map_grid, filter_grid  # matplotlib: only when needed
-
-    image, names = data.x_test[0], data.class_names
-    label, predicted = int(data.labels_test[0]), int(network.predict(image[None]).argmax(axis=1)[0])
-    return [filter_grid(filters, run_dir / "filters.png", title=f"First-layer filters ({network.names[0]})"),
-            feature_map_grid(network.feature_maps(image), run_dir / "feature_maps.png",
-                             title=f"Feature maps of test image 1 (label {names[label]}, predicted {names[predicted]})",
-                             class_names=names)]

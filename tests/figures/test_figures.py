@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nnexp.figures import forest, run, style, sweep
+from nnexp.figures import forest_plot, run_plots, style, sweep_plots
 
 
 @pytest.fixture
@@ -35,21 +35,22 @@ def assert_png(path, expected):
 
 
 def test_sweep_figures_are_pngs(tmp_path, grid, history):
-    assert_png(sweep.accuracy_vs_lr(grid, tmp_path / "a.png", group=["epochs"]), tmp_path / "a.png")
-    assert_png(sweep.accuracy_vs_epochs(history, tmp_path / "b.png", group=["lr"]), tmp_path / "b.png")
-    assert_png(sweep.lr_epochs_heatmap(grid, tmp_path / "c.png"), tmp_path / "c.png")
-    assert_png(sweep.lr_epochs_surface(grid, tmp_path / "d.png"), tmp_path / "d.png")
-    assert_png(sweep.score_by_key(grid.assign(seed=[0, 1, 2] * 3), tmp_path / "e.png", "seed"), tmp_path / "e.png")
+    assert_png(sweep_plots.accuracy_vs_lr(grid, tmp_path / "a.png", group=["epochs"]), tmp_path / "a.png")
+    assert_png(sweep_plots.accuracy_vs_epochs(history, tmp_path / "b.png", group=["lr"]), tmp_path / "b.png")
+    assert_png(sweep_plots.lr_epochs_heatmap(grid, tmp_path / "c.png"), tmp_path / "c.png")
+    assert_png(sweep_plots.lr_epochs_surface(grid, tmp_path / "d.png"), tmp_path / "d.png")
+    by_seed = grid.assign(seed=[0, 1, 2] * 3)
+    assert_png(sweep_plots.score_by_key(by_seed, tmp_path / "e.png", "seed"), tmp_path / "e.png")
 
 
 def test_a_partial_grid_still_draws_a_surface(tmp_path, grid):
     partial = grid.drop(index=[8])   # the last job never finished
-    assert_png(sweep.lr_epochs_surface(partial, tmp_path / "s.png"), tmp_path / "s.png")
-    assert_png(sweep.lr_epochs_heatmap(partial, tmp_path / "h.png"), tmp_path / "h.png")
+    assert_png(sweep_plots.lr_epochs_surface(partial, tmp_path / "s.png"), tmp_path / "s.png")
+    assert_png(sweep_plots.lr_epochs_heatmap(partial, tmp_path / "h.png"), tmp_path / "h.png")
 
 
 def test_the_gif_has_one_real_render_per_view(tmp_path, grid):
-    path = sweep.lr_epochs_gif(grid, tmp_path / "turn.gif", frames=12)
+    path = sweep_plots.lr_epochs_gif(grid, tmp_path / "turn.gif", frames=12)
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == 12
         frames = []
@@ -70,8 +71,8 @@ def test_run_figures_are_pngs(tmp_path, history):
     per_label = pd.DataFrame({"label": range(10), "count": counts.sum(axis=1), "errors": errors,
                               "error_rate": errors / counts.sum(axis=1), "error_share": errors / errors.sum()})
     one_run = history[history["lr"] == 0.1]
-    for draw, frame in ((run.loss_per_batch, batches), (run.loss_per_epoch, one_run),
-                        (run.confusion, confusion), (run.per_label_errors, per_label)):
+    for draw, frame in ((run_plots.loss_per_batch, batches), (run_plots.loss_per_epoch, one_run),
+                        (run_plots.confusion, confusion), (run_plots.per_label_errors, per_label)):
         assert_png(draw(frame, tmp_path / f"{draw.__name__}.png"), tmp_path / f"{draw.__name__}.png")
 
 
@@ -110,7 +111,7 @@ def drawn(monkeypatch):
         figures.append(fig)
         return style.save(fig, path)
 
-    for module in (run, sweep, forest):
+    for module in (run_plots, sweep_plots, forest_plot):
         monkeypatch.setattr(module, "save", keep)
     return figures
 
@@ -123,7 +124,7 @@ def series(ax):
 
 def test_accuracy_vs_lr_draws_each_group_in_percent(tmp_path, grid, drawn):
     """Break tried: plotting train_acc, or epochs not grouped, fails here (a valid PNG either way)."""
-    sweep.accuracy_vs_lr(grid, tmp_path / "a.png", group=["epochs"])
+    sweep_plots.accuracy_vs_lr(grid, tmp_path / "a.png", group=["epochs"])
     lines = series(drawn[-1].axes[0])
     for epochs, rows in grid.groupby("epochs"):
         (name,) = [n for n in lines if n.endswith(f"={epochs}")]
@@ -134,7 +135,7 @@ def test_accuracy_vs_lr_draws_each_group_in_percent(tmp_path, grid, drawn):
 
 
 def test_accuracy_vs_epochs_draws_training_and_test_curves(tmp_path, history, drawn):
-    sweep.accuracy_vs_epochs(history, tmp_path / "b.png", group=["lr"])
+    sweep_plots.accuracy_vs_epochs(history, tmp_path / "b.png", group=["lr"])
     plotted = [y for x, y in series(drawn[-1].axes[0]).values() if len(x) == 6]
     for lr, rows in history.groupby("lr"):
         for column in ("train_acc", "test_acc"):
@@ -142,7 +143,7 @@ def test_accuracy_vs_epochs_draws_training_and_test_curves(tmp_path, history, dr
 
 
 def test_the_heatmap_holds_the_grid(tmp_path, grid, drawn):
-    sweep.lr_epochs_heatmap(grid, tmp_path / "c.png")
+    sweep_plots.lr_epochs_heatmap(grid, tmp_path / "c.png")
     image = drawn[-1].axes[0].get_images()[0].get_array()
     expected = 100 * grid.pivot(index="lr", columns="epochs", values="test_acc").sort_index().to_numpy()
     np.testing.assert_allclose(np.asarray(image), expected)
@@ -153,24 +154,24 @@ def test_the_heatmap_holds_the_grid(tmp_path, grid, drawn):
 def test_run_figures_draw_the_run_tables(tmp_path, history, drawn):
     """Break tried: loss_per_epoch drawing train_loss twice fails here."""
     one_run = history[history["lr"] == 0.1]
-    run.loss_per_epoch(one_run, tmp_path / "e.png")
+    run_plots.loss_per_epoch(one_run, tmp_path / "e.png")
     lines = series(drawn[-1].axes[0])
     np.testing.assert_allclose(lines["training"][1], one_run["train_loss"])
     np.testing.assert_allclose(lines["test"][1], one_run["test_loss"])
     batches = pd.DataFrame({"epoch": [1, 1, 2, 2], "batch": [1, 2, 1, 2], "samples": [5, 10, 15, 20],
                             "train_loss": [0.9, 0.5, 0.4, 0.3]})
-    run.loss_per_batch(batches, tmp_path / "p.png")
+    run_plots.loss_per_batch(batches, tmp_path / "p.png")
     x, y = series(drawn[-1].axes[0])["training loss (chunk mean)"]
     np.testing.assert_allclose(x, [5, 10, 15, 20])
     np.testing.assert_allclose(y, [0.9, 0.5, 0.4, 0.3])
     counts = np.array([[5, 1], [2, 7]])
     confusion = pd.DataFrame(counts, columns=["pred_0", "pred_1"]).assign(label=[0, 1])
-    run.confusion(confusion, tmp_path / "c.png")
+    run_plots.confusion(confusion, tmp_path / "c.png")
     np.testing.assert_allclose(np.asarray(drawn[-1].axes[0].get_images()[0].get_array()), np.log1p(counts))
     assert "accuracy 80.00%" in drawn[-1].axes[0].get_title()
     per_label = pd.DataFrame({"label": [0, 1], "count": [6, 9], "errors": [1, 2], "error_rate": [1 / 6, 2 / 9],
                               "error_share": [1 / 3, 2 / 3]})
-    run.per_label_errors(per_label, tmp_path / "l.png")
+    run_plots.per_label_errors(per_label, tmp_path / "l.png")
     heights = [bar.get_height() for bar in drawn[-1].axes[0].patches]
     np.testing.assert_allclose(heights, [100 / 6, 200 / 9, 100 / 3, 200 / 3])
 
@@ -186,12 +187,12 @@ def test_class_names_label_the_run_figures_and_hiragana_have_a_font(tmp_path, dr
                               "error_rate": [1 / 6, 2 / 9], "error_share": [1 / 3, 2 / 3]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        run.confusion(confusion, tmp_path / "c.png")
+        run_plots.confusion(confusion, tmp_path / "c.png")
         ax = drawn[-1].axes[0]
         assert [t.get_text() for t in ax.get_xticklabels()] == [t.get_text() for t in ax.get_yticklabels()] == names
-        run.per_label_errors(per_label, tmp_path / "l.png")
+        run_plots.per_label_errors(per_label, tmp_path / "l.png")
         assert [t.get_text() for t in drawn[-1].axes[0].get_xticklabels()] == names
-    run.per_label_errors(per_label.drop(columns="name"), tmp_path / "old.png")
+    run_plots.per_label_errors(per_label.drop(columns="name"), tmp_path / "old.png")
     assert [t.get_text() for t in drawn[-1].axes[0].get_xticklabels()] == ["0", "1"]
 
 
@@ -217,7 +218,7 @@ def drawn_points(ax):
 
 def test_the_forest_plot_draws_every_difference_sorted_with_the_significant_ones_red(tmp_path, drawn):
     frame = forest_frame(12)
-    assert_png(forest.differences(frame, tmp_path / "f.png", "val_acc"), tmp_path / "f.png")
+    assert_png(forest_plot.differences(frame, tmp_path / "f.png", "val_acc"), tmp_path / "f.png")
     ax = drawn[-1].axes[0]
     labels, points = drawn_points(ax)
     assert labels == list(frame.sort_values("diff")["label"])          # sorted, the largest at the top
@@ -230,7 +231,7 @@ def test_the_forest_plot_draws_every_difference_sorted_with_the_significant_ones
 def test_past_30_rows_the_forest_plot_keeps_the_significant_ones_and_names_compare_csv(tmp_path, drawn):
     frame = forest_frame(45)
     frame.loc[0, ["diff", "lo", "hi", "significant"]] = [0.0001, 0.00005, 0.00015, True]   # small but significant
-    forest.differences(frame, tmp_path / "f.png", "val_acc")
+    forest_plot.differences(frame, tmp_path / "f.png", "val_acc")
     ax = drawn[-1].axes[0]
     labels, _ = drawn_points(ax)
     assert len(labels) == 30 and "lr=0" in labels and "all are in compare.csv" in ax.get_title()

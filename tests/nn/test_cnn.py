@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from arrays import values
 from conftest import numerical_gradient, relative_error
 from helpers import compose_config
 
@@ -61,8 +62,8 @@ def test_loss_and_grads_match_finite_differences(mean, cfg):
 
     losses, grads = net.loss_and_grads(x, y, mean=mean, rng=np.random.default_rng(7))
     assert losses.shape == (4,)
-    assert len(grads) == len(net.params) == len(net.decay)
-    for p, g in zip(net.params, grads):
+    assert len(grads) == len(values(net)) == len(net.parameters)
+    for p, g in zip(values(net), grads):
         assert g.shape == p.shape and g.dtype == p.dtype
         assert relative_error(g, numerical_gradient(total, p)) < 1e-6
 
@@ -80,7 +81,7 @@ def test_softmax_cross_entropy_is_exact_for_huge_logits():
     """Logits of order 1e5..1e7: each loss equals lse(z) - z_label computed in float64 from the same logits.
     Break tried: the clamped log of softmax (nnexp 0.2) caps every wrong answer at 87.3."""
     net = build_cnn({"layers": CLASSIC_LAYERS}, (1, 28, 28), 10, np.float32, np.random.default_rng(0))
-    net.params[-2] *= 1e6  # last dense W: logits of order 1e5..1e7
+    values(net)[-2] *= 1e6  # last dense W: logits of order 1e5..1e7
     x = np.random.default_rng(0).random((5, 784)).astype(np.float32)
     labels = [0, 1, 2, 3, 4]
     y = np.eye(10, dtype=np.float32)[labels]
@@ -100,14 +101,14 @@ def test_builds_the_classic_and_default_stacks():
     classic = build_cnn({"layers": CLASSIC_LAYERS}, (1, 28, 28), 10, np.float32, np.random.default_rng(0))
     assert classic.names == ["conv1", "leaky_relu1", "maxpool1", "conv2", "leaky_relu2", "maxpool2",
                              "flatten1", "dense1"]
-    assert [p.shape for p in classic.params] == [(8, 1, 5, 5), (8,), (16, 8, 5, 5), (16,), (10, 784), (10,)]
-    assert classic.param_keys == ["W1", "b1", "W2", "b2", "W3", "b3"]
-    assert classic.decay == [True, False, True, False, True, False]
-    assert all(p.dtype == np.float32 for p in classic.params)
+    assert [p.shape for p in values(classic)] == [(8, 1, 5, 5), (8,), (16, 8, 5, 5), (16,), (10, 784), (10,)]
+    assert list(classic.parameters) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    assert [p.decays for p in classic.parameters.values()] == [True, False, True, False, True, False]
+    assert all(p.dtype == np.float32 for p in values(classic))
     default = build_cnn({}, (1, 28, 28), 10, "float32")
-    assert all(p.dtype == np.float32 for p in default.params)
+    assert all(p.dtype == np.float32 for p in values(default))
     assert default.layers[-1].W.shape == (10, 128)
-    assert sum(p.size for p in default.params) == 32 * 9 + 32 + 64 * 32 * 9 + 64 + 3136 * 128 + 128 + 128 * 10 + 10
+    assert sum(p.size for p in values(default)) == 32 * 9 + 32 + 64 * 32 * 9 + 64 + 3136 * 128 + 128 + 128 * 10 + 10
 
 
 @pytest.mark.parametrize("layers", [CLASSIC_LAYERS, DEFAULT_LAYERS])
@@ -124,7 +125,7 @@ def test_conv_types_keep_every_output_shape(layers):
 def test_config_from_the_composed_schema():
     cfg = compose_config(["model=cnn", "model.conv_type=separable"]).model
     net = build_network(plain(cfg), (1, 28, 28), 10, np.float64, np.random.default_rng(0))
-    assert net.param_keys[:3] == ["Wd1", "Wp1", "b1"]
+    assert list(net.parameters)[:3] == ["Wd1", "Wp1", "b1"]
     assert net.names[0] == "conv1" and net.layers[0].depthwise.W.shape == (1, 1, 3, 3)
 
 
@@ -173,17 +174,17 @@ def test_state_round_trip_through_npz_keeps_params_in_place(tmp_path):
     a, b = small_net(), build_cnn({"layers": SMALL_LAYERS}, SMALL_SHAPE, 3, np.float64,
                                   np.random.default_rng(5))
     np.savez(tmp_path / "w.npz", **a.state())
-    before = [id(p) for p in b.params]
+    before = [id(p) for p in values(b)]
     with np.load(tmp_path / "w.npz") as arrays:
         b.load_state(arrays)
-    assert [id(p) for p in b.params] == before
-    for p, q in zip(a.params, b.params):
+    assert [id(p) for p in values(b)] == before
+    for p, q in zip(values(a), values(b)):
         np.testing.assert_array_equal(p, q)
     x, _ = batch()
     np.testing.assert_allclose(a.predict(x), b.predict(x))
     state = a.state()
     state["W1"][...] = 0  # a copy, not the live parameter
-    assert np.any(a.params[0] != 0)
+    assert np.any(values(a)[0] != 0)
 
 
 def test_load_state_errors_name_arrays_and_shapes():
@@ -214,7 +215,7 @@ def test_feature_maps_and_first_conv_filters():
         ("maxpool1", (8, 14, 14)), ("conv2", (16, 14, 14)), ("leaky_relu2", (16, 14, 14)),
         ("maxpool2", (16, 7, 7)), ("flatten1", (784,)), ("dense1", (10,)), ("softmax", (10,))]
     np.testing.assert_allclose(maps[-1][1].sum(), 1)
-    assert net.first_conv_filters() is net.params[0]
+    assert net.first_conv_filters() is values(net)[0]
     sep = build_cnn({"layers": CLASSIC_LAYERS, "conv_type": "separable"}, (1, 28, 28), 10)
     assert sep.first_conv_filters().shape == (8, 1, 5, 5)
 
@@ -232,7 +233,7 @@ def test_tiny_cnn_overfits_random_images():
     net = build_cnn({"layers": layers}, (1, 8, 8), 4, np.float64, np.random.default_rng(1))
     for _ in range(300):
         _, grads = net.loss_and_grads(x, y)
-        for p, g in zip(net.params, grads):
+        for p, g in zip(values(net), grads):
             p -= 0.3 * g
     assert (net.predict(x).argmax(axis=1) == labels).mean() == 1.0
 
@@ -240,12 +241,12 @@ def test_tiny_cnn_overfits_random_images():
 def test_weights_of_nnexp_0_2_load_into_the_same_network(tmp_path):
     """0.2 named a CNN's parameters by layer and kept a dense W as (in, out); an MLP's as W1..WL."""
     net = small_net()
-    old = {"conv1.W": net.params[0], "conv1.b": net.params[1], "conv2.W": net.params[2], "conv2.b": net.params[3],
-           "dense1.W": net.params[4].T, "dense1.b": net.params[5], "dense2.W": net.params[6].T,
-           "dense2.b": net.params[7]}
+    old = {"conv1.W": values(net)[0], "conv1.b": values(net)[1], "conv2.W": values(net)[2], "conv2.b": values(net)[3],
+           "dense1.W": values(net)[4].T, "dense1.b": values(net)[5], "dense2.W": values(net)[6].T,
+           "dense2.b": values(net)[7]}
     other = build_cnn({"layers": SMALL_LAYERS}, SMALL_SHAPE, 3, np.float64, np.random.default_rng(5))
     other.load_state(old)
-    for p, q in zip(net.params, other.params):
+    for p, q in zip(values(net), values(other)):
         np.testing.assert_array_equal(p, q)
 
 
@@ -309,9 +310,9 @@ def test_compiled_data_movement_trains_the_same_weights_and_its_gradients_match_
     for net in nets:
         for step in range(3):
             _, grads = net.loss_and_grads(x, y, rng=np.random.default_rng(step))
-            for p, g in zip(net.params, grads):
+            for p, g in zip(values(net), grads):
                 p -= 0.1 * g
-    for reference, compiled in zip(*(net.params for net in nets)):
+    for reference, compiled in zip(*(values(net) for net in nets)):
         np.testing.assert_array_equal(compiled, reference)
     net = nets[1]
 
@@ -319,7 +320,7 @@ def test_compiled_data_movement_trains_the_same_weights_and_its_gradients_match_
         return net.loss_and_grads(x, y, rng=np.random.default_rng(7))[0].mean()
 
     _, grads = net.loss_and_grads(x, y, rng=np.random.default_rng(7))
-    for p, g in zip(net.params, grads):
+    for p, g in zip(values(net), grads):
         assert relative_error(g, numerical_gradient(total, p)) < 1e-6
 
 

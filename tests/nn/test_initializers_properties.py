@@ -37,7 +37,7 @@ def assert_drawn_from(w, variance, bound):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(INITIALIZERS), st.integers(1, 5000), st.integers(1, 5000), st.floats(0.01, 3),
+@given(st.sampled_from(list(INITIALIZERS)), st.integers(1, 5000), st.integers(1, 5000), st.floats(0.01, 3),
        st.integers(0, 2 ** 32 - 1))
 def test_each_initializers_sample_mean_and_variance_match_its_definition(name, fan_in, fan_out, limit, seed):
     w = initial_weights(name, SHAPE, fan_in, fan_out, np.random.default_rng(seed), uniform_limit=limit)
@@ -46,7 +46,7 @@ def test_each_initializers_sample_mean_and_variance_match_its_definition(name, f
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.sampled_from(INITIALIZERS), st.floats(0.01, 3), st.integers(0, 2 ** 32 - 1))
+@given(st.sampled_from(list(INITIALIZERS)), st.floats(0.01, 3), st.integers(0, 2 ** 32 - 1))
 def test_biases_are_drawn_like_the_classics_weights_or_zero(name, limit, seed):
     b = initial_biases(name, SHAPE, np.random.default_rng(seed), uniform_limit=limit)
     assert b.shape == SHAPE

@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 import pytest
+from arrays import values
 from test_network import COMBINATIONS, targets_for
 
 from nnexp.data import Dataset
@@ -12,8 +13,9 @@ from nnexp.nn.build import mlp
 from nnexp.nn.kernels import NUMBA_MIN_SAMPLES, numba_available, per_sample_trainer, resolve_kernel
 from nnexp.nn.kernels.base import DEFERRED
 from nnexp.nn.kernels.blas import BlasTrainer
+from nnexp.nn.layers import Parameter
 from nnexp.nn.optim import SGD, Adam, RMSprop
-from nnexp.training.loop import train
+from nnexp.training.loop import Learner, Recipe, train
 
 KERNELS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not numba_available(),
                                                                     reason="numba is not installed"))]
@@ -32,8 +34,9 @@ def trained(kernel, data, hidden, output, loss, bias, dtype, momentum=0.0, weigh
     """A 7-6-5-3 network after ``epochs`` shuffled per-sample epochs on ``kernel``: (model, history, log)."""
     model = mlp(list(sizes), activation=hidden, output_activation=output, loss=loss, init="xavier", bias=bias,
                 dtype=dtype, rng=np.random.default_rng(0))
-    optimizer = SGD(model.params, model.decay, lr=0.05, momentum=momentum, weight_decay=weight_decay)
-    history, log = train(model, optimizer, data, epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
+    optimizer = SGD(model.parameters, lr=0.05, momentum=momentum, weight_decay=weight_decay)
+    recipe = Recipe(epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
+    history, log = train(Learner(model, optimizer), data, recipe)
     return model, optimizer, history, log
 
 
@@ -45,7 +48,7 @@ def assert_same_training(kernel, dtype, n=60, **settings):
     # the reference did train
     assert not np.allclose(ref_model.dense_stack().weights[0], start.dense_stack().weights[0])
     tolerance = TOLERANCE[dtype]
-    for fast, ref in zip(model.params + (opt.velocity or []), ref_model.params + (ref_opt.velocity or [])):
+    for fast, ref in zip(values(model) + (opt.velocity or []), values(ref_model) + (ref_opt.velocity or [])):
         np.testing.assert_allclose(fast, ref, **tolerance)
     np.testing.assert_allclose([r["train_loss"] for r in log], [r["train_loss"] for r in ref_log], **tolerance)
     np.testing.assert_allclose([r["test_loss"] for r in history], [r["test_loss"] for r in ref_history],
@@ -85,12 +88,12 @@ def test_deferred_first_layer_with_any_depth_and_a_last_chunk_cut_short(kernel, 
 
 def test_kernel_choice_and_fallbacks():
     model = mlp([4, 3, 2], dtype=np.float32, rng=np.random.default_rng(0))
-    optimizer = SGD(model.params, model.decay, lr=0.1)
+    optimizer = SGD(model.parameters, lr=0.1)
     x32 = np.zeros((5, 4), np.float32)
     assert isinstance(per_sample_trainer(model, optimizer, x32, "numpy"), BlasTrainer)
     assert per_sample_trainer(model, optimizer, x32, "reference") is None
     assert per_sample_trainer(model, optimizer, x32.astype(np.float64), "numpy") is None  # other dtype
-    other = SGD([p.copy() for p in model.params], model.decay, lr=0.1)
+    other = SGD([Parameter(p.value.copy(), p.name, p.decays) for p in model.parameters.values()], lr=0.1)
     assert per_sample_trainer(model, other, x32, "numpy") is None          # not the model's arrays
     assert resolve_kernel("auto", NUMBA_MIN_SAMPLES) == ("numba" if numba_available() else "numpy")
     assert resolve_kernel("auto", NUMBA_MIN_SAMPLES - 1) == "numpy"     # not worth loading numba
@@ -103,11 +106,11 @@ def test_diverging_run_is_detected_on_the_fast_path():
     data = toy_data("identity", np.float64)
     model = mlp([7, 6, 5, 3], activation="identity", output_activation="identity", init="unit_normal",
                 dtype=np.float64, rng=np.random.default_rng(0))
-    optimizer = SGD(model.params, model.decay, lr=5.0)
+    optimizer = SGD(model.parameters, lr=5.0)
     from nnexp.training.loop import Diverged
 
     with pytest.raises(Diverged):
-        train(model, optimizer, data, 1, batch_size=1, kernel="numpy")
+        train(Learner(model, optimizer), data, Recipe(1, batch_size=1, kernel="numpy"))
 
 
 @pytest.mark.skipif(not numba_available(), reason="numba is not installed")
@@ -152,7 +155,8 @@ def trained_with(kernel, rule, dtype, bias, epochs=3):
     model = mlp([7, 6, 5, 3], activation="tanh", output_activation="softmax", loss="cross_entropy", init="xavier",
                 bias=bias, dtype=dtype, rng=np.random.default_rng(0))
     optimizer = RULES[rule](model)
-    history, log = train(model, optimizer, data, epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
+    recipe = Recipe(epochs, batch_size=1, shuffle=True, seed=3, kernel=kernel)
+    history, log = train(Learner(model, optimizer), data, recipe)
     return model, optimizer, log
 
 
@@ -187,5 +191,7 @@ def test_which_kernel_runs_which_optimizer():
     for rule in RULES:
         assert isinstance(per_sample_trainer(model, RULES[rule](model), x32, "numba"), NumbaTrainer)
         assert per_sample_trainer(model, RULES[rule](model), x32, "numpy") is None
-    every = Adam(model.params, [True] * len(model.params), 0.01, weight_decay=0.1)
+    for p in model.parameters.values():   # the biases decay too
+        p.decays = True
+    every = Adam(model.parameters, 0.01, weight_decay=0.1)
     assert per_sample_trainer(model, every, x32, "numba") is None

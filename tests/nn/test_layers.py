@@ -3,12 +3,13 @@ against the naive loop one, pooling routes the error from above, and weight init
 
 import numpy as np
 import pytest
+from arrays import grads, values
 from conftest import numerical_gradient, relative_error
 from conv_oracle import conv2d_naive, conv2d_naive_backward
 
 from nnexp.errors import ConfigError
 from nnexp.nn.conv import Conv2D, DepthwiseConv2D, Pool2D, SeparableConv2D
-from nnexp.nn.layers import Activation, Dense, Dropout, Flatten
+from nnexp.nn.layers import Activation, Dense, Dropout, Flatten, Layer
 
 F64 = np.float64
 
@@ -21,11 +22,11 @@ def check_layer(layer, x, seed=0):
     out = layer.forward(x, train=True, rng=np.random.default_rng(seed))
     dout = np.random.default_rng(99).standard_normal(out.shape)
     dx = layer.backward(dout)
-    grads = list(layer.grads)
+    layer_grads = grads(layer)
     assert dx.shape == x.shape
     assert relative_error(dx, numerical_gradient(scalar, x)) < 1e-6
-    assert len(grads) == len(layer.params)
-    for p, g in zip(layer.params, grads):
+    assert len(layer_grads) == len(values(layer))
+    for p, g in zip(values(layer), layer_grads):
         assert g.shape == p.shape
         assert relative_error(g, numerical_gradient(scalar, p)) < 1e-6
 
@@ -39,12 +40,12 @@ def images(shape, seed=2):
 
 
 CONV_CASES = [
-    dict(kernel=3),
-    dict(kernel=3, pad=1),
-    dict(kernel=3, stride=2, pad=1),
-    dict(kernel=3, dilation=2, pad=2),
-    dict(kernel=(2, 3), stride=2, pad=(1, 0), dilation=2),
-    dict(kernel=3, bias=False),
+    dict(kernel_size=3),
+    dict(kernel_size=3, pad=1),
+    dict(kernel_size=3, stride=2, pad=1),
+    dict(kernel_size=3, dilation=2, pad=2),
+    dict(kernel_size=(2, 3), stride=2, pad=(1, 0), dilation=2),
+    dict(kernel_size=3, bias=False),
 ]
 
 
@@ -71,17 +72,17 @@ def test_conv_matches_naive_forward_and_backward(case):
     dx = layer.backward(dout)
     ndx, ndW, ndb = conv2d_naive_backward(dout, x, layer.W, stride, pad, dilation)
     np.testing.assert_allclose(dx, ndx, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(layer.grads[0], ndW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grads(layer)[0], ndW, rtol=1e-12, atol=1e-12)
     if layer.b is not None:
-        np.testing.assert_allclose(layer.grads[1], ndb, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(grads(layer)[1], ndb, rtol=1e-12, atol=1e-12)
 
 
 def test_conv_output_shape_is_the_forward_shape():
-    layer = make(Conv2D, 2, 5, kernel=(3, 2), stride=2, pad=(2, 1), dilation=2)
+    layer = make(Conv2D, 2, 5, kernel_size=(3, 2), stride=2, pad=(2, 1), dilation=2)
     assert layer.forward(images((3, 2, 9, 8))).shape == (3, *layer.output_shape((2, 9, 8)))
 
 
-@pytest.mark.parametrize("case", [dict(kernel=3, pad=1), dict(kernel=3, stride=2, dilation=2, pad=2)])
+@pytest.mark.parametrize("case", [dict(kernel_size=3, pad=1), dict(kernel_size=3, stride=2, dilation=2, pad=2)])
 def test_depthwise_and_separable_backward_match_finite_differences(case):
     check_layer(make(DepthwiseConv2D, 3, bias=True, **case), images((2, 3, 6, 7)))
     sep = make(SeparableConv2D, 3, 4, **case)
@@ -90,8 +91,8 @@ def test_depthwise_and_separable_backward_match_finite_differences(case):
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("case", [dict(kernel=3), dict(kernel=3, pad=1, stride=2),
-                                  dict(kernel=3, pad=2, dilation=2)])
+@pytest.mark.parametrize("case", [dict(kernel_size=3), dict(kernel_size=3, pad=1, stride=2),
+                                  dict(kernel_size=3, pad=2, dilation=2)])
 def test_separable_matches_naive_depthwise_then_pointwise(case, channels):
     sep = make(SeparableConv2D, channels, 4, **case)
     sep.pointwise.b[...] = [0.5, -1.0, 2.0, 0.0]
@@ -112,22 +113,22 @@ def test_separable_matches_naive_depthwise_then_pointwise(case, channels):
     parts = [conv2d_naive_backward(ddepth[:, [c]], x[:, [c]], wd[[c]], stride, pad, dilation)
              for c in range(channels)]
     np.testing.assert_allclose(dx, np.concatenate([p[0] for p in parts], axis=1), atol=1e-12)
-    np.testing.assert_allclose(sep.grads[0], np.concatenate([p[1] for p in parts]), atol=1e-12)
-    np.testing.assert_allclose(sep.grads[1], dwp, atol=1e-12)
-    np.testing.assert_allclose(sep.grads[2], db, atol=1e-12)
+    np.testing.assert_allclose(grads(sep)[0], np.concatenate([p[1] for p in parts]), atol=1e-12)
+    np.testing.assert_allclose(grads(sep)[1], dwp, atol=1e-12)
+    np.testing.assert_allclose(grads(sep)[2], db, atol=1e-12)
 
 
 def test_first_layer_skips_the_input_gradient_but_not_its_own():
-    layer = make(Conv2D, 2, 3, kernel=3)
+    layer = make(Conv2D, 2, 3, kernel_size=3)
     x = images((2, 2, 5, 5))
     dout = images((2, 3, 3, 3), seed=4)
     layer.forward(x, train=True)
     layer.backward(dout)
-    full = [g.copy() for g in layer.grads]
+    full = [g.copy() for g in grads(layer)]
     layer.input_grad = False
     layer.forward(x, train=True)
     assert layer.backward(dout) is None
-    for a, b in zip(full, layer.grads):
+    for a, b in zip(full, grads(layer)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -227,7 +228,7 @@ def test_dropout_is_inverted_seeded_and_identity_at_inference():
 
 
 def test_inference_forward_keeps_no_cache():
-    layer = make(Conv2D, 1, 2, kernel=3)
+    layer = make(Conv2D, 1, 2, kernel_size=3)
     layer.forward(images((1, 1, 5, 5)))
     assert not hasattr(layer, "cache")
 
@@ -237,8 +238,8 @@ def test_he_init_uses_the_fan_in_of_each_layer():
     assert conv.W.dtype == np.float32 and conv.b.dtype == np.float32
     assert abs(conv.W.std() / np.sqrt(2 / (16 * 25)) - 1) < 0.03
     assert not conv.b.any()
-    assert conv.decay == [True, False] and conv.param_names == ["W", "b"]
-    assert SeparableConv2D(2, 3, 3, rng=np.random.default_rng(0)).param_names == ["Wd", "Wp", "b"]
+    assert [(p.name, p.decays) for p in conv.parameters] == [("W", True), ("b", False)]
+    assert [p.name for p in SeparableConv2D(2, 3, 3, rng=np.random.default_rng(0)).parameters] == ["Wd", "Wp", "b"]
     dense = Dense(400, 300, rng=np.random.default_rng(0))
     assert dense.W.shape == (300, 400) and dense.b.shape == (300,)
     assert abs(dense.W.std() / np.sqrt(2 / 400) - 1) < 0.03
@@ -253,3 +254,27 @@ def test_init_names_reach_the_initializers():
     assert np.abs(w).max() <= 0.3 and abs(w.std() / (0.3 / np.sqrt(3)) - 1) < 0.03
     with pytest.raises(ConfigError, match="glorot"):
         Conv2D(1, 2, 3, init="glorot", rng=np.random.default_rng(0))
+
+
+def test_every_layer_is_a_layer_with_a_readable_repr():
+    """The contract is the abstract base class: a layer without backward cannot be made."""
+    class Half(Layer):
+        def forward(self, x, train=False, rng=None):
+            return x / 2
+
+        def __repr__(self):
+            return "Half()"
+
+    with pytest.raises(TypeError, match="backward, parameters"):
+        Half()
+    rng = np.random.default_rng(0)
+    layers = [Dense(4, 3, rng=rng), Dense(4, 3, bias=False, rng=rng), Conv2D(2, 3, (3, 2), pad=1, rng=rng),
+              DepthwiseConv2D(2, 3, rng=rng), SeparableConv2D(2, 5, 3, bias=False, rng=rng), Pool2D("avg", 3, 2),
+              Activation("relu"), Flatten(), Dropout(0.25)]
+    assert all(isinstance(layer, Layer) for layer in layers)
+    assert [repr(layer) for layer in layers] == [
+        "Dense(4 -> 3, bias)", "Dense(4 -> 3, no bias)",
+        "Conv2D(2 -> 3, kernel 3x2, stride 1, pad 1x1, dilation 1, bias)",
+        "DepthwiseConv2D(2, kernel 3x3, stride 1, pad 0x0, dilation 1, no bias)",
+        "SeparableConv2D(2 -> 5, kernel 3x3, stride 1, pad 0x0, dilation 1, no bias)",
+        "Pool2D(avg, size 3, stride 2)", "Activation(relu)", "Flatten()", "Dropout(0.25)"]

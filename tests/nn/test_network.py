@@ -2,11 +2,13 @@ import itertools
 
 import numpy as np
 import pytest
+from arrays import values
 from conftest import numerical_gradient, relative_error
 
 from nnexp.errors import ConfigError, WeightsError
 from nnexp.nn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, get_activation
 from nnexp.nn.build import mlp
+from nnexp.nn.layers import Parameter
 from nnexp.nn.losses import make_loss
 from nnexp.nn.optim import SGD
 
@@ -38,8 +40,8 @@ def test_backward_matches_finite_differences(hidden, output, loss, bias, mean, r
         return losses.mean() if mean else losses.sum()
 
     _, grads = net.loss_and_grads(x, y, mean=mean)
-    assert len(grads) == len(net.params)
-    for param, grad in zip(net.params, grads):
+    assert len(grads) == len(values(net))
+    for param, grad in zip(values(net), grads):
         assert relative_error(grad, numerical_gradient(cost, param)) < 1e-6
 
 
@@ -110,7 +112,7 @@ def test_cross_entropy_gradient_with_classic_targets_matches_finite_differences(
         return net.loss.fn(z, net.output.fn(z), y).mean()
 
     _, grads = net.loss_and_grads(x, y)
-    for param, grad in zip(net.params, grads):
+    for param, grad in zip(values(net), grads):
         assert relative_error(grad, numerical_gradient(cost, param)) < 1e-6
 
 
@@ -145,7 +147,7 @@ def test_normal_initialisers_have_the_stated_spread(init, expected_std, rng):
 
 def test_uniform_initialiser_respects_the_limit(rng):
     net = mlp([50, 60, 10], init="uniform", uniform_limit=1.0, bias=True, rng=rng)
-    for array in net.params:
+    for array in values(net):
         assert np.abs(array).max() <= 1.0
     assert np.abs(net.dense_stack().weights[0]).max() > 0.95
 
@@ -162,8 +164,9 @@ def test_dtype_is_kept_through_training(rng):
         net = mlp([4, 5, 3], dtype=dtype, bias=True, rng=rng)
         x = rng.random((8, 4)).astype(dtype)
         y = rng.random((8, 3)).astype(dtype)
-        SGD(net.params, net.decay, 0.5).step(net.loss_and_grads(x, y)[1])
-        assert all(p.dtype == dtype for p in net.params)
+        net.loss_and_grads(x, y)
+        SGD(net.parameters, 0.5).step()
+        assert all(p.dtype == dtype for p in values(net))
         assert net.predict(x).dtype == dtype
 
 
@@ -180,7 +183,8 @@ def test_per_sample_step_is_the_classic_rule_with_the_true_hidden_error(rng):
     hidden_err = w2.T @ (out_err * out * (1 - out))
     w2 += 0.3 * (out_err * out * (1 - out)) @ hidden.T
     w1 += 0.3 * (hidden_err * hidden * (1 - hidden)) @ x
-    SGD(net.params, net.decay, 0.3).step(net.loss_and_grads(x, t)[1])
+    net.loss_and_grads(x, t)
+    SGD(net.parameters, 0.3).step()
     np.testing.assert_allclose(net.dense_stack().weights[0], w1, rtol=1e-12)
     np.testing.assert_allclose(net.dense_stack().weights[1], w2, rtol=1e-12)
 
@@ -190,9 +194,9 @@ def test_momentum_and_weight_decay_follow_their_formulas(rng):
     b = rng.normal(size=3)
     w0, b0 = w.copy(), b.copy()
     g_w, g_b = rng.normal(size=(3, 2)), rng.normal(size=3)
-    opt = SGD([w, b], [True, False], lr=0.1, momentum=0.9, weight_decay=0.01)
-    opt.step([g_w, g_b])
-    opt.step([g_w, g_b])
+    opt = SGD([Parameter(w, "W", True, g_w), Parameter(b, "b", False, g_b)], lr=0.1, momentum=0.9, weight_decay=0.01)
+    opt.step()
+    opt.step()
     v1 = -0.1 * (g_w + 0.01 * w0)
     w1 = w0 + v1
     v2 = 0.9 * v1 - 0.1 * (g_w + 0.01 * w1)

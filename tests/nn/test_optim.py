@@ -6,20 +6,26 @@ import math
 import numpy as np
 import pytest
 
+from nnexp.nn.layers import Parameter
 from nnexp.nn.optim import SGD, Adam, RMSprop
-from nnexp.nn.schedules import Schedule
+from nnexp.nn.schedules import Constant, Cosine, Exponential, Step
 
 W0 = np.array([[0.5, -1.0], [2.0, 0.25]])
 GRADS = [np.array([[0.1, -0.2], [0.3, 0.05]]), np.array([[-0.4, 0.1], [0.2, -0.3]]),
          np.array([[0.05, 0.05], [-0.1, 0.2]])]
-DECAY = [True]
+
+
+def take_steps(optimizer, grads):
+    """One step per gradient of the optimizer's one parameter."""
+    for g in grads:
+        optimizer.parameters[0].grad = g.copy()
+        optimizer.step()
 
 
 def run(optimizer_class, **settings):
     w = W0.copy()
-    optimizer = optimizer_class([w], DECAY, 0.1, **settings)
-    for g in GRADS:
-        optimizer.step([g.copy()])
+    optimizer = optimizer_class([Parameter(w, "W", True)], 0.1, **settings)
+    take_steps(optimizer, GRADS)
     return w, optimizer
 
 
@@ -73,12 +79,11 @@ def test_state_round_trip_continues_exactly(optimizer_class, settings):
     Break tried: Adam's state without step_count restarts the bias correction and differs."""
     straight, _ = run(optimizer_class, **settings)
     w = W0.copy()
-    first = optimizer_class([w], DECAY, 0.1, **settings)
-    for g in GRADS[:2]:
-        first.step([g.copy()])
-    second = optimizer_class([w], DECAY, 0.1, **settings)
+    first = optimizer_class([Parameter(w, "W", True)], 0.1, **settings)
+    take_steps(first, GRADS[:2])
+    second = optimizer_class([Parameter(w, "W", True)], 0.1, **settings)
     second.load_state({k: np.array(v) for k, v in first.state().items()})
-    second.step([GRADS[2].copy()])
+    take_steps(second, GRADS[2:])
     np.testing.assert_array_equal(w, straight)
 
 
@@ -99,13 +104,13 @@ def test_matches_pytorch_when_installed():
 
 
 def test_schedule_rates():
-    assert [Schedule(0.1).rate(k, 5) for k in range(1, 6)] == [0.1] * 5
-    assert [Schedule(1.0, "step", gamma=0.5, step_size=2).rate(k, 6) for k in range(1, 7)] == \
+    assert [Constant(0.1).rate(k, 5) for k in range(1, 6)] == [0.1] * 5
+    assert [Step(1.0, gamma=0.5, step_size=2).rate(k, 6) for k in range(1, 7)] == \
         [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
-    assert [Schedule(1.0, "exponential", gamma=0.5).rate(k, 3) for k in range(1, 4)] == [1.0, 0.5, 0.25]
-    cosine = [Schedule(1.0, "cosine", min_lr=0.1).rate(k, 5) for k in range(1, 6)]
+    assert [Exponential(1.0, gamma=0.5).rate(k, 3) for k in range(1, 4)] == [1.0, 0.5, 0.25]
+    cosine = [Cosine(1.0, min_lr=0.1).rate(k, 5) for k in range(1, 6)]
     np.testing.assert_allclose(cosine, [0.1 + 0.9 * (1 + math.cos(math.pi * i / 4)) / 2 for i in range(5)])
     assert cosine[0] == 1.0 and cosine[-1] == pytest.approx(0.1)
-    warm = [Schedule(1.0, "cosine", warmup=2).rate(k, 5) for k in range(1, 6)]
+    warm = [Cosine(1.0, warmup=2).rate(k, 5) for k in range(1, 6)]
     np.testing.assert_allclose(warm, [0.5, 1.0, 1.0, 0.5, 0.0], atol=1e-12)
-    assert Schedule(1.0, "cosine").depends_on_length and not Schedule(1.0, "step").depends_on_length
+    assert Cosine(1.0).depends_on_length and not Step(1.0).depends_on_length

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnexp.nn.build import mlp
+from nnexp.nn.layers import Parameter
 from nnexp.nn.optim import Adam, make_optimizer
-from nnexp.nn.schedules import Schedule, make_schedule
+from nnexp.nn.schedules import SCHEDULES, make_schedule
 
 OPTIMIZERS = [{"name": "sgd"}, {"name": "sgd", "momentum": 0.9}, {"name": "sgd", "momentum": 0.5, "nesterov": True},
               {"name": "adam"}, {"name": "adamw"}, {"name": "rmsprop"}]
@@ -19,11 +20,18 @@ OPTIMIZERS = [{"name": "sgd"}, {"name": "sgd", "momentum": 0.9}, {"name": "sgd",
 def trajectory(settings_, params, decay, grads, lr, weight_decay):
     """The parameters after one step per entry of ``grads``, by the optimizer ``settings_`` names."""
     params = [p.copy() for p in params]
-    network = SimpleNamespace(params=params, decay=decay, param_keys=[f"p{i}" for i in range(len(params))])
+    network = SimpleNamespace(parameters={f"p{i}": Parameter(p, "W", d) for i, (p, d) in enumerate(zip(params, decay))})
     optimizer = make_optimizer({**settings_, "weight_decay": weight_decay}, network, lr)
-    for step in grads:
-        optimizer.step([g.copy() for g in step])
+    take_steps(optimizer, grads)
     return params
+
+
+def take_steps(optimizer, grads):
+    """One step per entry of ``grads`` (a gradient per parameter)."""
+    for step in grads:
+        for p, g in zip(optimizer.parameters, step):
+            p.grad = g.copy()
+        optimizer.step()
 
 
 @settings(max_examples=40, deadline=None)
@@ -50,12 +58,14 @@ def test_parameters_without_decay_are_untouched_by_decay(settings_, decay, steps
 @given(st.sampled_from(OPTIMIZERS), st.floats(1e-3, 0.5), st.integers(0, 2 ** 32 - 1))
 def test_a_networks_biases_are_not_decayed_and_its_weights_are(settings_, weight_decay, seed):
     network = mlp([4, 3, 2], bias=True, init="uniform", dtype=np.float64, rng=np.random.default_rng(seed))
-    assert network.decay == [name.startswith("W") for name in network.param_keys] and any(network.decay)
-    assert not all(network.decay)
-    grads = [[np.random.default_rng(seed + 1).normal(size=p.shape) for p in network.params]]
-    decayed = trajectory(settings_, network.params, network.decay, grads, 0.1, weight_decay)
-    plain = trajectory(settings_, network.params, network.decay, grads, 0.1, 0.0)
-    for name, with_decay, without in zip(network.param_keys, decayed, plain):
+    decay = [p.decays for p in network.parameters.values()]
+    assert decay == [name.startswith("W") for name in network.parameters] and any(decay)
+    assert not all(decay)
+    params = [p.value for p in network.parameters.values()]
+    grads = [[np.random.default_rng(seed + 1).normal(size=p.shape) for p in params]]
+    decayed = trajectory(settings_, params, decay, grads, 0.1, weight_decay)
+    plain = trajectory(settings_, params, decay, grads, 0.1, 0.0)
+    for name, with_decay, without in zip(network.parameters, decayed, plain):
         assert np.array_equal(with_decay, without) == name.startswith("b"), name
 
 
@@ -92,7 +102,7 @@ def test_every_schedules_rate_matches_its_formula(name, lr, gamma, step_size, mi
        st.integers(2, 30))
 def test_warmup_rises_linearly_to_the_rate_then_the_schedule_starts(name, lr, warmup, n):
     """Warm-up steps climb lr/w, 2 lr/w, ..., lr; the first step after it is the schedule's first: lr."""
-    schedule = Schedule(lr, name, gamma=0.5, step_size=1, warmup=warmup)
+    schedule = SCHEDULES[name](lr, gamma=0.5, step_size=1, warmup=warmup)
     rates = [schedule.rate(k, warmup + n) for k in range(1, warmup + n + 1)]
     np.testing.assert_allclose(rates[:warmup], [lr * k / warmup for k in range(1, warmup + 1)], rtol=1e-12)
     assert math.isclose(rates[warmup], lr, rel_tol=1e-12)
@@ -110,8 +120,7 @@ def test_adamw_is_decoupled_adam_and_adam_is_not(lr, weight_decay, seed):
                for name in ("adam", "adamw")}
     for name, decoupled in (("adam", False), ("adamw", True)):
         w = params[0].copy()
-        optimizer = Adam([w], [True], lr, weight_decay=weight_decay, decoupled=decoupled)
-        for step in grads:
-            optimizer.step([g.copy() for g in step])
+        optimizer = Adam([Parameter(w, "W", True)], lr, weight_decay=weight_decay, decoupled=decoupled)
+        take_steps(optimizer, grads)
         np.testing.assert_array_equal(by_name[name], w)
     assert not np.array_equal(by_name["adam"], by_name["adamw"])

@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnexp.figures import keys as key_plots
-from nnexp.figures import style
+from nnexp.figures import key_plots, style
 from nnexp.sweep.importance import axis_of, importance_frame, jobs_to_trust, parallel_frame, trust_note
 from nnexp.sweep.summary import choose
 from nnexp.sweep.views import many_key_figures

@@ -8,9 +8,9 @@ import pytest
 from helpers import holm_by_hand
 from scipy import stats
 
-from nnexp.sweep.compare import statistics
-from nnexp.sweep.report import best_text
+from nnexp.sweep.side_by_side import statistics
 from nnexp.sweep.summary import ALPHA, choose, holm, seeds_needed
+from nnexp.sweep.sweep_report import best_text
 
 LRS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
 """Six configurations, as in the comparison of issue 22 (lr x epochs, six rows)."""

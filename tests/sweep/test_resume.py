@@ -98,14 +98,14 @@ def test_a_checkpoint_of_another_configuration_is_not_continued(tmp_path):
 
 def test_the_epoch_that_diverged_leaves_no_checkpoint_and_no_weights(tmp_path, monkeypatch):
     """Losses turn NaN in epoch 2 (after 200 samples of epoch 1): epoch 1 is kept, nothing of epoch 2."""
-    original, calls = Network.loss_and_grads, []
+    original, calls = Network.backprop, []
 
     def failing_in_epoch_2(self, x, y, mean=True, rng=None):
         calls.append(1)
-        losses, grads = original(self, x, y, mean, rng)
-        return (losses * np.nan if len(calls) > 250 else losses), grads
-    monkeypatch.setattr(Network, "loss_and_grads", failing_in_epoch_2)
-    # kernel=reference: the per-sample fast path never calls loss_and_grads
+        losses = original(self, x, y, mean, rng)
+        return losses * np.nan if len(calls) > 250 else losses
+    monkeypatch.setattr(Network, "backprop", failing_in_epoch_2)
+    # kernel=reference: the per-sample fast path never calls backprop
     result = run_job(compose_config(TINY + ["epochs=3", "kernel=reference"]), tmp_path)
     assert result["status"] == "diverged" and result["diverged_epoch"] == 2 and result["epochs_completed"] == 1
     assert CheckpointStore(tmp_path / "checkpoints").saved_epochs() == [1]

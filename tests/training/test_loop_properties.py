@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from nnexp.nn.build import mlp
 from nnexp.nn.optim import SGD
-from nnexp.training.loop import epoch_order, epoch_rng, train
+from nnexp.training.loop import Learner, Recipe, epoch_order, epoch_rng, train
 
 
 @settings(max_examples=50, deadline=None)
@@ -30,14 +30,15 @@ def orders(n, epochs, seed, shuffle, batch_size):
                            labels_test=None, task="regression")
     model = mlp([1, 2, 1], output_activation="identity", dtype=np.float64, rng=np.random.default_rng(0))
     seen = []
-    loss_and_grads = model.loss_and_grads
+    backprop = model.backprop
 
     def spy(x_batch, y_batch, **kwargs):
         seen.extend(x_batch[:, 0].astype(int))
-        return loss_and_grads(x_batch, y_batch, **kwargs)
+        return backprop(x_batch, y_batch, **kwargs)
 
-    model.loss_and_grads = spy
-    train(model, SGD(model.params, model.decay, 0.0), data, epochs, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    model.backprop = spy
+    recipe = Recipe(epochs, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    train(Learner(model, SGD(model.parameters, 0.0)), data, recipe)
     return np.array(seen).reshape(epochs, n)
 
 

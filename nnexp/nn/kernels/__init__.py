@@ -31,11 +31,14 @@ reference path.
 
 import importlib.util
 import logging
+from typing import Optional
 
 import numpy as np
 
 from ...errors import ConfigError
-from .base import RULES, rule_of
+from ..network import Network
+from ..optim import Optimizer
+from .base import RULES, PerSampleTrainer, rule_of
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +50,11 @@ A process spends about 3 s loading numba and its compiled epoch from numba's dis
 epoch of a few thousand samples."""
 
 
-def numba_available():
+def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def resolve_kernel(kernel, n_samples):
+def resolve_kernel(kernel: str, n_samples: int) -> str:
     """The kernel ``auto`` stands for when training on ``n_samples`` samples per epoch (numba when
     it is installed and the set has at least NUMBA_MIN_SAMPLES, else numpy); checks the name."""
     if kernel not in KERNELS:
@@ -69,7 +72,7 @@ AdamW and RMSprop. The numpy kernel runs SGD without Nesterov."""
 BLAS_RULES = ("sgd",)
 
 
-def unsupported(network, optimizer, x, kernel="numpy"):
+def unsupported(network: Network, optimizer: Optimizer, x: np.ndarray, kernel: str = "numpy") -> Optional[str]:
     """Why ``kernel`` (numba or numpy) cannot train this network with this optimizer on inputs x, or None."""
     stack = network.dense_stack()
     if stack is None:
@@ -77,9 +80,9 @@ def unsupported(network, optimizer, x, kernel="numpy"):
     rules = COMPILED_RULES if kernel == "numba" else BLAS_RULES
     if rule_of(optimizer) not in rules:
         return f"kernel={kernel} runs {', '.join(rules)}, not {rule_of(optimizer)}"
-    if any(p is not q for p, q in zip(optimizer.params, network.params)):
+    if any(p is not q for p, q in zip(optimizer.parameters, network.parameters.values())):
         return "the optimizer is not over the network's own parameters"
-    decays = dict(zip(map(id, optimizer.params), optimizer.decay))
+    decays = {id(p.value): d for p, d in zip(optimizer.parameters, optimizer.decay)}
     if any(decays[id(w)] != any(optimizer.decay) for w in stack.weights) or \
             any(decays[id(b)] for b in stack.biases or []):
         return "a decay mask other than every weight matrix and no bias"
@@ -87,12 +90,13 @@ def unsupported(network, optimizer, x, kernel="numpy"):
         return f"dtype {network.dtype} (float32 and float64 only)"
     if x.dtype != network.dtype:
         return f"inputs are {x.dtype} but the weights are {network.dtype}"
-    if not all(p.flags.c_contiguous for p in network.params):
+    if not all(p.value.flags.c_contiguous for p in network.parameters.values()):
         return "parameters that are not C-contiguous"
     return None
 
 
-def per_sample_trainer(network, optimizer, x, kernel="auto"):
+def per_sample_trainer(network: Network, optimizer: Optimizer, x: np.ndarray,
+                       kernel: str = "auto") -> Optional[PerSampleTrainer]:
     """A trainer whose ``epoch(x, y, order, progress)`` replaces ``train_epoch`` at batch size 1,
     or None to use the reference path (kernel=reference, or a case the fast path does not cover)."""
     kernel = resolve_kernel(kernel, len(x))

@@ -3,7 +3,7 @@ buffers, the deferred first layer's chunk length, and the epoch's bookkeeping.""
 
 import numpy as np
 
-from ..optim import SGD, Adam, RMSprop
+from ..optim import SGD, Adam, AdamW, RMSprop
 
 PROGRESS_CHUNK = 2000
 """Samples between two progress-bar updates."""
@@ -21,7 +21,7 @@ def rule_of(optimizer):
     """The name in RULES of ``optimizer``'s update rule."""
     if type(optimizer) is SGD:
         return "nesterov" if optimizer.nesterov else "sgd"
-    if type(optimizer) is Adam:
+    if type(optimizer) in (Adam, AdamW):
         return "adamw" if optimizer.decoupled else "adam"
     if type(optimizer) is RMSprop:
         return "rmsprop"
@@ -33,7 +33,7 @@ def buffers_of(optimizer, arrays):
     optimizer's own parameters): [[array per parameter] per buffer]."""
     names = {"sgd": ("velocity",), "nesterov": ("velocity",), "adam": ("m", "v"), "adamw": ("m", "v"),
              "rmsprop": ("square",)}[rule_of(optimizer)]
-    index = {id(p): i for i, p in enumerate(optimizer.params)}
+    index = {id(p.value): i for i, p in enumerate(optimizer.parameters)}
     return [[getattr(optimizer, name)[index[id(a)]] for a in arrays] for name in names
             if getattr(optimizer, name, None) is not None]
 

@@ -138,8 +138,9 @@ def _apply_deferred(w, b, x, d, lr, has_bias):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def _train_range(stack, buffers, rule, x, y, order, outputs, logits, start, stop, t):
-    """Train on samples order[start:stop] one at a time; outputs[i] = a_L of sample i (and
+def _train_range(stack, buffers, rule, samples, outputs, logits, span):
+    """Train on ``samples`` (x, y, order) order[start:stop] one at a time (``span``: start, stop, t);
+    outputs[i] = a_L of sample i (and
     logits[i] = z_L when the rule keeps them).
 
     Samples go in chunks of ``chunk`` rows (gathered into ``rows``); within a chunk the first
@@ -149,6 +150,8 @@ def _train_range(stack, buffers, rule, x, y, order, outputs, logits, start, stop
     access costs a reference count, and would keep the row loops from being vectorised. ``t``: the
     optimizer's steps before sample ``start`` (one step per sample).
     """
+    x, y, order = samples
+    start, stop, t = span
     ws, bs, vws, vbs, sws, sbs, codes = stack
     zs, acts, gs, deltas, rows, z_first, d_first, gram = buffers
     cross_entropy, keep_logits, has_bias, lr, slope, chunk = (rule.cross_entropy, rule.keep_logits, rule.has_bias,
@@ -200,14 +203,16 @@ def _train_range(stack, buffers, rule, x, y, order, outputs, logits, start, stop
                 for o in range(w.shape[0]):
                     for k in range(w.shape[1]):
                         g[k] += w[o, k] * delta[o]
-                _step(w, bs[layer], v, vbs[layer], sws[layer], sbs[layer], acts[layer - 1], delta, rule, step_t)
+                kept = (v, vbs[layer], sws[layer], sbs[layer])
+                _step(w, bs[layer], kept, acts[layer - 1], delta, rule, step_t)
                 below = d_chunk[q] if layer == 1 else deltas[layer - 1]
                 _backward(codes[layer - 1], z0 if layer == 1 else zs[layer - 1], acts[layer - 1], g, below, slope)
                 delta = below
         if chunk > 1:
             _apply_deferred(w_first, b_first, x_chunk, d_chunk, lr, has_bias)
         else:
-            _step(w_first, b_first, vws[0], vbs[0], sws[0], sbs[0], x_chunk[0], d_chunk[0], rule, t + first - start + 1)
+            _step(w_first, b_first, (vws[0], vbs[0], sws[0], sbs[0]), x_chunk[0], d_chunk[0], rule,
+                  t + first - start + 1)
 
 
 def typed_list(arrays):
@@ -260,14 +265,14 @@ class NumbaTrainer(PerSampleTrainer):
     def train_range(self, x, y, order, outputs, logits, start, stop):
         logits = outputs[:0] if logits is None else logits      # a stand-in of the same type, never read
         with compile_notice(self.dtype):
-            _train_range(self.arrays, self.buffers, self.rule, x, y, order, outputs, logits, start, stop,
-                         self.optimizer.t)
+            _train_range(self.arrays, self.buffers, self.rule, (x, y, order), outputs, logits,
+                         (start, stop, self.optimizer.t))
 
 
 COMPILE_NOTICE_SECONDS = 3.0
 """A first call still running after this long is compiling, not loading numba's disk cache (about 1 s)."""
 
-_noticed = set()
+_noticed: set[str] = set()
 
 
 class compile_notice:

@@ -42,11 +42,13 @@ def _inside(size, stride, offset, pad, length):
 # integers: taking a row of a 4-D or 6-D array inside a loop makes an array object each time, and a signed
 # index is checked for being negative on every access (each measured 2-3x slower). Each parallel loop
 # calls a plain compiled function per (channel, sample) plane: numba's parallel loops compile their body
-# less well (pooling measured 3x slower written inline).
+# less well (pooling measured 3x slower written inline). A convolution's ``geometry`` is the tuple (kh, kw,
+# stride, ph, pw, dilation, Ho, Wo), a pooling's ``grid`` (stride, Ho, Wo).
 
 @njit(cache=True)
-def _im2col_plane(plane, xf, shape, kh, kw, stride, ph, pw, dilation, ho, wo, colsf):
+def _im2col_plane(plane, xf, shape, geometry, colsf):
     """One (channel, sample) plane of _im2col."""
+    kh, kw, stride, ph, pw, dilation, ho, wo = geometry
     channels, samples, h, w = shape
     c, n = plane // samples, plane % samples
     source = plane * h * w
@@ -71,17 +73,18 @@ def _im2col_plane(plane, xf, shape, kh, kw, stride, ph, pw, dilation, ho, wo, co
 
 
 @njit(parallel=True, cache=True)
-def _im2col(xf, shape, kh, kw, stride, ph, pw, dilation, ho, wo, colsf):
+def _im2col(xf, shape, geometry, colsf):
     """cols[c, i, j, n, p, q] = x[c, n, p s + i d - ph, q s + j d - pw] (0 outside), on flat views of
     x (C, N, H, W) and cols (C, kh, kw, N, Ho, Wo)."""
     channels, samples, h, w = shape
     for plane in prange(channels * samples):
-        _im2col_plane(plane, xf, shape, kh, kw, stride, ph, pw, dilation, ho, wo, colsf)
+        _im2col_plane(plane, xf, shape, geometry, colsf)
 
 
 @njit(cache=True)
-def _col2im_plane(plane, colsf, kh, kw, stride, ph, pw, dilation, ho, wo, shape, dxf):
+def _col2im_plane(plane, colsf, geometry, shape, dxf):
     """One (channel, sample) plane of _col2im."""
+    kh, kw, stride, ph, pw, dilation, ho, wo = geometry
     channels, samples, h, w = shape
     c, n = plane // samples, plane % samples
     target = plane * h * w
@@ -99,17 +102,18 @@ def _col2im_plane(plane, colsf, kh, kw, stride, ph, pw, dilation, ho, wo, shape,
 
 
 @njit(parallel=True, cache=True)
-def _col2im(colsf, kh, kw, stride, ph, pw, dilation, ho, wo, shape, dxf):
+def _col2im(colsf, geometry, shape, dxf):
     """dx[c, n, y, x] += cols[c, i, j, n, p, q] over every (i, j, p, q) that read pixel (y, x), offsets
     (i, j) in order, on flat views of cols (C, kh, kw, N, Ho, Wo) and dx (C, N, H, W) (zeros)."""
     channels, samples, h, w = shape
     for plane in prange(channels * samples):
-        _col2im_plane(plane, colsf, kh, kw, stride, ph, pw, dilation, ho, wo, shape, dxf)
+        _col2im_plane(plane, colsf, geometry, shape, dxf)
 
 
 @njit(cache=True)
-def _max_pool_plane(plane, xf, shape, offsets, stride, ho, wo, outf, winnerf):
+def _max_pool_plane(plane, xf, shape, offsets, grid, outf, winnerf):
     """One (channel, sample) plane of _max_pool."""
+    stride, ho, wo = grid
     channels, samples, h, w = shape
     source, target = plane * h * w, plane * ho * wo
     for p in range(ho):
@@ -127,19 +131,20 @@ def _max_pool_plane(plane, xf, shape, offsets, stride, ho, wo, outf, winnerf):
 
 
 @njit(parallel=True, cache=True)
-def _max_pool(xf, shape, offsets, stride, ho, wo, outf, winnerf):
+def _max_pool(xf, shape, offsets, grid, outf, winnerf):
     """out[c, n, p, q] = max of the window at (p s, q s) of x (C, N, H, W), whose k-th value lies
     ``offsets[k]`` (= i W + j) after its corner; winner: k of its first maximum (a NaN wins: the max is
     NaN, as np.max gives); flat views."""
     channels, samples, h, w = shape
     for plane in prange(channels * samples):
-        _max_pool_plane(plane, xf, shape, offsets, stride, ho, wo, outf, winnerf)
+        _max_pool_plane(plane, xf, shape, offsets, grid, outf, winnerf)
 
 
 @njit(cache=True)
-def _max_pool_backward_plane(plane, doutf, winnerf, offsets, stride, ho, wo, shape, dxf):
+def _max_pool_backward_plane(plane, doutf, winnerf, offsets, grid, shape, dxf):
     """One (channel, sample) plane of _max_pool_backward. Overlapping windows (stride < size) add onto a
     pixel offset by offset (k outer), in the reference's order; otherwise each pixel gets one value."""
+    stride, ho, wo = grid
     channels, samples, h, w = shape
     source, target = plane * ho * wo, plane * h * w
     size = offsets.shape[0]
@@ -152,12 +157,12 @@ def _max_pool_backward_plane(plane, doutf, winnerf, offsets, stride, ho, wo, sha
 
 
 @njit(parallel=True, cache=True)
-def _max_pool_backward(doutf, winnerf, offsets, stride, ho, wo, shape, dxf):
+def _max_pool_backward(doutf, winnerf, offsets, grid, shape, dxf):
     """dx[c, n, (p s, q s) + offsets[k]] += dout[c, n, p, q] at each window's winner k; flat views of
     dout, winner (C, N, Ho, Wo) and dx (C, N, H, W) (zeros)."""
     channels, samples, h, w = shape
     for plane in prange(channels * samples):
-        _max_pool_backward_plane(plane, doutf, winnerf, offsets, stride, ho, wo, shape, dxf)
+        _max_pool_backward_plane(plane, doutf, winnerf, offsets, grid, shape, dxf)
 
 
 def window_offsets(size, width):
@@ -232,7 +237,7 @@ def im2col(x, kernel, stride, pad, dilation, ho, wo):
     (kh, kw), (ph, pw) = kernel, pad
     xt = channel_major(x)
     cols = np.empty(xt.shape[0] * kh * kw * xt.shape[1] * ho * wo, dtype=x.dtype)
-    _im2col(xt.reshape(-1), xt.shape, kh, kw, stride, ph, pw, dilation, ho, wo, cols)
+    _im2col(xt.reshape(-1), xt.shape, (kh, kw, stride, ph, pw, dilation, ho, wo), cols)
     return cols.reshape(xt.shape[0] * kh * kw, -1)
 
 
@@ -242,7 +247,7 @@ def col2im(dcols, x_shape, kernel, stride, pad, dilation, ho, wo):
     n, c, h, w = x_shape
     (kh, kw), (ph, pw) = kernel, pad
     dxt = np.zeros((c, n, h, w), dtype=dcols.dtype)
-    _col2im(np.ascontiguousarray(dcols).reshape(-1), kh, kw, stride, ph, pw, dilation, ho, wo, dxt.shape,
+    _col2im(np.ascontiguousarray(dcols).reshape(-1), (kh, kw, stride, ph, pw, dilation, ho, wo), dxt.shape,
             dxt.reshape(-1))
     return dxt.transpose(1, 0, 2, 3)
 
@@ -252,7 +257,7 @@ def max_pool(x, size, stride, ho, wo):
     xt = channel_major(x)
     out = np.empty((xt.shape[0], xt.shape[1], ho, wo), dtype=x.dtype)
     winner = np.empty(out.shape, dtype=np.int8)
-    _max_pool(xt.reshape(-1), xt.shape, window_offsets(size, xt.shape[3]), stride, ho, wo, out.reshape(-1),
+    _max_pool(xt.reshape(-1), xt.shape, window_offsets(size, xt.shape[3]), (stride, ho, wo), out.reshape(-1),
               winner.reshape(-1))
     return out, winner
 
@@ -263,8 +268,8 @@ def max_pool_backward(dout, winner, x_shape, size, stride):
     n, c, h, w = x_shape
     doutt = channel_major(dout)
     dxt = np.zeros((c, n, h, w), dtype=dout.dtype)
-    _max_pool_backward(doutt.reshape(-1), winner.reshape(-1), window_offsets(size, w), stride, doutt.shape[2],
-                       doutt.shape[3], dxt.shape, dxt.reshape(-1))
+    _max_pool_backward(doutt.reshape(-1), winner.reshape(-1), window_offsets(size, w),
+                       (stride, doutt.shape[2], doutt.shape[3]), dxt.shape, dxt.reshape(-1))
     return dxt.transpose(1, 0, 2, 3)
 
 

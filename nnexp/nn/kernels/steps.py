@@ -13,9 +13,11 @@ loops also take ``error_model="numpy"``: a division by zero gives inf or NaN as 
 checked branch, which let LLVM vectorise Adam's and RMSprop's divisions (measured 4x faster)."""
 
 @njit(cache=True, fastmath=FLAGS)
-def _update_layer(w, v, a_prev, delta, lr, mu, wd, momentum, decay):
-    """SGD step of W from the rank-1 gradient delta a_prev^T. The choice of rule is made once, outside
-    the loops: a branch inside the row loop keeps it from being vectorised (measured 1.8x slower)."""
+def _update_layer(w, v, a_prev, delta, rule, decay):
+    """SGD step of W from the rank-1 gradient delta a_prev^T (lr, mu, lambda and momentum from ``rule``).
+    The choice of rule is made once, outside the loops: a branch inside the row loop keeps it from being
+    vectorised (measured 1.8x slower)."""
+    lr, mu, wd, momentum = rule.lr, rule.mu, rule.wd, rule.momentum
     n_out, n_in = w.shape
     if momentum:
         for o in range(n_out):
@@ -63,12 +65,13 @@ def _nesterov(w, v, a_prev, delta, rule, decay):
 
 
 @njit(cache=True, fastmath=FLAGS, error_model="numpy")
-def _adam(w, m, v, a_prev, delta, rule, c1, c2, decay):
+def _adam(w, m, v, a_prev, delta, rule, corrections, decay):
     """Adam and AdamW (nnexp.nn.optim.Adam) from the rank-1 gradient delta a_prev^T, with the step's
-    bias corrections c1 = 1 - beta1^t, c2 = 1 - beta2^t: m = b1 m + (1 - b1) g', v = b2 v + (1 - b2) g'^2,
+    bias ``corrections`` c1 = 1 - beta1^t, c2 = 1 - beta2^t: m = b1 m + (1 - b1) g', v = b2 v + (1 - b2) g'^2,
     w -= lr (m / c1) / (sqrt(v / c2) + eps); g' = g + lambda w (Adam's decay) or, AdamW, w *= 1 - lr lambda
     first."""
     n_out, n_in = w.shape
+    c1, c2 = corrections[0], corrections[1]
     lr, b1, b2, one_b1, one_b2, eps = rule.lr, rule.b1, rule.b2, rule.one_b1, rule.one_b2, rule.eps
     # no branch inside the loop (it would not be vectorised): lambda = 0 and keep = 1 where a rule does
     # not apply them, which leave every value exactly as it is
@@ -103,13 +106,14 @@ def _rmsprop(w, s, a_prev, delta, rule, decay):
 
 
 @njit(cache=True, fastmath=FLAGS)
-def _step(w, b, vw, vb, sw, sb, a_prev, delta, rule, t):
-    """The optimizer's step of one layer (W, b; buffers vw, vb, sw, sb) from its error delta and input
-    a_prev, the ``t``-th step of training (Adam's bias corrections); biases never decay. ``rule.kind``
-    numbers the rule as nnexp.nn.kernels.compiled.KINDS does."""
+def _step(w, b, kept, a_prev, delta, rule, t):
+    """The optimizer's step of one layer (W, b; its ``kept`` buffers vw, vb, sw, sb) from its error delta
+    and input a_prev, the ``t``-th step of training (Adam's bias corrections); biases never decay.
+    ``rule.kind`` numbers the rule as nnexp.nn.kernels.compiled.KINDS does."""
+    vw, vb, sw, sb = kept
     kind, has_bias, decay = rule.kind, rule.has_bias, rule.decay
     if kind == 0:
-        _update_layer(w, vw, a_prev, delta, rule.lr, rule.mu, rule.wd, rule.momentum, decay)
+        _update_layer(w, vw, a_prev, delta, rule, decay)
         if has_bias:
             _update_bias(b, vb, delta, rule.lr, rule.mu, rule.momentum)
         return
@@ -122,10 +126,9 @@ def _step(w, b, vw, vb, sw, sb, a_prev, delta, rule, t):
     elif kind <= 3:
         corrections = np.empty(2, w.dtype)                  # taken in float64, used in the weights' dtype
         corrections[0], corrections[1] = 1.0 - rule.beta1 ** t, 1.0 - rule.beta2 ** t
-        c1, c2 = corrections[0], corrections[1]
-        _adam(w, vw, sw, a_prev, delta, rule, c1, c2, decay)
+        _adam(w, vw, sw, a_prev, delta, rule, corrections, decay)
         if has_bias:
-            _adam(bias, vbias, sbias, one, delta, rule, c1, c2, False)
+            _adam(bias, vbias, sbias, one, delta, rule, corrections, False)
     else:
         _rmsprop(w, vw, a_prev, delta, rule, decay)
         if has_bias:

@@ -24,8 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import NnexpError, error_line
-from ..figures import forest as forest_plot
-from ..figures import sweep as plots
+from ..figures import forest_plot, sweep_plots
 from ..storage import write_csv
 from .collect import history_frame, jobs_in, key_columns, results_frame, varying
 from .summary import ALPHA, REPLICATE_KEYS, difference, holm, jobs_of, selection_metric
@@ -133,7 +132,7 @@ def line_names(frame, keys):
     """Legend text of each row: 'lr=0.1, model.hidden=[10]' ('' without keys)."""
     if not keys:
         return ""
-    return frame[keys].astype(str).apply(lambda row: plots.group_label(keys, tuple(row)), axis=1)
+    return frame[keys].astype(str).apply(lambda row: sweep_plots.group_label(keys, tuple(row)), axis=1)
 
 
 def curves(inputs, sources, keys):
@@ -185,7 +184,7 @@ def compare(directories, out):
     frame, x = curves(inputs, [f"{name} ({Path(d).name})" for name, d in zip(labels, directories)], keys)
     figure = out / "compare_accuracy.png"
     if not frame.empty and frame["test_acc"].notna().any():
-        plots.compare_curves(frame, figure, x=x)
+        sweep_plots.compare_curves(frame, figure, x=x)
     return table, (figure if figure.is_file() else None, differences), notice
 
 

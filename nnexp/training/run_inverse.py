@@ -1,5 +1,5 @@
 """The inverse query of a trained run: load its network from weights.npz and .hydra/config.yaml,
-compute the image each class stands for (``nnexp.nn.inverse``), save them as .npz and draw the grid."""
+compute the image each class stands for (``nnexp.nn.inverse_queries``), save them as .npz and draw the grid."""
 
 import math
 from pathlib import Path
@@ -10,7 +10,7 @@ import yaml
 from ..data.datasets import class_names
 from ..errors import ConfigError, WeightsError
 from ..nn.build import mlp
-from ..nn.inverse import back_query, gradient_query, invertible
+from ..nn.inverse_queries import back_query, gradient_query, invertible
 from ..storage import read_npz, write_npz
 
 METHODS = ("auto", "back", "gradient")
@@ -66,7 +66,7 @@ def inverse_query(run_dir, out=None, method="auto"):
     answers = model.predict(images)
     out = Path(out) if out else Path(run_dir) / f"inverse_{method}.png"
     write_npz(out.with_suffix(".npz"), {"images": images.reshape(-1, side, side), "outputs": answers})
-    from ..figures.network import inverse_grid
+    from ..figures.network_images import inverse_grid
 
     names = class_names((cfg.get("data") or {}).get("name", ""), len(images))
     return inverse_grid(images.reshape(-1, side, side), answers.argmax(axis=1), out,

@@ -12,12 +12,12 @@ from nnexp.data import load_dataset
 from nnexp.errors import ConfigError
 from nnexp.inverse import main
 from nnexp.nn.build import mlp
-from nnexp.nn.inverse import back_query, gradient_query, input_gradient
+from nnexp.nn.inverse_queries import back_query, gradient_query, input_gradient
 from nnexp.nn.optim import SGD
 from nnexp.storage import write_npz
-from nnexp.sweep.inverse import inverse_query, load_model
 from nnexp.training.identity import plain
-from nnexp.training.loop import train
+from nnexp.training.loop import Learner, Recipe, train
+from nnexp.training.run_inverse import inverse_query, load_model
 
 
 def save_run(run_dir, model, overrides):
@@ -80,7 +80,7 @@ def test_gradient_method_finds_an_input_of_each_class_for_a_relu_network(tmp_pat
     data = load_dataset(plain(cfg.data), "float64")
     model = mlp([64, 32, 10], activation="relu", output_activation="softmax", loss="cross_entropy", init="he",
                 bias=True, dtype=np.float64, rng=np.random.default_rng(0))
-    train(model, SGD(model.params, model.decay, 0.1), data, epochs=10, batch_size=16, shuffle=True)
+    train(Learner(model, SGD(model.parameters, 0.1)), data, Recipe(epochs=10, batch_size=16, shuffle=True))
     images = gradient_query(model, 0.0, 1.0)
     assert images.min() >= 0 and images.max() <= 1
     assert list(model.predict(images).argmax(axis=1)) == list(range(10))

@@ -8,8 +8,8 @@ a multirun) both call ``build``. For a sweep directory it writes::
     *.png, *.gif  the figures that fit what was swept (see ``sweep_figures``)
     report.md     the grid, the best configuration, the results table and the figures
 
-and for a single run directory (one that holds result.json) its own figures. Only files on disk
-are read, so a partial or interrupted sweep is reported as far as it got::
+and for a single run directory (one that holds result.json) its own figures (``nnexp.training.run_figures``).
+Only files on disk are read, so a partial or interrupted sweep is reported as far as it got::
 
     completed   result.json says completed          failed   the job raised (error recorded)
     diverged    the loss became non-finite           missing  a job directory without a readable
@@ -19,9 +19,7 @@ are read, so a partial or interrupted sweep is reported as far as it got::
 """
 
 import argparse
-import logging
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
@@ -29,10 +27,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import NnexpError, error_line
-from ..figures import run as run_plots
 from ..figures.style import GIF_FRAMES
 from ..storage import write_csv, write_text
-from ..training.run_files import CNN_FIGURES
+from ..training.run_figures import run_figures
 from .collect import STATUSES, ReportError, collect, history_frame, key_columns, multirun_config, results_frame
 from .search_report import (
     chosen_jobs,
@@ -54,44 +51,6 @@ from .summary import (
     seeds_needed,
 )
 from .views import figure, sweep_figures
-
-log = logging.getLogger(__name__)
-
-def run_figures(run_dir, out_dir=None, prefix=""):
-    """Figures of one run from its files (batches.csv, history.csv, confusion.csv, per_label.csv),
-    written to ``out_dir`` (default: the run directory) as ``<prefix>loss_per_batch.png``,
-    ``loss_per_epoch.png`` (2+ epochs), ``confusion.png`` and ``per_label.png``; [(title, path)]."""
-    run_dir = Path(run_dir)
-    out_dir = Path(out_dir or run_dir)
-    drawn = []
-
-    def table(name):
-        path = run_dir / name
-        try:
-            frame = pd.read_csv(path) if path.is_file() else None
-        except (ValueError, pd.errors.EmptyDataError):
-            log.warning("skipping unreadable %s", path)
-            return None
-        return frame if frame is not None and not frame.empty else None
-
-    batches, history = table("batches.csv"), table("history.csv")
-    confusion, per_label = table("confusion.csv"), table("per_label.csv")
-    if batches is not None:
-        path = run_plots.loss_per_batch(batches, out_dir / f"{prefix}loss_per_batch.png")
-        drawn.append(("Training loss per batch", path))
-    if history is not None and len(history) >= 2:
-        drawn.append(("Loss per epoch", run_plots.loss_per_epoch(history, out_dir / f"{prefix}loss_per_epoch.png")))
-    if confusion is not None:
-        drawn.append(("Confusion matrix", run_plots.confusion(confusion, out_dir / f"{prefix}confusion.png")))
-    if per_label is not None:
-        drawn.append(("Errors per label", run_plots.per_label_errors(per_label, out_dir / f"{prefix}per_label.png")))
-    for name, title in CNN_FIGURES.items():   # drawn by the run itself (they need its network)
-        source, target = run_dir / name, out_dir / f"{prefix}{name}"
-        if source.is_file():
-            if source.resolve() != target.resolve():
-                shutil.copyfile(source, target)
-            drawn.append((title, target))
-    return drawn
 
 
 def markdown_table(frame, digits=4):
@@ -306,7 +265,7 @@ def build_sweep(sweep_dir, inverse=False, gif_frames=GIF_FRAMES, replicate_keys=
         figures += [figure(f"Best job: {title.lower()}", path, sweep_dir)
                     for title, path in run_figures(best_dir, sweep_dir, prefix="best_")]
         if inverse:
-            from .inverse import inverse_query
+            from ..training.run_inverse import inverse_query
 
             figures.append(figure("Best job: inverse query of every class",
                                   inverse_query(best_dir, sweep_dir / "best_inverse.png"), sweep_dir))

@@ -9,7 +9,7 @@
               log softmax(z_L)_k, the k-th class score against the others, minus an L2 pull towards grey,
               keeping the pixels in the input range.
 
-The maths only; ``nnexp.sweep.inverse`` loads a run and draws the images.
+The maths only; ``nnexp.training.run_inverse`` loads a run and draws the images.
 """
 
 import numpy as np
