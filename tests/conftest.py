@@ -27,6 +27,53 @@ def numerical_gradient(f, array, eps=1e-6):
     return grad
 
 
+SHARED_SESSION_FIXTURES = ("tiny_sweep", "finished_sweep")
+"""Session fixtures that run a sweep: the tests that use one run on one worker, which makes it once."""
+
+
+def xdist_group(item):
+    """The pytest-xdist group of a test (``--dist loadgroup``, pyproject.toml addopts), or None for a test
+    any worker may take: "slurm" for the tests on the one-node cluster (the ``slurm`` fixture), which
+    then starts once and runs beside the other tests; the module's path for a module whose tests share
+    a module-scoped fixture (a sweep, a search, an MLflow server: made once); else the first session
+    fixture of SHARED_SESSION_FIXTURES the test uses."""
+    names = item.fixturenames
+    if "slurm" in names:
+        return "slurm"
+    definitions = getattr(item, "_fixtureinfo", None)
+    for name in names:
+        for definition in (definitions.name2fixturedefs.get(name, ()) if definitions else ()):
+            if definition.scope == "module":
+                return item.nodeid.split("::")[0]
+    return next((name for name in SHARED_SESSION_FIXTURES if name in names), None)
+
+
+QUICK_LAST = ("tests/nn/", "tests/data/", "tests/figures/", "_properties.py")
+"""Tests of seconds or less, in process: run last, they fill the workers' gaps at the end."""
+
+
+def start_order(item):
+    """Where a test starts under pytest-xdist (addopts: --no-loadscope-reorder keeps this order): the
+    Slurm tests first (the longest group, mostly waiting on the cluster, beside all others), then the
+    other groups, then the tests that start processes, the quick in-process ones last."""
+    group = next((mark.args[0] for mark in item.iter_markers("xdist_group")), None)
+    if group == "slurm":
+        return 0
+    if group:
+        return 1
+    return 3 if any(part in item.nodeid for part in QUICK_LAST) else 2
+
+
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist's own hook reads the marks
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = xdist_group(item)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+    if hasattr(config, "workerinput"):   # on an xdist worker; without workers (-n 0) pytest's order stays
+        items.sort(key=start_order)   # stable: the order within each part is pytest's
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
