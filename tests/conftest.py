@@ -64,14 +64,31 @@ def start_order(item):
     return 3 if any(part in item.nodeid for part in QUICK_LAST) else 2
 
 
-@pytest.hookimpl(tryfirst=True)   # before pytest-xdist's own hook reads the marks
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
+    """Before the other plugins (pytest-xdist reads the marks): each test's xdist_group. After them, on
+    an xdist worker: the order of start_order, and the group in the test's id."""
     for item in items:
         group = xdist_group(item)
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
-    if hasattr(config, "workerinput"):   # on an xdist worker; without workers (-n 0) pytest's order stays
+    yield
+    if hasattr(config, "workerinput"):   # without workers (-n 0) pytest's order stays
+        if config.getvalue("loadgroup"):
+            suffix_group_ids(items)
         items.sort(key=start_order)   # stable: the order within each part is pytest's
+
+
+def suffix_group_ids(items):
+    """pytest-xdist (3.8) tells its controller a test's group by appending ``@<group>`` to the test's id,
+    where pytest 9.2 no longer takes it from (pytest-xdist issue 1386): the groups were silently ignored,
+    every worker starting a Slurm cluster of its own. Until xdist does it again, do it here."""
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        group = next((mark.args[0] for mark in item.iter_markers("xdist_group")), None)
+        if group and not item.nodeid.endswith(f"@{group}") and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture
