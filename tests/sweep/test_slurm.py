@@ -14,11 +14,10 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from helpers import cli_env, compose_config, run_cli
+from helpers import cli_env, run_cli
 
 from nnexp.storage import read_npz
 from nnexp.training.checkpoint import CheckpointStore
-from nnexp.training.job import run_job
 
 SLURM = ["hydra/launcher=slurm", "hydra.launcher.mem_gb=1"]
 NO_GIF = "hydra.callbacks.report.gif_frames=0"
@@ -204,11 +203,13 @@ def test_a_sweep_whose_command_is_stopped_goes_on_and_the_same_command_collects_
     assert pd.read_csv(tmp_path / "slurm" / "results.csv")["status"].tolist() == ["completed"]
 
 
-def epochs_lasting(seconds, overrides, run_dir):
-    """How many epochs of the job ``overrides`` train for about ``seconds`` on this machine now
-    (measured on two epochs)."""
-    run_job(compose_config([*overrides, "epochs=2", "reuse=false"]), run_dir)
-    return math.ceil(seconds / pd.read_csv(run_dir / "history.csv")["seconds"].mean())
+def epochs_lasting(seconds, overrides, sweep_dir, slurm):
+    """How many epochs of the job ``overrides`` train for about ``seconds`` as a job of ``slurm`` now
+    (measured on two epochs, as a job of the cluster: its jobs do not run at the priority of the tests,
+    which may run under nice)."""
+    done = run_cli("-m", *overrides, "epochs=2", "reuse=false", *SLURM, f"hydra.sweep.dir={sweep_dir}", env=slurm.env)
+    assert done.returncode == 0, done.stderr
+    return math.ceil(seconds / pd.read_csv(sweep_dir / "0" / "history.csv")["seconds"].min())
 
 
 def test_a_job_longer_than_its_time_limit_is_requeued_and_ends_as_never_stopped(slurm, tmp_path):
@@ -217,10 +218,10 @@ def test_a_job_longer_than_its_time_limit_is_requeued_and_ends_as_never_stopped(
     checkpoint (as often as needed), and the sweep ends with the tables and weights of the same sweep on
     the basic launcher. Break tried: without nnexp's handler of the notice (main.stop_on_signals),
     submitit requeues the job from inside its training, and nothing records that it was interrupted.
-    The job's length is measured beforehand; when the machine sped up since (other tests ended) and the
-    job ended before any notice came, the job was too short to test anything: it runs again, as long as
-    its own epochs took would make 58 s (at most twice)."""
-    epochs = epochs_lasting(58, SLOW, tmp_path / "measure")   # past the last moment the notice may come
+    The job's length is measured beforehand, on the cluster; when the machine sped up since (other tests
+    ended) and the job ended before any notice came, the job was too short to test anything: it runs
+    again, as long as its own epochs took would make 58 s (at most twice)."""
+    epochs = epochs_lasting(58, SLOW, tmp_path / "measure", slurm)   # past the last moment the notice may come
     for attempt in range(3):
         sweep = ["-m", "lr=0.1", f"epochs={epochs}", *SLOW]
         requeued_dir, basic_dir = tmp_path / f"requeued-{attempt}", tmp_path / f"basic-{attempt}"
