@@ -27,6 +27,70 @@ def numerical_gradient(f, array, eps=1e-6):
     return grad
 
 
+SHARED_SESSION_FIXTURES = ("tiny_sweep", "finished_sweep")
+"""Session fixtures that run a sweep: the tests that use one run on one worker, which makes it once."""
+
+
+def xdist_group(item):
+    """The pytest-xdist group of a test (``--dist loadgroup``, pyproject.toml addopts), or None for a test
+    any worker may take: "slurm" for the tests on the one-node cluster (the ``slurm`` fixture), which
+    then starts once and runs beside the other tests; the module's path for a module whose tests share
+    a module-scoped fixture (a sweep, a search, an MLflow server: made once); else the first session
+    fixture of SHARED_SESSION_FIXTURES the test uses."""
+    names = item.fixturenames
+    if "slurm" in names:
+        return "slurm"
+    definitions = getattr(item, "_fixtureinfo", None)
+    for name in names:
+        for definition in (definitions.name2fixturedefs.get(name, ()) if definitions else ()):
+            if definition.scope == "module":
+                return item.nodeid.split("::")[0]
+    return next((name for name in SHARED_SESSION_FIXTURES if name in names), None)
+
+
+QUICK_LAST = ("tests/nn/", "tests/data/", "tests/figures/", "_properties.py")
+"""Tests of seconds or less, in process: run last, they fill the workers' gaps at the end."""
+
+
+def start_order(item):
+    """Where a test starts under pytest-xdist (addopts: --no-loadscope-reorder keeps this order): the
+    Slurm tests first (the longest group, mostly waiting on the cluster, beside all others), then the
+    other groups, then the tests that start processes, the quick in-process ones last."""
+    group = next((mark.args[0] for mark in item.iter_markers("xdist_group")), None)
+    if group == "slurm":
+        return 0
+    if group:
+        return 1
+    return 3 if any(part in item.nodeid for part in QUICK_LAST) else 2
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config, items):
+    """Before the other plugins (pytest-xdist reads the marks): each test's xdist_group. After them, on
+    an xdist worker: the order of start_order, and the group in the test's id."""
+    for item in items:
+        group = xdist_group(item)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+    yield
+    if hasattr(config, "workerinput"):   # without workers (-n 0) pytest's order stays
+        if config.getvalue("loadgroup"):
+            suffix_group_ids(items)
+        items.sort(key=start_order)   # stable: the order within each part is pytest's
+
+
+def suffix_group_ids(items):
+    """pytest-xdist (3.8) tells its controller a test's group by appending ``@<group>`` to the test's id,
+    where pytest 9.2 no longer takes it from (pytest-xdist issue 1386): the groups were silently ignored,
+    every worker starting a Slurm cluster of its own. Until xdist does it again, do it here."""
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        group = next((mark.args[0] for mark in item.iter_markers("xdist_group")), None)
+        if group and not item.nodeid.endswith(f"@{group}") and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
