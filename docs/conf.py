@@ -5,6 +5,7 @@ reference generated from the docstrings. Built warnings-as-errors by ``tests/tes
 """
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -37,6 +38,9 @@ myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3          # [text](page.md#a-heading) links to headings of level 1-3
 
 autosummary_generate = True
+# the API pages are written again on every build: a page of a module since renamed or removed would
+# otherwise stay in docs/generated (git-ignored) and fail the build on its import
+shutil.rmtree(Path(__file__).resolve().parent / "generated", ignore_errors=True)
 autosummary_imported_members = False
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
 autodoc_member_order = "bysource"
