@@ -195,3 +195,76 @@ def test_which_kernel_runs_which_optimizer():
         p.decays = True
     every = Adam(model.parameters, 0.01, weight_decay=0.1)
     assert per_sample_trainer(model, every, x32, "numba") is None
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_schedule_changes_the_kernels_rate_between_epochs_as_on_the_reference_path(kernel):
+    """Step decay (lr 0.5, then 0.05, then 0.005): the kernel trains each epoch at the schedule's rate, as
+    the reference path does (a kernel keeping its first rate ends elsewhere)."""
+    from nnexp.nn.schedules import make_schedule
+
+    data = toy_data("sigmoid", np.float64)
+
+    def run(on):
+        model = mlp([7, 6, 5, 3], activation="sigmoid", output_activation="sigmoid", init="xavier", bias=True,
+                    dtype=np.float64, rng=np.random.default_rng(0))
+        optimizer = SGD(model.parameters, lr=0.5)
+        schedule = make_schedule({"name": "step", "gamma": 0.1, "step_size": 1}, 0.5)
+        history, _ = train(Learner(model, optimizer, schedule), data,
+                           Recipe(3, batch_size=1, shuffle=True, seed=3, kernel=on))
+        return model, history
+
+    (ref_model, _), (model, history) = run("reference"), run(kernel)
+    assert [row["epoch_lr"] for row in history] == pytest.approx([0.5, 0.05, 0.005])
+    for name, array in ref_model.state().items():
+        np.testing.assert_allclose(model.state()[name], array, **TOLERANCE[np.float64], err_msg=name)
+
+
+class Counting:
+    """A progress bar that adds up what it is told."""
+
+    def __init__(self):
+        self.total = 0
+
+    def update(self, n):
+        self.total += n
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_long_epoch_counts_each_sample_once_as_a_step_and_on_the_progress_bar(kernel):
+    """Epochs longer than PROGRESS_CHUNK (trained in several ranges): the optimizer's step count (Adam's
+    bias correction on numba) and the progress bar grow by exactly one per sample."""
+    from nnexp.nn.kernels.base import PROGRESS_CHUNK
+
+    n = PROGRESS_CHUNK + 150
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(n, 3)).astype(np.float32), rng.random((n, 2)).astype(np.float32)
+    model = mlp([3, 2], dtype=np.float32, rng=np.random.default_rng(0))
+    optimizer = Adam(model.parameters, 0.001) if kernel == "numba" else SGD(model.parameters, 0.01)
+    trainer, progress = per_sample_trainer(model, optimizer, x, kernel), Counting()
+    for _ in range(2):
+        trainer.epoch(x, y, np.arange(n), progress)
+    assert optimizer.t == progress.total == 2 * n
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_only_plain_sgd_defers_the_first_layer(kernel):
+    """Plain SGD trains in chunks of DEFERRED samples (the speed of both kernels); momentum, decay and the
+    other optimizers step every weight at every sample, chunks of one."""
+    model = mlp([4, 3, 2], dtype=np.float32, bias=True, rng=np.random.default_rng(0))
+    x32 = np.zeros((5, 4), np.float32)
+    assert per_sample_trainer(model, SGD(model.parameters, 0.1), x32, kernel).chunk == DEFERRED
+    for slower in (SGD(model.parameters, 0.1, momentum=0.9), SGD(model.parameters, 0.1, weight_decay=0.01)):
+        assert per_sample_trainer(model, slower, x32, kernel).chunk == 1
+    if kernel == "numba":
+        assert per_sample_trainer(model, Adam(model.parameters, 0.01), x32, kernel).chunk == 1
+
+
+def test_an_optimizer_no_kernel_runs_is_named_when_it_falls_back(caplog):
+    class Lion(SGD):
+        """Not one of the kernels' rules."""
+
+    model = mlp([4, 3, 2], dtype=np.float32, rng=np.random.default_rng(0))
+    caplog.set_level("INFO")
+    assert per_sample_trainer(model, Lion(model.parameters, 0.1), np.zeros((5, 4), np.float32), "numpy") is None
+    assert "kernel=numpy runs sgd, not Lion" in caplog.text
