@@ -243,7 +243,7 @@ class Dropout(ParameterFreeLayer):
 
 class CompiledMoves:
     """A layer whose data movement (im2col, col2im, pooling, relu) may run compiled: ``compiled`` is None
-    (the NumPy code, the reference) or ``nnexp.nn.kernels.images`` (numba's threads, the same numbers bit
+    (the NumPy code, the reference) or ``nnexp.nn.compiled_moves`` (numba's threads, the same numbers bit
     for bit), set by ``Network.compile_data_movement``. Arrays below the module's MIN_ELEMENTS stay with
     NumPy: starting numba's threads costs more than moving a few values."""
 

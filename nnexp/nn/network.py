@@ -180,17 +180,17 @@ class Network:
         return maps
 
     def compile_data_movement(self, enabled, threads=None):
-        """Run the conv and pooling layers' data movement on numba's ``threads`` (nnexp.nn.kernels.images:
+        """Run the conv and pooling layers' data movement on numba's ``threads`` (nnexp.nn.compiled_moves:
         the same numbers bit for bit) when ``enabled``, else on NumPy (the reference). Returns whether any
         layer moves its data compiled."""
         movers = [part for layer in self.layers for part in getattr(layer, "parts", (layer,))
                   if hasattr(part, "compiled")]
         compiled = None
         if enabled and movers:
-            from .kernels import images
+            from . import compiled_moves
 
-            images.set_threads(threads)
-            compiled = images
+            compiled_moves.set_threads(threads)
+            compiled = compiled_moves
         for layer in movers:
             layer.compiled = compiled
         return compiled is not None

@@ -260,17 +260,16 @@ numba_only = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reaso
 def test_compiled_im2col_and_col2im_equal_numpy_bit_for_bit(kernel, stride, pad, dilation):
     """The numba data movement copies and adds the same numbers in the same order as the NumPy reference:
     equal, not close; maps given as channel-major views, as the layers pass them."""
-    from nnexp.nn import conv
-    from nnexp.nn.kernels import images
+    from nnexp.nn import compiled_moves, conv
 
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 5, 9, 11)).astype(np.float32).transpose(1, 0, 2, 3)   # (N=5, C=3, 9, 11)
     ho = conv.conv_output_size(9, kernel[0], stride, pad[0], dilation)
     wo = conv.conv_output_size(11, kernel[1], stride, pad[1], dilation)
     reference = conv.im2col(x, kernel, stride, pad, dilation)
-    np.testing.assert_array_equal(images.im2col(x, kernel, stride, pad, dilation, ho, wo), reference)
+    np.testing.assert_array_equal(compiled_moves.im2col(x, kernel, stride, pad, dilation, ho, wo), reference)
     dcols = rng.standard_normal(reference.shape).astype(np.float32)
-    np.testing.assert_array_equal(images.col2im(dcols, x.shape, kernel, stride, pad, dilation, ho, wo),
+    np.testing.assert_array_equal(compiled_moves.col2im(dcols, x.shape, kernel, stride, pad, dilation, ho, wo),
                                   conv.col2im(dcols, x.shape, kernel, stride, pad, dilation))
 
 
@@ -279,15 +278,15 @@ def test_compiled_im2col_and_col2im_equal_numpy_bit_for_bit(kernel, stride, pad,
 def test_compiled_max_pooling_equals_numpy_bit_for_bit_with_ties(size, stride, monkeypatch):
     """Forward maxima and the routed error equal the reference's, overlapping windows and ties (the first
     maximum of a window takes the error) included."""
+    from nnexp.nn import compiled_moves
     from nnexp.nn.conv import Pool2D
-    from nnexp.nn.kernels import images
 
-    monkeypatch.setattr(images, "MIN_ELEMENTS", 0)   # these small maps too
+    monkeypatch.setattr(compiled_moves, "MIN_ELEMENTS", 0)   # these small maps too
 
     rng = np.random.default_rng(4)
     x = rng.integers(0, 3, (4, 6, 10, 9)).astype(np.float32).transpose(1, 0, 2, 3)   # many ties
     reference, compiled = Pool2D("max", size, stride), Pool2D("max", size, stride)
-    compiled.compiled = __import__("nnexp.nn.kernels.images", fromlist=["images"])
+    compiled.compiled = compiled_moves
     out = reference.forward(x, train=True)
     np.testing.assert_array_equal(compiled.forward(x, train=True), out)
     dout = rng.standard_normal(out.shape).astype(np.float32)
@@ -299,9 +298,9 @@ def test_compiled_max_pooling_equals_numpy_bit_for_bit_with_ties(size, stride, m
 def test_compiled_data_movement_trains_the_same_weights_and_its_gradients_match_finite_differences(cfg, monkeypatch):
     """Three SGD steps of the small CNN with compiled moves (relu included) end with the NumPy path's weights
     bit for bit, and its gradients pass the finite-difference check."""
-    from nnexp.nn.kernels import images
+    from nnexp.nn import compiled_moves
 
-    monkeypatch.setattr(images, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(compiled_moves, "MIN_ELEMENTS", 0)
     cfg = {"layers": [{**layer, "name": "relu"} if layer["type"] == "activation" else layer
                       for layer in SMALL_LAYERS], **cfg}
     nets = [small_net(**cfg), small_net(**cfg)]
@@ -326,14 +325,14 @@ def test_compiled_data_movement_trains_the_same_weights_and_its_gradients_match_
 
 @numba_only
 def test_compiled_relu_equals_numpy_bit_for_bit_with_nan_and_signed_zeros():
-    from nnexp.nn.kernels import images
+    from nnexp.nn import compiled_moves
 
     rng = np.random.default_rng(5)
     z = rng.standard_normal((3, 4, 5, 6)).astype(np.float32)
     z.flat[:4] = [np.nan, -0.0, 0.0, -np.inf]
     for layout in (z, z.transpose(1, 0, 2, 3), z[:, :, ::2]):        # C order, channel-major, neither
-        a, reference = images.relu(layout), np.maximum(layout, 0)
+        a, reference = compiled_moves.relu(layout), np.maximum(layout, 0)
         assert a.tobytes() == reference.tobytes() and a.strides == reference.strides
         grad = rng.standard_normal(layout.shape).astype(np.float32)
         grad.flat[4] = np.nan
-        assert images.relu_backward(layout, grad).tobytes() == (grad * (layout > 0)).tobytes()
+        assert compiled_moves.relu_backward(layout, grad).tobytes() == (grad * (layout > 0)).tobytes()
