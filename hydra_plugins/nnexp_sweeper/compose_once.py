@@ -18,7 +18,6 @@ a sibling's epochs.
 
 import logging
 from collections import defaultdict, deque
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Dict, Optional
 
@@ -28,7 +27,7 @@ from hydra.types import HydraContext
 
 from nnexp.sweep.job_order import EpochOrder
 
-from .search import launcher_slots
+from .search import keep_slots_full, launcher_slots
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +81,19 @@ class EpochOrderedLauncher:
         self.launcher, self.slots, self.shared = launcher, slots, shared
 
     def launch(self, job_overrides, initial_job_idx):
-        order = EpochOrder(job_overrides, self.shared)
-        results, running = [None] * len(job_overrides), {}
-        with ThreadPoolExecutor(max_workers=self.slots) as pool:
-            while True:
-                while len(running) < self.slots and (index := order.next_job()) is not None:
-                    # joblib's launcher numbers the one job of each call #0: the job's own number here
-                    log.info("job %d: %s", initial_job_idx + index, " ".join(job_overrides[index]))
-                    running[pool.submit(self.launcher.launch, [job_overrides[index]], initial_job_idx + index)] = index
-                if not running:
-                    return results
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    index = running.pop(future)
-                    [results[index]] = future.result()
-                    order.done(index)
+        order, results = EpochOrder(job_overrides, self.shared), [None] * len(job_overrides)
+
+        def start(index):
+            # joblib's launcher numbers the one job of each call #0: the job's own number here
+            log.info("job %d: %s", initial_job_idx + index, " ".join(job_overrides[index]))
+            return self.launcher.launch([job_overrides[index]], initial_job_idx + index)
+
+        def finished(index, future):
+            [results[index]] = future.result()
+            order.done(index)
+
+        keep_slots_full(self.slots, order.next_job, start, finished)
+        return results
 
     def __getattr__(self, name):   # only for what is not set here: the launcher's own
         if name == "launcher":

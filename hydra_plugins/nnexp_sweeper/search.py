@@ -55,6 +55,22 @@ def launcher_slots(launcher):
     return 1
 
 
+def keep_slots_full(slots, next_job, launch, finished):
+    """Run jobs ``slots`` at a time, each ``launch(job)`` from a thread of its own: a freed slot takes
+    ``next_job()`` at once (None: nothing to start now; the loop ends when nothing runs either), and each
+    ended job is handed to ``finished(job, its future)`` in this thread."""
+    running = {}
+    with ThreadPoolExecutor(max_workers=slots) as pool:
+        while True:
+            while len(running) < slots and (job := next_job()) is not None:
+                running[pool.submit(launch, job)] = job
+            if not running:
+                return
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(running.pop(future), future)
+
+
 def in_process(launcher):
     """Hydra's basic launcher runs a job in this process, whose Hydra state is one: one job at a time."""
     return type(launcher).__name__ == "BasicLauncher"
@@ -151,17 +167,13 @@ class SearchSweeper(Sweeper):
 
     def run_in_slots(self, search, slots):
         """Up to ``slots`` jobs at once, each launched alone from a thread; a freed slot is filled at once."""
-        running = {}
-        with ThreadPoolExecutor(max_workers=slots) as pool:
-            while True:
-                while len(running) < slots and (job := search.next_job()) is not None:
-                    running[pool.submit(self.launch, job)] = job
-                    search.write_table()
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self.finish(search, running.pop(future), future.result)
+        def next_job():
+            job = search.next_job()
+            if job is not None:   # search.csv names it before it starts
+                search.write_table()
+            return job
+
+        keep_slots_full(slots, next_job, self.launch, lambda job, future: self.finish(search, job, future.result))
 
 
 @dataclass
