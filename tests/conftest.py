@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -89,6 +93,22 @@ def suffix_group_ids(items):
         group = next((mark.args[0] for mark in item.iter_markers("xdist_group")), None)
         if group and not item.nodeid.endswith(f"@{group}") and hasattr(item, "_id"):
             item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
+def pytest_configure(config):
+    """On pytest-xdist's controller: compile numba's functions once, in the background, into numba's
+    disk cache (tests/numba_warmup.py), which the workers and the jobs they start then load instead of
+    each compiling them again."""
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        config.numba_warmup = subprocess.Popen([sys.executable, str(Path(__file__).with_name("numba_warmup.py"))],
+                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def pytest_unconfigure(config):
+    warmup = getattr(config, "numba_warmup", None)
+    if warmup is not None and warmup.poll() is None:
+        warmup.kill()
+        warmup.wait()
 
 
 @pytest.fixture

@@ -19,8 +19,11 @@ from helpers import TINY, cli_env, run_cli, tree_digest
 
 from nnexp.storage import LOCK_FILE, hold_directory, read_npz
 
-LONG = [*TINY, "data.train_size=2000", "epochs=40", "shuffle=true", "momentum=0.5", "reuse=false"]
+STEADY = [*TINY, "data.train_size=2000", "shuffle=true", "momentum=0.5", "reuse=false"]
+LONG = [*STEADY, "epochs=40"]
 """A run of a few seconds with a checkpoint after every epoch (fractions of a second each)."""
+STOPPED_EPOCHS = 12
+"""A run stopped after its first checkpoint: a second or more still to go."""
 
 
 def as_in_a_terminal():
@@ -151,7 +154,8 @@ def test_sigterm_and_ctrl_c_end_a_run_cleanly_and_the_rerun_continues(tmp_path, 
     a run never stopped. Break tried: without the SIGTERM handler the process dies with -15 and writes
     no result.json."""
     run_dir, straight_dir = tmp_path / "run", tmp_path / "straight"
-    process = start([*LONG, f"hydra.run.dir={run_dir}"], tmp_path)
+    stopped = [*STEADY, f"epochs={STOPPED_EPOCHS}"]
+    process = start([*stopped, f"hydra.run.dir={run_dir}"], tmp_path)
     wait_for_checkpoint(process, run_dir)
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
@@ -161,13 +165,13 @@ def test_sigterm_and_ctrl_c_end_a_run_cleanly_and_the_rerun_continues(tmp_path, 
                    "rerun the same command to continue\n")
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "interrupted" and result["epochs_completed"] >= 1
-    assert f"interrupted by {name} after epoch {result['epochs_completed']} of 40" in result["error"]
+    assert f"interrupted by {name} after epoch {result['epochs_completed']} of {STOPPED_EPOCHS}" in result["error"]
     assert not (run_dir / "weights.npz").exists()
-    rerun = run_cli(*LONG, f"hydra.run.dir={run_dir}")
+    rerun = run_cli(*stopped, f"hydra.run.dir={run_dir}")
     assert rerun.returncode == 0, rerun.stderr
     log = (run_dir / "main.log").read_text()
     assert "running again: the previous attempt ended as interrupted" in log
-    assert f"resuming from the checkpoint of epoch {result['epochs_completed']} of 40" in log
-    assert run_cli(*LONG, f"hydra.run.dir={straight_dir}").returncode == 0
+    assert f"resuming from the checkpoint of epoch {result['epochs_completed']} of {STOPPED_EPOCHS}" in log
+    assert run_cli(*stopped, f"hydra.run.dir={straight_dir}").returncode == 0
     for name_, array in read_npz(straight_dir / "weights.npz").items():
         np.testing.assert_array_equal(read_npz(run_dir / "weights.npz")[name_], array)

@@ -17,7 +17,7 @@ from nnexp.sweep.collect import collect, history_frame, results_frame
 from nnexp.training.checkpoint import CheckpointStore
 from nnexp.training.run_files import TIMING_COLUMNS
 
-EPOCHS = 20
+EPOCHS = 8
 MLP_SWEEP = ["-m", *TINY, f"epochs={EPOCHS}", "shuffle=true", "momentum=0.5", "lr=0.1,0.2,0.3",
              "hydra.callbacks.report.gif_frames=0"]
 """Three per-sample jobs; shuffling and momentum make an inexact resume show in the numbers."""

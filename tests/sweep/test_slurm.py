@@ -4,13 +4,15 @@ as locally, and jobs that Slurm stops (SIGTERM, or its time limit) keep their fi
 cleanly and, requeued or rerun, end bit for bit as if never stopped."""
 
 import json
-import math
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -125,11 +127,19 @@ def assert_interrupted(sweep_dir, err, signal_name, epochs):
     return kept
 
 
-TIME_LIMIT = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=5"]
-"""Slurm's smallest limit, 60 s. Slurm looks at time limits every 30 s and sends submitit's notice
-(USR2) at the first look at most 5 + 30 s before the limit: 25 to 55 s after the job started (the
-SIGTERM of the limit itself would come at 60 to 90 s). A requeued job starts again 5 to 10 s after the
-look that sent the notice (cred_expire in slurm_cluster.py), so its next notice comes a minute later."""
+def time_limit(notice_s):
+    """Overrides of Slurm's smallest limit, 60 s, with submitit's notice (USR2) ``notice_s`` before it.
+    Slurm looks at time limits every 30 s and sends the notice at the first look at most notice_s + 30 s
+    before the limit: 30 - notice_s to 60 - notice_s after the job started (the SIGTERM of the limit
+    itself would come at 60 to 90 s). A requeued job starts again 5 to 10 s after the look that sent the
+    notice (cred_expire in slurm_cluster.py), so its next notice comes a minute later."""
+    return ["hydra.launcher.timeout_min=1", f"hydra.launcher.signal_delay_s={notice_s}"]
+
+
+TIME_LIMIT = time_limit(5)
+"""No notice from Slurm within 25 s: a job the test itself sends the notice to."""
+EARLY_NOTICE = time_limit(20)
+"""Slurm's notice 10 to 40 s after the job started."""
 
 
 def test_jobs_stopped_mid_epoch_end_interrupted_and_their_rerun_continues(slurm, tmp_path):
@@ -204,40 +214,72 @@ def test_a_sweep_whose_command_is_stopped_goes_on_and_the_same_command_collects_
     assert pd.read_csv(tmp_path / "slurm" / "results.csv")["status"].tolist() == ["completed"]
 
 
-def epochs_lasting(seconds, overrides, sweep_dir, slurm):
-    """How many epochs of the job ``overrides`` train for about ``seconds`` as a job of ``slurm`` now
-    (measured on two epochs, as a job of the cluster: its jobs do not run at the priority of the tests,
-    which may run under nice)."""
-    done = run_cli("-m", *overrides, "epochs=2", "reuse=false", *SLURM, f"hydra.sweep.dir={sweep_dir}", env=slurm.env)
-    assert done.returncode == 0, done.stderr
-    return math.ceil(seconds / pd.read_csv(sweep_dir / "0" / "history.csv")["seconds"].min())
+def training_process(slurm, job_id):
+    """The process id of the job's Python (submitit's runner, which trains), from Slurm's list of the job's
+    processes (not the batch shell, nor srun, whose command line names the same module)."""
+    for line in slurm.run("scontrol", "listpids", job_id).splitlines()[1:]:
+        pid = line.split()[0]
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if Path(argv[0].decode()).name.startswith("python") and b"submitit.core._submit" in argv:
+            return int(pid)
+    return None
+
+
+def process_status(pid):
+    """/proc/<pid>/status as a dict, or None when the process has ended."""
+    try:
+        return dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    except FileNotFoundError:
+        return None
+
+
+def stopped(pid):
+    status = process_status(pid)
+    return status is None or status["State"].strip().startswith("T")
+
+
+def notice_came(pid, signal_number):
+    """True once the stopped process ``pid`` has ``signal_number`` waiting for it, or runs again, or has
+    ended (Slurm sends a stopped job SIGCONT with its notice)."""
+    status = process_status(pid)
+    if status is None or not status["State"].strip().startswith("T"):
+        return True
+    pending = int(status["SigPnd"], 16) | int(status["ShdPnd"], 16)
+    return bool(pending & (1 << (signal_number - 1)))
 
 
 def test_a_job_longer_than_its_time_limit_is_requeued_and_ends_as_never_stopped(slurm, tmp_path):
-    """A job that needs more than its time limit (one minute, Slurm's smallest), with the opt-in
+    """A job that runs into its time limit (one minute, Slurm's smallest), with the opt-in
     ``hydra.launcher.max_num_timeout``: stopped at Slurm's notice, it is requeued, continues from its
-    checkpoint (as often as needed), and the sweep ends with the tables and weights of the same sweep on
-    the basic launcher. Break tried: without nnexp's handler of the notice (main.stop_on_signals),
-    submitit requeues the job from inside its training, and nothing records that it was interrupted.
-    The job's length is measured beforehand, on the cluster; when the machine sped up since (other tests
-    ended) and the job ended before any notice came, the job was too short to test anything: it runs
-    again, as long as its own epochs took would make 58 s (at most twice)."""
-    epochs = epochs_lasting(58, SLOW, tmp_path / "measure", slurm)   # past the last moment the notice may come
-    for attempt in range(3):
-        sweep = ["-m", "lr=0.1", f"epochs={epochs}", *SLOW]
-        requeued_dir, basic_dir = tmp_path / f"requeued-{attempt}", tmp_path / f"basic-{attempt}"
-        requeued = start_sweep([*sweep, *SLURM, *TIME_LIMIT, "hydra.launcher.max_num_timeout=5",
-                                f"hydra.sweep.dir={requeued_dir}"], tmp_path / f"requeued-cwd-{attempt}",
-                               env=slurm.env)
-        basic = run_cli(*sweep, f"hydra.sweep.dir={basic_dir}", timeout=600)
-        assert basic.returncode == 0, basic.stderr
-        code, _, err = finish(requeued, timeout=600)
-        assert code == 0, err
-        log = (requeued_dir / "0" / "main.log").read_text()
-        if "SIGUSR2" in log or "Requeued job" in log or attempt == 2:
-            break
-        took = pd.read_csv(requeued_dir / "0" / "history.csv")["seconds"]   # no signal came: it was too short
-        epochs = max(epochs + 1, math.ceil(58 / took.mean()))
+    checkpoint, and the sweep ends with the tables and weights of the same sweep on the basic launcher.
+    Break tried: without nnexp's handler of the notice (main.stop_on_signals), submitit requeues the job
+    from inside its training, and nothing records that it was interrupted.
+    The job is made to outlast the notice without spending the CPU of a minute's training: once it has a
+    checkpoint, its process is stopped (SIGSTOP, which Slurm does not see: its clock goes on) until Slurm's
+    notice waits on it, then continued, and the notice reaches nnexp in the middle of an epoch."""
+    epochs = 3
+    sweep = ["-m", "lr=0.1", f"epochs={epochs}", *SLOW]
+    requeued_dir, basic_dir = tmp_path / "requeued", tmp_path / "basic"
+    requeued = start_sweep([*sweep, *SLURM, *EARLY_NOTICE, "hydra.launcher.max_num_timeout=5",
+                            f"hydra.sweep.dir={requeued_dir}"], tmp_path / "requeued-cwd", env=slurm.env)
+    basic = start_sweep([*sweep, f"hydra.sweep.dir={basic_dir}"], tmp_path / "basic-cwd")
+    wait_for(partial(checkpointed, requeued_dir / "0"), requeued, "a checkpoint")
+    pid = training_process(slurm, slurm_job_id(requeued_dir))
+    assert pid, slurm.run("scontrol", "listpids", slurm_job_id(requeued_dir))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(partial(stopped, pid), requeued, "the job to stop")
+        wait_for(partial(notice_came, pid, signal.SIGUSR2), requeued, "notice from Slurm", timeout=60)
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    code, _, err = finish(requeued)
+    assert code == 0, err
+    assert finish(basic)[0] == 0
+    log = (requeued_dir / "0" / "main.log").read_text()
     assert "interrupted by SIGUSR2;" in log and "Requeued job" in log   # nnexp stopped it, then submitit requeued it
     resumed = re.findall(rf"resuming from the checkpoint of epoch (\d+) of {epochs}", log)
     assert resumed and result(requeued_dir / "0")["epochs_trained"] == epochs - int(resumed[-1])
