@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -98,17 +99,25 @@ def suffix_group_ids(items):
 def pytest_configure(config):
     """On pytest-xdist's controller: compile numba's functions once, in the background, into numba's
     disk cache (tests/numba_warmup.py), which the workers and the jobs they start then load instead of
-    each compiling them again."""
+    each compiling them again. Its error output goes to a file, shown at the end if it failed."""
     if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        config.numba_warmup_log = tempfile.TemporaryFile()
         config.numba_warmup = subprocess.Popen([sys.executable, str(Path(__file__).with_name("numba_warmup.py"))],
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                               stdout=subprocess.DEVNULL, stderr=config.numba_warmup_log)
 
 
 def pytest_unconfigure(config):
     warmup = getattr(config, "numba_warmup", None)
-    if warmup is not None and warmup.poll() is None:
+    if warmup is None:
+        return
+    if warmup.poll() is None:
         warmup.kill()
-        warmup.wait()
+    if warmup.wait() > 0:   # it failed (killed at the end: negative): the suite ran, only slower
+        config.numba_warmup_log.seek(0)
+        error = config.numba_warmup_log.read().decode(errors="replace").strip().splitlines()
+        print(f"\ntests/numba_warmup.py failed (exit {warmup.returncode}): {error[-1] if error else ''}",
+              file=sys.stderr)
+    config.numba_warmup_log.close()
 
 
 @pytest.fixture
