@@ -8,7 +8,16 @@ from helpers import TINY, holm_by_hand, run_cli
 from scipy import stats
 
 from nnexp.compare import main as compare_main
-from nnexp.sweep.summary import best_configuration, difference, interval, key_kinds, selection_metric, summary_frame
+from nnexp.sweep.summary import (
+    STATISTICS,
+    best_configuration,
+    difference,
+    grouped_intervals,
+    interval,
+    key_kinds,
+    selection_metric,
+    summary_frame,
+)
 
 
 def test_interval_is_the_student_t_interval_of_the_mean():
@@ -63,6 +72,29 @@ def test_the_best_configuration_is_chosen_on_the_validation_mean():
     assert best_configuration(summary, "test_acc")["lr"] == 0.1
     no_split = results.assign(val_acc=np.nan, val_loss=np.nan)
     assert selection_metric(no_split) == "test_acc"
+
+
+def test_groups_keep_their_order_of_appearance_and_a_missing_key_value_is_a_group():
+    """grouped_intervals: groups in the order the sweep ran them (not sorted), a key left empty (NaN, e.g.
+    no init_from) a group of its own, no key at all the whole table, and the columns written even when
+    no row is left (a sweep whose every job failed)."""
+    frame = pd.DataFrame({"lr": [0.3, 0.1, np.nan, 0.3, np.nan], "val_acc": [0.9, 0.8, 0.5, 0.7, 0.7]})
+    grouped = grouped_intervals(frame, ["lr"], ["val_acc"])
+    assert grouped["lr"].tolist()[:2] == [0.3, 0.1] and np.isnan(grouped["lr"].iloc[2])
+    assert grouped["n"].tolist() == [2, 1, 2]
+    assert grouped["val_acc_mean"].tolist() == pytest.approx([0.8, 0.8, 0.6])
+    whole = grouped_intervals(frame, [], ["val_acc"])
+    assert whole["n"].tolist() == [5] and whole["val_acc_max"].tolist() == [0.9]
+    empty = grouped_intervals(frame.iloc[:0], ["lr"], ["val_acc"])
+    assert empty.empty and list(empty.columns) == ["lr", "n", *[f"val_acc_{name}" for name in STATISTICS]]
+
+
+def test_a_loss_is_chosen_by_its_smallest_mean_and_no_score_chooses_nothing():
+    summary = pd.DataFrame({"lr": [0.1, 0.3, 1.0], "val_loss_mean": [0.4, 0.2, 0.9]})
+    assert best_configuration(summary, "val_loss")["lr"] == 0.3
+    assert best_configuration(summary, "val_acc") is None                 # no such column
+    assert best_configuration(summary.assign(val_loss_mean=np.nan), "val_loss") is None
+    assert best_configuration(pd.DataFrame(), "val_loss") is None
 
 
 def test_a_seed_sweep_writes_summary_and_a_report_that_names_no_seed(tmp_path):
