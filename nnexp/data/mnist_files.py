@@ -14,6 +14,7 @@ uint8 (m, 784), "labels_test": int64 (m,)}``; ``nnexp.data.cache`` keeps them as
 ``nnexp.data.download`` loads a directory or fetches the files.
 """
 
+import codecs
 import gzip
 import os
 import warnings
@@ -119,7 +120,8 @@ def read_mnist_csv(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": handled below
-            table = np.loadtxt(path, delimiter=",", dtype=np.uint8, skiprows=int(header), ndmin=2)
+            table = np.loadtxt(path, delimiter=",", dtype=np.uint8, skiprows=int(header), ndmin=2,
+                               encoding="utf-8-sig")   # a byte-order mark (a spreadsheet's export) is not data
     except (ValueError, OverflowError) as e:
         raise _csv_diagnosis(path, header, e) from None
     if table.shape[0] == 0:
@@ -135,7 +137,8 @@ def read_mnist_csv(path):
 
 
 def _csv_has_header(path):
-    """True when the first line's first field is not a number (e.g. ``label,1x1,...``)."""
+    """True when the first line's first field is not a number (e.g. ``label,1x1,...``), after a UTF-8
+    byte-order mark if the file starts with one."""
     try:
         with open(path, "rb") as f:
             first = f.readline()
@@ -143,7 +146,7 @@ def _csv_has_header(path):
         raise DataError(f"{path}: file not found; check the path") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read file ({e.strerror or e}); check its permissions") from None
-    field = first.split(b",")[0].strip()
+    field = first.removeprefix(codecs.BOM_UTF8).split(b",")[0].strip()
     try:
         float(field)
         return False
@@ -153,7 +156,7 @@ def _csv_has_header(path):
 
 def _csv_lines(path, header):
     """The data lines as (1-based line number, text), skipping the header and blank lines."""
-    text = Path(path).read_bytes().decode("latin-1")
+    text = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8).decode("latin-1")
     lines = enumerate(text.split("\n"), start=1)
     return [(n, line) for n, line in lines if line.strip() and not (header and n == 1)]
 

@@ -3,6 +3,7 @@
 All files are small ones written here (5 or 3 images); nothing touches the network or shared data.
 """
 
+import codecs
 import dataclasses
 import functools
 import gzip
@@ -126,6 +127,24 @@ def test_read_mnist_csv_round_trip(tmp_path, header):
     assert got_labels.dtype == np.int64
     np.testing.assert_array_equal(images, x.reshape(5, 784))
     np.testing.assert_array_equal(got_labels, labels)
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_a_csv_that_starts_with_a_byte_order_mark_keeps_its_first_image(tmp_path, header):
+    """A spreadsheet's UTF-8 export starts with a byte-order mark. Break tried (the bug it fixed): the mark
+    made the first label not a number, the first image was taken for a header and dropped, silently."""
+    x, labels = mnist_like(5)
+    path = tmp_path / "exported.csv"
+    path.write_bytes(codecs.BOM_UTF8 + csv_text(labels, x, header).encode())
+    images, got_labels = read_mnist_csv(path)
+    np.testing.assert_array_equal(images, x.reshape(5, 784))
+    np.testing.assert_array_equal(got_labels, labels)
+    bad = tmp_path / "bad.csv"   # and a bad line is still named by its number in the file
+    lines = csv_text(labels, x, header).splitlines()
+    lines[int(header)] += ",7"
+    bad.write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode() + b"\n")
+    with raises(bad, f"line {1 + header}", "786 fields"):
+        read_mnist_csv(bad)
 
 
 def bad_csv(tmp_path, line3):
