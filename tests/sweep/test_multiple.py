@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from helpers import holm_by_hand
 from scipy import stats
+from statsmodels.stats.power import TTestIndPower, TTestPower
 
+import nnexp.sweep.summary as summary_module
 from nnexp.sweep.side_by_side import statistics
-from nnexp.sweep.summary import ALPHA, choose, holm, seeds_needed
+from nnexp.sweep.summary import ALPHA, choose, difference, holm, seeds_needed, summary_frame, versus_best
 from nnexp.sweep.sweep_report import best_text
 
 LRS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5]
@@ -173,3 +175,111 @@ def test_the_seed_count_is_the_fewest_that_give_80_percent_power_in_simulation(p
 
     assert power_interval(n).high >= 0.8
     assert power_interval(n - 1).low <= 0.8
+
+
+VERSUS_COLUMNS = ["diff", "lo", "hi", "p", "test", "p_adj_vs_best", "tied_with_best"]
+
+
+def small_sweep():
+    """lr in an unsorted order of appearance, one configuration with lr left empty (NaN), two seeds each
+    (lr 0.2 ran other seeds: Welch), lr 0.5 one seed only; lr 0.1 the best on val_acc."""
+    scores = [(0.3, [0, 1], [0.931, 0.928]), (np.nan, [0, 1], [0.952, 0.949]), (0.1, [0, 1], [0.962, 0.958]),
+              (0.2, [2, 3], [0.955, 0.947]), (0.5, [0], [0.940])]
+    rows = [{"status": "completed", "lr": lr, "seed": seed, "val_acc": value}
+            for lr, seeds, values in scores for seed, value in zip(seeds, values)]
+    rows.append({"status": "failed", "lr": 0.3, "seed": 2, "val_acc": 0.999})   # not a replicate: it failed
+    frame = pd.DataFrame(rows).assign(job=lambda f: range(len(f)))
+    return frame.assign(test_acc=frame["val_acc"], val_loss=1 - frame["val_acc"], test_loss=np.nan)
+
+
+def versus(results, replicates=("seed",), config_keys=("lr",)):
+    summary = summary_frame(results, list(config_keys))
+    best = summary.loc[summary["val_acc_mean"].idxmax()]
+    return summary, best, versus_best(results, summary, best, "val_acc", list(config_keys), list(replicates))
+
+
+def jobs_with(results, lr):
+    done = results[results["status"] == "completed"]
+    return done[done["lr"].isna()] if np.isnan(lr) else done[done["lr"] == lr]
+
+
+def test_versus_best_is_difference_to_the_best_row_by_row_then_holm_and_the_tie_rule():
+    """Each configuration with two seeds against the best (also of two): ``difference(best, row)`` with the
+    seeds as pair ids, in the summary's row order (not sorted, the empty lr a row of its own); the best row
+    and the one-seed row not compared (NaN, test "", tie None); p_adj Holm over the three compared.
+    Without replicate keys, every comparison is Welch's."""
+    results = small_sweep()
+    summary, best, table = versus(results)
+    assert summary["lr"].tolist()[2:] == [0.1, 0.2, 0.5] and summary["n"].tolist() == [2, 2, 2, 2, 1]
+    assert best.name == 2 and table.columns.tolist() == VERSUS_COLUMNS and table.index.equals(summary.index)
+    best_jobs = jobs_with(results, 0.1)
+    compared = [0, 1, 3]
+    for index in compared:
+        jobs = jobs_with(results, summary.loc[index, "lr"])
+        expected = difference(best_jobs["val_acc"], jobs["val_acc"], list(best_jobs["seed"]), list(jobs["seed"]))
+        assert table.loc[index, ["diff", "lo", "hi", "p"]].tolist() == [expected[c] for c in ("diff", "lo", "hi", "p")]
+        assert table.loc[index, "test"] == expected["test"] == ("welch" if index == 3 else "paired")
+    adjusted = holm_by_hand(table.loc[compared, "p"])
+    np.testing.assert_allclose(table.loc[compared, "p_adj_vs_best"], adjusted)
+    assert table.loc[compared, "tied_with_best"].tolist() == [bool(p >= ALPHA) for p in adjusted]
+    assert table.loc[compared, "tied_with_best"].tolist() == [False, True, True]
+    for index in (2, 4):
+        assert table.loc[index, ["diff", "lo", "hi", "p", "p_adj_vs_best"]].isna().all(), index
+        assert table.loc[index, "test"] == "" and table.loc[index, "tied_with_best"] is None
+
+    _, _, welch = versus(results, replicates=())
+    assert welch.loc[compared, "test"].tolist() == ["welch"] * 3
+    for index in compared:
+        expected = difference(best_jobs["val_acc"], jobs_with(results, summary.loc[index, "lr"])["val_acc"])
+        assert welch.loc[index, "p"] == expected["p"]
+
+
+def test_a_best_configuration_of_one_seed_is_compared_with_nothing():
+    """The best mean from a single seed: no test against it, not even a difference of the means."""
+    results = small_sweep()
+    results.loc[results["lr"] == 0.5, "val_acc"] = 0.999
+    summary, best, table = versus(results)
+    assert best["lr"] == 0.5 and best["n"] == 1
+    assert table.columns.tolist() == VERSUS_COLUMNS
+    assert table[["diff", "lo", "hi", "p", "p_adj_vs_best"]].isna().all().all()
+    assert (table["test"] == "").all() and table["tied_with_best"].isna().all()
+
+
+def test_a_sweep_of_seeds_alone_is_one_configuration_compared_with_nothing():
+    results = small_sweep().query("lr == 0.1")
+    choice = choose(results, ["lr", "seed"])
+    assert choice.config_keys == [] and len(choice.summary) == 1 and choice.summary["n"].tolist() == [2]
+    _, _, table = versus(results, config_keys=())
+    assert table.columns.tolist() == VERSUS_COLUMNS and len(table) == 1
+    assert pd.isna(table["p"].iloc[0]) and table["test"].iloc[0] == "" and table["tied_with_best"].iloc[0] is None
+
+
+@pytest.mark.parametrize("p, tied", [(ALPHA, True), (np.nextafter(ALPHA, 0), False)])
+def test_an_adjusted_p_of_exactly_alpha_is_a_tie(monkeypatch, p, tied):
+    """Significant is p_adj < ALPHA (as compare's ``significant``), so p_adj = ALPHA is within noise. No
+    t-test gives exactly 0.05: ``difference`` is replaced by one that does (one comparison: Holm keeps it)."""
+    results = small_sweep().query("lr in (0.1, 0.3)")
+    monkeypatch.setattr(summary_module, "difference",
+                        lambda *args: {"diff": -0.026, "lo": -0.05, "hi": -0.002, "p": p, "test": "paired"})
+    _, best, table = versus(results)
+    assert best["lr"] == 0.1 and table.loc[0, "p_adj_vs_best"] == p
+    assert table.loc[0, "tied_with_best"] is tied
+
+
+def test_seeds_needed_wants_two_values_on_each_side():
+    """NaN below two values on either side; with exactly two each, statsmodels' answer rounded up."""
+    assert np.isnan(seeds_needed([0.90], [0.85, 0.86, 0.84])) and np.isnan(seeds_needed([0.85, 0.86, 0.84], [0.90]))
+    assert np.isnan(seeds_needed([0.90, np.nan], [0.85, 0.86, 0.84]))
+    a, b = [0.90, 0.92], [0.85, 0.86]
+    effect = (np.mean(a) - np.mean(b)) / np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)
+    expected = np.ceil(TTestIndPower().solve_power(effect_size=effect, alpha=0.05, power=0.8))
+    assert seeds_needed(a, b) == seeds_needed(b, a) == expected == 3
+
+
+def test_seeds_needed_is_infinite_for_equal_means_and_finite_for_an_effect_of_one_sd():
+    """Equal means: no seed count finds a difference. An effect size of exactly 1 (differences 0, 1/8, 1/4
+    over three seeds: mean = sd = 1/8) is an ordinary one: TTestPower's 10 seeds."""
+    assert seeds_needed([0.90, 0.92, 0.91], [0.91, 0.90, 0.92]) == np.inf
+    a, b = [0.5, 0.75, 0.625], [0.5, 0.875, 0.875]
+    expected = np.ceil(TTestPower().solve_power(effect_size=1.0, alpha=0.05, power=0.8, alternative="two-sided"))
+    assert seeds_needed(a, b, [0, 1, 2], [0, 1, 2]) == expected == 10
