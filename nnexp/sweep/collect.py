@@ -181,8 +181,8 @@ def key_columns(jobs):
 
 
 def varying(frame, keys):
-    """The keys that take more than one value across the rows of ``frame``."""
-    return [k for k in keys if frame[k].astype(str).nunique() > 1]
+    """The keys that take more than one value across the rows of ``frame`` (an empty value is one)."""
+    return [k for k in keys if frame[k].astype(str).nunique(dropna=False) > 1]
 
 
 def results_frame(jobs, sweep_dir):

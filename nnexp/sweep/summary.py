@@ -139,7 +139,9 @@ def jobs_of(results, config_keys, configuration):
 
 def same_value(column, value):
     """Where ``column`` holds ``value``: numbers compared as numbers (a summary row may hold 3.0 for
-    3), anything else as text."""
+    3), an empty value (NaN, None: a key a job left unset) with the empty entries, anything else as text."""
+    if pd.isna(value):
+        return column.isna().to_numpy()
     numbers = pd.to_numeric(column, errors="coerce")
     try:
         number = float(value)

@@ -8,6 +8,7 @@ from helpers import TINY, holm_by_hand, run_cli
 from scipy import stats
 
 from nnexp.compare import main as compare_main
+from nnexp.sweep.collect import varying
 from nnexp.sweep.summary import (
     STATISTICS,
     best_configuration,
@@ -119,12 +120,22 @@ def test_same_value_compares_numbers_as_numbers_and_the_rest_as_text():
     assert same_value(pd.Series([True, False]), False).tolist() == [False, True]
 
 
-@pytest.mark.xfail(strict=True, reason="pandas 3: astype(str) keeps NaN missing, so an empty key matches no job")
-def test_an_empty_key_value_finds_its_jobs():
+def test_an_empty_key_value_finds_its_jobs_and_makes_the_key_vary():
     """grouped_intervals keeps a key left empty (NaN, e.g. no init_from) as a configuration of its own; its
-    jobs must be found again (jobs_of, best_job, compare)."""
+    jobs are found again (jobs_of, best_job, compare), and a key empty for some jobs varies. Bug it fixed:
+    with pandas 3, ``astype(str)`` keeps NaN missing (it wrote "nan"), so an empty key matched no job and a
+    best configuration without init_from stopped the report with a ValueError."""
     assert same_value(pd.Series([np.nan, 0.1, np.nan]), np.nan).tolist() == [True, False, True]
     assert same_value(pd.Series([None, "w.npz"], dtype=object), np.nan).tolist() == [True, False]
+    assert same_value(pd.Series([None, "w.npz"], dtype=object), "w.npz").tolist() == [False, True]
+    results = pd.DataFrame({"job": [0, 1, 2, 3], "status": "completed", "init_from": [None, "w.npz", None, "w.npz"],
+                            "seed": [0, 0, 1, 1], "lr": 0.1, "val_acc": [0.9, 0.5, 0.8, 0.6], "test_acc": 0.5,
+                            "val_loss": 0.1, "test_loss": 0.5})
+    assert varying(results, ["init_from", "seed", "lr"]) == ["init_from", "seed"]
+    choice = choose(results, ["init_from", "seed", "lr"])
+    assert choice.config_keys == ["init_from"] and pd.isna(choice.best["init_from"])
+    assert jobs_of(results, ["init_from"], choice.best)["job"].tolist() == [0, 2]
+    assert best_job(results, choice)["job"] == 0
 
 
 def two_key_table():
