@@ -230,8 +230,9 @@ def seeds_needed(a, b, a_ids=None, b_ids=None, alpha=ALPHA, power=POWER):
     difference of the means of ``a`` and ``b`` with probability ``power``, taking the observed sds as
     true. Paired over seeds (as ``difference``, statsmodels ``TTestPower``): effect size
     ``d = |mean(b - a)| / sd(b - a)``; else two samples of equal size (``TTestIndPower``):
-    ``d = |mean(b) - mean(a)| / sqrt((sd_a^2 + sd_b^2) / 2)``. Rounded up; inf for equal means, NaN with
-    fewer than two values on a side."""
+    ``d = |mean(b) - mean(a)| / sqrt((sd_a^2 + sd_b^2) / 2)``. Rounded up; 2 (the fewest a t-test takes)
+    when two already give that power, as for samples without spread and different means; inf for equal
+    means; NaN with fewer than two values on a side."""
     a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
     if len(a) < 2 or len(b) < 2:
         return float("nan")
@@ -241,7 +242,9 @@ def seeds_needed(a, b, a_ids=None, b_ids=None, alpha=ALPHA, power=POWER):
     else:
         spread = np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2)
         effect, analysis = abs(b.mean() - a.mean()) / spread, TTestIndPower()
-    if not np.isfinite(effect) or effect == 0:
+    if np.isnan(effect) or effect == 0:   # equal means (0 / 0: two constant samples of the same value)
         return float("inf")
+    if np.isinf(effect) or not analysis.power(effect, 2, alpha) < power:   # NaN: an effect too large to compute
+        return 2.0
     n = analysis.solve_power(effect_size=effect, alpha=alpha, power=power, alternative="two-sided")
     return float(np.ceil(n))

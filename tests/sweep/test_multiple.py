@@ -283,3 +283,14 @@ def test_seeds_needed_is_infinite_for_equal_means_and_finite_for_an_effect_of_on
     a, b = [0.5, 0.75, 0.625], [0.5, 0.875, 0.875]
     expected = np.ceil(TTestPower().solve_power(effect_size=1.0, alpha=0.05, power=0.8, alternative="two-sided"))
     assert seeds_needed(a, b, [0, 1, 2], [0, 1, 2]) == expected == 10
+
+
+def test_two_seeds_are_enough_when_two_give_the_power_and_samples_without_spread_differ():
+    """Samples without spread and different means are told apart by the fewest seeds a t-test takes, 2 (the
+    report said "their means are equal"; near-constant samples made statsmodels' solver fail, NaN, and the
+    line was left out). Two constant samples of the same value stay infinite."""
+    assert seeds_needed([0.9] * 3, [0.8] * 3) == seeds_needed([0.9] * 3, [0.8] * 3, [0, 1, 2], [0, 1, 2]) == 2
+    assert seeds_needed([0.9, 0.9 + 1e-12, 0.9], [0.8, 0.8, 0.8 - 1e-12]) == 2
+    assert seeds_needed([0.9] * 3, [0.9] * 3) == np.inf
+    a, b = [0.90, 0.91, 0.92], [0.50, 0.51, 0.52]   # an effect of 40 sds: statsmodels' power at n = 2 is over 0.8
+    assert TTestIndPower().power(40.0, 2, 0.05) > 0.8 and seeds_needed(a, b) == 2
