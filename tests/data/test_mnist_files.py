@@ -113,6 +113,78 @@ def test_read_idx_corrupt_gzip(tmp_path):
         read_idx(garbage)
 
 
+def message(call, *args):
+    """The DataError message that ``call(*args)`` raises."""
+    with pytest.raises(DataError) as info:
+        call(*args)
+    return str(info.value)
+
+
+NOT_IDX = "expected 00 00 08 <ndim>; pass an MNIST IDX file such as train-images-idx3-ubyte.gz"
+REFETCH = "re-download or re-extract the file"
+
+
+@pytest.mark.parametrize("data, shown", [
+    (b"", "nothing (empty file)"),
+    (b"\x00\x00\x08", "00 00 08"),                       # three bytes: no room for the number of dims
+    (b"\x00\x01\x08\x01" + bytes(8), "00 01 08 01"),     # second byte not zero
+    (b"\x01\x00\x08\x01" + bytes(8), "01 00 08 01"),     # first byte not zero
+    (b"\xff\xd8\xff\xe0\x10" + bytes(20), "ff d8 ff e0"),  # a JPEG: only the four magic bytes shown
+], ids=["empty", "three bytes", "second byte", "first byte", "jpeg"])
+def test_read_idx_wrong_magic_message_is_exact(tmp_path, data, shown):
+    """Each byte of the magic number is checked, and the message shows the first four bytes found."""
+    path = write(tmp_path / "file", data)
+    assert message(read_idx, path) == f"{path}: not an IDX file: magic number is {shown}, {NOT_IDX}"
+
+
+def test_read_idx_size_messages_are_exact(tmp_path):
+    """Truncated, too long and a cut header each name the dims, the byte counts and the remedy."""
+    data = idx_bytes(mnist_like(5)[0])
+    short = write(tmp_path / "short", data[:-20])
+    assert message(read_idx, short) == (f"{short}: IDX data truncated: dims (5, 28, 28) need 3920 bytes after "
+                                        f"the 16-byte header, found 3900; {REFETCH}")
+    long = write(tmp_path / "long", data + b"extra")
+    assert message(read_idx, long) == (f"{long}: IDX data too long: dims (5, 28, 28) need 3920 bytes after "
+                                       f"the 16-byte header, found 3925; {REFETCH}")
+    header = write(tmp_path / "header", data[:10])
+    assert message(read_idx, header) == (f"{header}: IDX header truncated: 3 dims need 16 header bytes, "
+                                         f"found 10; {REFETCH}")
+
+
+def test_read_idx_header_of_four_bytes_is_a_zero_dim_file(tmp_path):
+    """``00 00 08 00`` is a valid magic number of 0 dims (one byte of data follows): four bytes are a
+    header without its byte, five a scalar."""
+    path = write(tmp_path / "scalar", b"\x00\x00\x08\x00")
+    assert message(read_idx, path) == (f"{path}: IDX data truncated: dims () need 1 bytes after the 4-byte "
+                                       f"header, found 0; {REFETCH}")
+    scalar = read_idx(write(tmp_path / "scalar", b"\x00\x00\x08\x00\x07"))
+    assert scalar.shape == () and scalar == 7
+
+
+def test_read_idx_of_zero_items_is_an_empty_array(tmp_path):
+    """A header and no data is a whole file when its dims say 0 items."""
+    empty = read_idx(write(tmp_path / "labels", idx_bytes(np.zeros(0, np.uint8))))
+    assert empty.dtype == np.uint8 and empty.shape == (0,)
+
+
+def test_read_idx_unsupported_dtype_message_is_exact(tmp_path):
+    path = write(tmp_path / "floats.idx", idx_bytes(np.zeros((2, 2), np.uint8), dtype_code=0x0D))
+    assert message(read_idx, path) == (f"{path}: unsupported IDX dtype code 0x0d (float); only 0x08 (unsigned "
+                                       "byte, as in MNIST) is read")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Windows refuses to open a directory as a permission error")
+def test_read_idx_and_csv_of_a_directory_say_it_cannot_be_read(tmp_path):
+    """Not FileNotFoundError but another OSError (here: a directory): its reason without the errno."""
+    expected = f"{tmp_path}: cannot read file (Is a directory); check its permissions"
+    assert message(read_idx, tmp_path) == expected
+    assert message(read_mnist_csv, tmp_path) == expected
+
+
+def test_read_idx_missing_file_message_is_exact(tmp_path):
+    assert message(read_idx, tmp_path / "nope.gz") == f"{tmp_path / 'nope.gz'}: file not found; check the path"
+
+
 # --- CSV -------------------------------------------------------------------------------------
 
 
