@@ -247,6 +247,72 @@ def test_read_mnist_csv_missing(tmp_path):
         read_mnist_csv(tmp_path / "mnist_train.csv")
 
 
+def csv_row(label=5, **pixels):
+    """One CSV line: ``label`` and 784 zero pixels, but ``c<column>=text`` in those columns (column 2 is the
+    first pixel)."""
+    fields = [str(label)] + ["0"] * 784
+    for column, text in pixels.items():
+        fields[int(column[1:]) - 1] = text
+    return ",".join(fields)
+
+
+def write_csv(tmp_path, *lines):
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+INTEGERS = "MNIST CSV holds integer labels 0..9 and pixels 0..255"
+BYTES = "MNIST CSV pixels are bytes 0..255"
+DIGIT = "the first field of each line must be the digit"
+WIDTH = "expected 785 (label + 784 pixels); fix or remove that line"
+
+
+@pytest.mark.parametrize("lines, problem", [
+    ([csv_row(), csv_row()[:-2]], f"line 2 has 784 fields, {WIDTH}"),
+    ([csv_row(), "", csv_row()[:-2]], f"line 3 has 784 fields, {WIDTH}"),       # a blank line is counted
+    (["label,1x1,1x2", "1,2,3", "4,5,6"], f"line 2 has 3 fields, {WIDTH}"),      # after the header
+    ([csv_row(), csv_row(c3="x")], f"line 2, column 3: 'x' is not an integer; {INTEGERS}"),
+    ([csv_row(c2="256")], f"line 1, column 2: pixel value 256 outside 0..255; {BYTES}"),   # the first pixel
+    ([csv_row(300)], f"line 1: label 300 outside 0..9; {DIGIT}"),                # a file of one line
+    ([csv_row(), csv_row(10)], f"line 2: label 10 outside 0..9; {DIGIT}"),
+    # the first bad line is named, and a good line before it (label 9) is not
+    ([csv_row(9), csv_row(c785="256")], f"line 2, column 785: pixel value 256 outside 0..255; {BYTES}"),
+    ([csv_row(10), csv_row(c785="256")], f"line 1: label 10 outside 0..9; {DIGIT}"),
+    ([csv_row(9), csv_row(c3="")], f"line 2, column 3: '' is not an integer; {INTEGERS}"),
+    ([csv_row(10), csv_row(c3="")], f"line 1: label 10 outside 0..9; {DIGIT}"),
+], ids=["short line", "after a blank line", "after the header", "letters", "first pixel 256", "one line",
+        "label 10", "label 9 then pixel 256", "label 10 then pixel 256", "label 9 then empty field",
+        "label 10 then empty field"])
+def test_read_mnist_csv_message_names_the_first_bad_line_exactly(tmp_path, lines, problem):
+    path = write_csv(tmp_path, *lines)
+    assert message(read_mnist_csv, path) == f"{path}: {problem}"
+
+
+def test_read_mnist_csv_of_one_line(tmp_path):
+    images, labels = read_mnist_csv(write_csv(tmp_path, csv_row(3, c2="255")))
+    assert images.shape == (1, 784) and images[0, 0] == 255 and labels.tolist() == [3]
+
+
+def test_read_mnist_csv_of_whitespace_lines_is_empty(tmp_path):
+    path = write_csv(tmp_path, " ", "\t")
+    assert message(read_mnist_csv, path) == (f"{path}: empty file, no data lines; pass an MNIST CSV with one "
+                                             "'label,784 pixels' line per image")
+
+
+@pytest.mark.parametrize("lines", [
+    [csv_row(), csv_row(c2="\r0")],      # a carriage return inside a line: two lines for NumPy, one here
+    [csv_row(), " ", csv_row()],         # a line of blanks: skipped here, one empty field for NumPy
+], ids=["carriage return", "line of blanks"])
+def test_read_mnist_csv_without_a_bad_line_found_quotes_numpy(tmp_path, lines):
+    """When no line is found wrong, the message gives NumPy's reason, on one line."""
+    path = write_csv(tmp_path, *lines)
+    with pytest.raises(ValueError) as numpy_error:
+        np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    reason = " ".join(str(numpy_error.value).split())
+    assert message(read_mnist_csv, path) == f"{path}: cannot parse as MNIST CSV ({reason}); check the file's format"
+
+
 # --- directories -----------------------------------------------------------------------------
 
 
