@@ -322,9 +322,10 @@ def test_load_mnist_dir_idx(tmp_path, gz):
     assert_same(load_mnist_dir(tmp_path / "mnist"), expected)
 
 
-def test_load_mnist_dir_dotted_names(tmp_path):
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_mnist_dir_dotted_names(tmp_path, gz):
     dotted = {k: v.replace("-idx", ".idx") for k, v in mnist_files.IDX_FILES.items()}
-    expected = write_idx_dir(tmp_path / "mnist", gz=False, names=dotted)
+    expected = write_idx_dir(tmp_path / "mnist", gz=gz, names=dotted)
     assert_same(load_mnist_dir(tmp_path / "mnist"), expected)
 
 
@@ -359,14 +360,18 @@ def test_load_mnist_dir_missing_and_not_a_directory(tmp_path):
 def test_load_mnist_dir_unreadable_as_any_user(tmp_path, monkeypatch):
     """Root (as CI runs) reads every directory, so the listing is made to fail as chmod 000 makes it fail
     for a user. Break tried: not catching os.listdir's PermissionError turns this red (a traceback)."""
-    (tmp_path / "locked").mkdir()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    listdir = os.listdir
 
     def denied(path):
-        raise PermissionError(13, "Permission denied", str(path))
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
 
     monkeypatch.setattr(mnist_files.os, "listdir", denied)
-    with raises(tmp_path / "locked", "cannot read directory", "Permission denied", "check its permissions"):
-        load_mnist_dir(tmp_path / "locked")
+    assert message(load_mnist_dir, locked) == (f"{locked}: cannot read directory (Permission denied); "
+                                               "check its permissions")
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any directory")
@@ -377,6 +382,64 @@ def test_load_mnist_dir_unreadable(tmp_path):
             load_mnist_dir(tmp_path / "locked")
     finally:
         (tmp_path / "locked").chmod(0o755)
+
+
+def test_load_mnist_dir_directory_messages_are_exact(tmp_path):
+    assert message(load_mnist_dir, tmp_path / "nowhere") == (
+        f"{tmp_path / 'nowhere'}: directory not found; pass data.dir=<directory holding the MNIST files>, or "
+        "data.dir=null to download them")
+    file = write(tmp_path / "file", b"x")
+    assert message(load_mnist_dir, file) == (f"{file}: not a directory; pass data.dir=<directory holding the "
+                                             "MNIST files>")
+    (tmp_path / "empty").mkdir()
+    assert message(load_mnist_dir, tmp_path / "empty") == (
+        f"{tmp_path / 'empty'}: no MNIST files found (looked for train-images-idx3-ubyte[.gz], "
+        "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz], or "
+        "mnist_train.csv + mnist_test.csv); put them there, or pass data.dir=null to download them")
+
+
+def test_find_mnist_files_tells_idx_from_csv(tmp_path):
+    """The kind and the paths of the files found, or None for a directory without any."""
+    write_idx_dir(tmp_path / "idx")
+    assert mnist_files.find_mnist_files(tmp_path / "idx") == (
+        "idx", {key: tmp_path / "idx" / f"{name}.gz" for key, name in mnist_files.IDX_FILES.items()})
+    (tmp_path / "csv").mkdir()
+    for name in ("mnist_train.csv", "mnist_test.csv"):
+        (tmp_path / "csv" / name).write_text("")
+    assert mnist_files.find_mnist_files(tmp_path / "csv") == (
+        "csv", {"train": tmp_path / "csv" / "mnist_train.csv", "test": tmp_path / "csv" / "mnist_test.csv"})
+    (tmp_path / "none").mkdir()
+    assert mnist_files.find_mnist_files(tmp_path / "none") is None
+
+
+def test_load_mnist_dir_incomplete_messages_name_found_and_missing_files(tmp_path):
+    idx = tmp_path / "idx"
+    write_idx_dir(idx)
+    (idx / "t10k-images-idx3-ubyte.gz").unlink()
+    (idx / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert message(load_mnist_dir, idx) == (
+        f"{idx}: incomplete MNIST files: found train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz but not "
+        "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]; add the missing files")
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    (csv / "mnist_train.csv").write_text("")
+    assert message(load_mnist_dir, csv) == (
+        f"{csv}: incomplete MNIST files: found mnist_train.csv but not mnist_test.csv; add the missing files")
+
+
+@pytest.mark.parametrize("key, array, problem", [
+    ("x_train", np.zeros((5, 8, 8), np.uint8), "images have shape (5, 8, 8), expected (n, 28, 28); "
+                                               "pass the MNIST images file"),
+    ("x_train", np.zeros((5, 784), np.uint8), "images have shape (5, 784), expected (n, 28, 28); "
+                                              "pass the MNIST images file"),
+    ("labels_train", np.zeros((5, 1), np.uint8), "labels have shape (5, 1), expected (n,); pass the MNIST labels file"),
+    ("labels_train", np.array([3, 10, 0, 0, 0], np.uint8), "label 10 outside 0..9; pass the MNIST labels file"),
+], ids=["8x8 images", "flat images", "labels of 2 dims", "label 10"])
+def test_load_mnist_dir_wrong_idx_content_message_is_exact(tmp_path, key, array, problem):
+    """An IDX file that is valid but not MNIST's: the message names it and what is wrong."""
+    write_idx_dir(tmp_path / "mnist")
+    path = write(tmp_path / "mnist" / f"{mnist_files.IDX_FILES[key]}.gz", idx_bytes(array), gz=True)
+    assert message(load_mnist_dir, tmp_path / "mnist") == f"{path}: {problem}"
 
 
 def test_load_mnist_dir_without_files_lists_names(tmp_path):
