@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import http.server
 import os
+import socket
 import threading
 import warnings
 
@@ -627,3 +628,86 @@ def test_load_mnist_never_downloads_for_a_directory_without_files(tmp_path, monk
         load_mnist(tmp_path / "empty")
     with raises(tmp_path / "typo", "directory not found"):
         load_mnist(tmp_path / "typo")
+
+
+HINT = "put the four IDX files in a directory and pass data.dir=<dir>"
+
+
+def test_download_into_the_given_directory_without_a_progress_bar(tmp_path, mirror, capsys):
+    """cache_dir is where the files go (not the cache root), and nothing but pooch's log line is printed."""
+    directory = tmp_path / "downloads"
+    assert download_mnist(directory) == directory
+    assert sorted(p.name for p in directory.iterdir()) == sorted(f"{n}.gz" for n in mnist_files.IDX_FILES.values())
+    assert not (tmp_path / "cache").exists()
+    assert "%|" not in capsys.readouterr().err            # tqdm's bar: "100%|██████████| 2.35k/2.35k"
+
+
+def test_download_gives_up_after_the_timeout(tmp_path, monkeypatch):
+    """A server that takes the connection and never answers: the download stops after DOWNLOAD_TIMEOUT
+    seconds. The listening socket is closed after 5 s at the latest (a download without a timeout then
+    fails with another reason instead of waiting forever)."""
+    server = socket.create_server(("127.0.0.1", 0))      # listens, never accepts: no answer ever comes
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/"
+    point_at(monkeypatch, "mnist", url)
+    monkeypatch.setattr(download, "DOWNLOAD_TIMEOUT", 0.2)
+    closer = threading.Timer(5, server.close)
+    closer.start()
+    try:
+        assert message(download_mnist, tmp_path / "downloads") == (
+            f"could not download MNIST from {url}train-images-idx3-ubyte.gz (timed out); {HINT}")
+    finally:
+        closer.cancel()
+        server.close()
+
+
+def test_download_directory_that_cannot_be_made_message_is_exact(tmp_path):
+    directory = write(tmp_path / "file", b"x") / "mnist"
+    assert message(download_mnist, directory) == (f"{directory}: cannot create the MNIST download directory (Not a "
+                                                  "directory); set NNEXP_CACHE to a writable directory")
+
+
+def test_download_wrong_checksum_message_names_both_hashes(tmp_path, mirror, monkeypatch):
+    """pooch's reason on one line: the known hash and the one the file has."""
+    monkeypatch.setitem(download.SOURCES["mnist"].hashes, "train-images-idx3-ubyte.gz", "sha256:" + "0" * 64)
+    url = download.SOURCES["mnist"].url + "train-images-idx3-ubyte.gz"
+    served = hashlib.sha256((tmp_path / "served" / "train-images-idx3-ubyte.gz").read_bytes()).hexdigest()
+    text = message(download_mnist, tmp_path / "downloads")
+    assert text.startswith(f"{url}: downloaded file has the wrong checksum (") and text.endswith(f"); {HINT}")
+    assert f" sha256:{'0' * 64} " in text and served in text and "\n" not in text
+
+
+def test_load_mnist_keeps_the_npy_cache_in_cache_dir(tmp_path, mirror):
+    """Read from a directory or downloaded, the parsed arrays go to cache_dir, not the cache root's mnist-npy."""
+    write_idx_dir(tmp_path / "mnist")
+    load_mnist(tmp_path / "mnist", cache_dir=tmp_path / "npy")
+    assert len(list((tmp_path / "npy").glob("*.npy"))) == 4
+    assert_same(load_mnist(cache_dir=tmp_path / "downloaded-npy"), mirror)
+    assert len(list((tmp_path / "downloaded-npy").glob("*.npy"))) == 4
+    assert not (tmp_path / "cache" / "mnist-npy").exists()
+
+
+def chain(*texts, link="__cause__"):
+    """Exceptions with ``texts``, each the cause (or context) of the one before; returns the first."""
+    errors = [OSError(text) for text in texts]
+    for outer, inner in zip(errors, errors[1:]):
+        setattr(outer, link, inner)
+    return errors[0]
+
+
+@pytest.mark.parametrize("link", ["__cause__", "__context__"])
+def test_short_reason_is_the_innermost_cause_on_one_line(link):
+    assert download._short_reason(chain("outer", "middle", "[Errno 111]\n  Connection refused", link=link)) == \
+        "[Errno 111] Connection refused"
+
+
+def test_short_reason_without_text_is_the_type_name():
+    assert download._short_reason(chain("outer", "")) == "OSError"
+    assert download._short_reason(TimeoutError()) == "TimeoutError"
+
+
+def test_short_reason_follows_at_most_ten_links():
+    """A chain of 12: ten links from the first is the eleventh error; a cycle ends too."""
+    assert download._short_reason(chain(*map(str, range(12)))) == "10"
+    a, b = OSError("a"), OSError("b")
+    a.__cause__, b.__cause__ = b, a
+    assert download._short_reason(a) == "a"
