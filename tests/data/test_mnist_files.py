@@ -517,6 +517,18 @@ def test_corrupt_cache_is_deleted_and_reparsed(tmp_path, damage):
         assert_same(load_mnist_dir(tmp_path / "mnist"), expected)  # rewritten and healthy
 
 
+@pytest.mark.skipif(os.name != "posix", reason="the errno text is POSIX's")
+def test_unwritable_cache_warns_and_loads_anyway(tmp_path):
+    """A cache directory that cannot be made: one warning naming it and the remedy; the arrays still load."""
+    expected = write_idx_dir(tmp_path / "mnist")
+    blocked = write(tmp_path / "blocked", b"a file where the cache directory should be")
+    with pytest.warns(UserWarning) as caught:
+        assert_same(load_mnist_dir(tmp_path / "mnist", cache_dir=blocked), expected)
+    assert [str(w.message) for w in caught] == [
+        f"{blocked}: cannot write the MNIST cache ([Errno 17] File exists: '{blocked}'); loading will parse the "
+        "files every time; set NNEXP_CACHE to a writable directory"]
+
+
 def test_cache_writes_leave_no_temporary_files(tmp_path):
     write_idx_dir(tmp_path / "mnist")
     load_mnist_dir(tmp_path / "mnist")
