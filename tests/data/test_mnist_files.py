@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import http.server
 import os
+import socket
 import threading
 import warnings
 
@@ -114,6 +115,78 @@ def test_read_idx_corrupt_gzip(tmp_path):
         read_idx(garbage)
 
 
+def message(call, *args):
+    """The DataError message that ``call(*args)`` raises."""
+    with pytest.raises(DataError) as info:
+        call(*args)
+    return str(info.value)
+
+
+NOT_IDX = "expected 00 00 08 <ndim>; pass an MNIST IDX file such as train-images-idx3-ubyte.gz"
+REFETCH = "re-download or re-extract the file"
+
+
+@pytest.mark.parametrize("data, shown", [
+    (b"", "nothing (empty file)"),
+    (b"\x00\x00\x08", "00 00 08"),                       # three bytes: no room for the number of dims
+    (b"\x00\x01\x08\x01" + bytes(8), "00 01 08 01"),     # second byte not zero
+    (b"\x01\x00\x08\x01" + bytes(8), "01 00 08 01"),     # first byte not zero
+    (b"\xff\xd8\xff\xe0\x10" + bytes(20), "ff d8 ff e0"),  # a JPEG: only the four magic bytes shown
+], ids=["empty", "three bytes", "second byte", "first byte", "jpeg"])
+def test_read_idx_wrong_magic_message_is_exact(tmp_path, data, shown):
+    """Each byte of the magic number is checked, and the message shows the first four bytes found."""
+    path = write(tmp_path / "file", data)
+    assert message(read_idx, path) == f"{path}: not an IDX file: magic number is {shown}, {NOT_IDX}"
+
+
+def test_read_idx_size_messages_are_exact(tmp_path):
+    """Truncated, too long and a cut header each name the dims, the byte counts and the remedy."""
+    data = idx_bytes(mnist_like(5)[0])
+    short = write(tmp_path / "short", data[:-20])
+    assert message(read_idx, short) == (f"{short}: IDX data truncated: dims (5, 28, 28) need 3920 bytes after "
+                                        f"the 16-byte header, found 3900; {REFETCH}")
+    long = write(tmp_path / "long", data + b"extra")
+    assert message(read_idx, long) == (f"{long}: IDX data too long: dims (5, 28, 28) need 3920 bytes after "
+                                       f"the 16-byte header, found 3925; {REFETCH}")
+    header = write(tmp_path / "header", data[:10])
+    assert message(read_idx, header) == (f"{header}: IDX header truncated: 3 dims need 16 header bytes, "
+                                         f"found 10; {REFETCH}")
+
+
+def test_read_idx_header_of_four_bytes_is_a_zero_dim_file(tmp_path):
+    """``00 00 08 00`` is a valid magic number of 0 dims (one byte of data follows): four bytes are a
+    header without its byte, five a scalar."""
+    path = write(tmp_path / "scalar", b"\x00\x00\x08\x00")
+    assert message(read_idx, path) == (f"{path}: IDX data truncated: dims () need 1 bytes after the 4-byte "
+                                       f"header, found 0; {REFETCH}")
+    scalar = read_idx(write(tmp_path / "scalar", b"\x00\x00\x08\x00\x07"))
+    assert scalar.shape == () and scalar == 7
+
+
+def test_read_idx_of_zero_items_is_an_empty_array(tmp_path):
+    """A header and no data is a whole file when its dims say 0 items."""
+    empty = read_idx(write(tmp_path / "labels", idx_bytes(np.zeros(0, np.uint8))))
+    assert empty.dtype == np.uint8 and empty.shape == (0,)
+
+
+def test_read_idx_unsupported_dtype_message_is_exact(tmp_path):
+    path = write(tmp_path / "floats.idx", idx_bytes(np.zeros((2, 2), np.uint8), dtype_code=0x0D))
+    assert message(read_idx, path) == (f"{path}: unsupported IDX dtype code 0x0d (float); only 0x08 (unsigned "
+                                       "byte, as in MNIST) is read")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Windows refuses to open a directory as a permission error")
+def test_read_idx_and_csv_of_a_directory_say_it_cannot_be_read(tmp_path):
+    """Not FileNotFoundError but another OSError (here: a directory): its reason without the errno."""
+    expected = f"{tmp_path}: cannot read file (Is a directory); check its permissions"
+    assert message(read_idx, tmp_path) == expected
+    assert message(read_mnist_csv, tmp_path) == expected
+
+
+def test_read_idx_missing_file_message_is_exact(tmp_path):
+    assert message(read_idx, tmp_path / "nope.gz") == f"{tmp_path / 'nope.gz'}: file not found; check the path"
+
+
 # --- CSV -------------------------------------------------------------------------------------
 
 
@@ -194,6 +267,72 @@ def test_read_mnist_csv_missing(tmp_path):
         read_mnist_csv(tmp_path / "mnist_train.csv")
 
 
+def csv_row(label=5, **pixels):
+    """One CSV line: ``label`` and 784 zero pixels, but ``c<column>=text`` in those columns (column 2 is the
+    first pixel)."""
+    fields = [str(label)] + ["0"] * 784
+    for column, text in pixels.items():
+        fields[int(column[1:]) - 1] = text
+    return ",".join(fields)
+
+
+def write_csv(tmp_path, *lines):
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+INTEGERS = "MNIST CSV holds integer labels 0..9 and pixels 0..255"
+BYTES = "MNIST CSV pixels are bytes 0..255"
+DIGIT = "the first field of each line must be the digit"
+WIDTH = "expected 785 (label + 784 pixels); fix or remove that line"
+
+
+@pytest.mark.parametrize("lines, problem", [
+    ([csv_row(), csv_row()[:-2]], f"line 2 has 784 fields, {WIDTH}"),
+    ([csv_row(), "", csv_row()[:-2]], f"line 3 has 784 fields, {WIDTH}"),       # a blank line is counted
+    (["label,1x1,1x2", "1,2,3", "4,5,6"], f"line 2 has 3 fields, {WIDTH}"),      # after the header
+    ([csv_row(), csv_row(c3="x")], f"line 2, column 3: 'x' is not an integer; {INTEGERS}"),
+    ([csv_row(c2="256")], f"line 1, column 2: pixel value 256 outside 0..255; {BYTES}"),   # the first pixel
+    ([csv_row(300)], f"line 1: label 300 outside 0..9; {DIGIT}"),                # a file of one line
+    ([csv_row(), csv_row(10)], f"line 2: label 10 outside 0..9; {DIGIT}"),
+    # the first bad line is named, and a good line before it (label 9) is not
+    ([csv_row(9), csv_row(c785="256")], f"line 2, column 785: pixel value 256 outside 0..255; {BYTES}"),
+    ([csv_row(10), csv_row(c785="256")], f"line 1: label 10 outside 0..9; {DIGIT}"),
+    ([csv_row(9), csv_row(c3="")], f"line 2, column 3: '' is not an integer; {INTEGERS}"),
+    ([csv_row(10), csv_row(c3="")], f"line 1: label 10 outside 0..9; {DIGIT}"),
+], ids=["short line", "after a blank line", "after the header", "letters", "first pixel 256", "one line",
+        "label 10", "label 9 then pixel 256", "label 10 then pixel 256", "label 9 then empty field",
+        "label 10 then empty field"])
+def test_read_mnist_csv_message_names_the_first_bad_line_exactly(tmp_path, lines, problem):
+    path = write_csv(tmp_path, *lines)
+    assert message(read_mnist_csv, path) == f"{path}: {problem}"
+
+
+def test_read_mnist_csv_of_one_line(tmp_path):
+    images, labels = read_mnist_csv(write_csv(tmp_path, csv_row(3, c2="255")))
+    assert images.shape == (1, 784) and images[0, 0] == 255 and labels.tolist() == [3]
+
+
+def test_read_mnist_csv_of_whitespace_lines_is_empty(tmp_path):
+    path = write_csv(tmp_path, " ", "\t")
+    assert message(read_mnist_csv, path) == (f"{path}: empty file, no data lines; pass an MNIST CSV with one "
+                                             "'label,784 pixels' line per image")
+
+
+@pytest.mark.parametrize("lines", [
+    [csv_row(), csv_row(c2="\r0")],      # a carriage return inside a line: two lines for NumPy, one here
+    [csv_row(), " ", csv_row()],         # a line of blanks: skipped here, one empty field for NumPy
+], ids=["carriage return", "line of blanks"])
+def test_read_mnist_csv_without_a_bad_line_found_quotes_numpy(tmp_path, lines):
+    """When no line is found wrong, the message gives NumPy's reason, on one line."""
+    path = write_csv(tmp_path, *lines)
+    with pytest.raises(ValueError) as numpy_error:
+        np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    reason = " ".join(str(numpy_error.value).split())
+    assert message(read_mnist_csv, path) == f"{path}: cannot parse as MNIST CSV ({reason}); check the file's format"
+
+
 # --- directories -----------------------------------------------------------------------------
 
 
@@ -203,9 +342,10 @@ def test_load_mnist_dir_idx(tmp_path, gz):
     assert_same(load_mnist_dir(tmp_path / "mnist"), expected)
 
 
-def test_load_mnist_dir_dotted_names(tmp_path):
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_mnist_dir_dotted_names(tmp_path, gz):
     dotted = {k: v.replace("-idx", ".idx") for k, v in mnist_files.IDX_FILES.items()}
-    expected = write_idx_dir(tmp_path / "mnist", gz=False, names=dotted)
+    expected = write_idx_dir(tmp_path / "mnist", gz=gz, names=dotted)
     assert_same(load_mnist_dir(tmp_path / "mnist"), expected)
 
 
@@ -240,14 +380,18 @@ def test_load_mnist_dir_missing_and_not_a_directory(tmp_path):
 def test_load_mnist_dir_unreadable_as_any_user(tmp_path, monkeypatch):
     """Root (as CI runs) reads every directory, so the listing is made to fail as chmod 000 makes it fail
     for a user. Break tried: not catching os.listdir's PermissionError turns this red (a traceback)."""
-    (tmp_path / "locked").mkdir()
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    listdir = os.listdir
 
     def denied(path):
-        raise PermissionError(13, "Permission denied", str(path))
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return listdir(path)
 
     monkeypatch.setattr(mnist_files.os, "listdir", denied)
-    with raises(tmp_path / "locked", "cannot read directory", "Permission denied", "check its permissions"):
-        load_mnist_dir(tmp_path / "locked")
+    assert message(load_mnist_dir, locked) == (f"{locked}: cannot read directory (Permission denied); "
+                                               "check its permissions")
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any directory")
@@ -258,6 +402,64 @@ def test_load_mnist_dir_unreadable(tmp_path):
             load_mnist_dir(tmp_path / "locked")
     finally:
         (tmp_path / "locked").chmod(0o755)
+
+
+def test_load_mnist_dir_directory_messages_are_exact(tmp_path):
+    assert message(load_mnist_dir, tmp_path / "nowhere") == (
+        f"{tmp_path / 'nowhere'}: directory not found; pass data.dir=<directory holding the MNIST files>, or "
+        "data.dir=null to download them")
+    file = write(tmp_path / "file", b"x")
+    assert message(load_mnist_dir, file) == (f"{file}: not a directory; pass data.dir=<directory holding the "
+                                             "MNIST files>")
+    (tmp_path / "empty").mkdir()
+    assert message(load_mnist_dir, tmp_path / "empty") == (
+        f"{tmp_path / 'empty'}: no MNIST files found (looked for train-images-idx3-ubyte[.gz], "
+        "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz], or "
+        "mnist_train.csv + mnist_test.csv); put them there, or pass data.dir=null to download them")
+
+
+def test_find_mnist_files_tells_idx_from_csv(tmp_path):
+    """The kind and the paths of the files found, or None for a directory without any."""
+    write_idx_dir(tmp_path / "idx")
+    assert mnist_files.find_mnist_files(tmp_path / "idx") == (
+        "idx", {key: tmp_path / "idx" / f"{name}.gz" for key, name in mnist_files.IDX_FILES.items()})
+    (tmp_path / "csv").mkdir()
+    for name in ("mnist_train.csv", "mnist_test.csv"):
+        (tmp_path / "csv" / name).write_text("")
+    assert mnist_files.find_mnist_files(tmp_path / "csv") == (
+        "csv", {"train": tmp_path / "csv" / "mnist_train.csv", "test": tmp_path / "csv" / "mnist_test.csv"})
+    (tmp_path / "none").mkdir()
+    assert mnist_files.find_mnist_files(tmp_path / "none") is None
+
+
+def test_load_mnist_dir_incomplete_messages_name_found_and_missing_files(tmp_path):
+    idx = tmp_path / "idx"
+    write_idx_dir(idx)
+    (idx / "t10k-images-idx3-ubyte.gz").unlink()
+    (idx / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert message(load_mnist_dir, idx) == (
+        f"{idx}: incomplete MNIST files: found train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz but not "
+        "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]; add the missing files")
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    (csv / "mnist_train.csv").write_text("")
+    assert message(load_mnist_dir, csv) == (
+        f"{csv}: incomplete MNIST files: found mnist_train.csv but not mnist_test.csv; add the missing files")
+
+
+@pytest.mark.parametrize("key, array, problem", [
+    ("x_train", np.zeros((5, 8, 8), np.uint8), "images have shape (5, 8, 8), expected (n, 28, 28); "
+                                               "pass the MNIST images file"),
+    ("x_train", np.zeros((5, 784), np.uint8), "images have shape (5, 784), expected (n, 28, 28); "
+                                              "pass the MNIST images file"),
+    ("labels_train", np.zeros((5, 1), np.uint8), "labels have shape (5, 1), expected (n,); pass the MNIST labels file"),
+    ("labels_train", np.array([3, 10, 0, 0, 0], np.uint8), "label 10 outside 0..9; pass the MNIST labels file"),
+], ids=["8x8 images", "flat images", "labels of 2 dims", "label 10"])
+def test_load_mnist_dir_wrong_idx_content_message_is_exact(tmp_path, key, array, problem):
+    """An IDX file that is valid but not MNIST's: the message names it and what is wrong."""
+    write_idx_dir(tmp_path / "mnist")
+    path = write(tmp_path / "mnist" / f"{mnist_files.IDX_FILES[key]}.gz", idx_bytes(array), gz=True)
+    assert message(load_mnist_dir, tmp_path / "mnist") == f"{path}: {problem}"
 
 
 def test_load_mnist_dir_without_files_lists_names(tmp_path):
@@ -332,6 +534,18 @@ def test_corrupt_cache_is_deleted_and_reparsed(tmp_path, damage):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_same(load_mnist_dir(tmp_path / "mnist"), expected)  # rewritten and healthy
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the errno text is POSIX's")
+def test_unwritable_cache_warns_and_loads_anyway(tmp_path):
+    """A cache directory that cannot be made: one warning naming it and the remedy; the arrays still load."""
+    expected = write_idx_dir(tmp_path / "mnist")
+    blocked = write(tmp_path / "blocked", b"a file where the cache directory should be")
+    with pytest.warns(UserWarning) as caught:
+        assert_same(load_mnist_dir(tmp_path / "mnist", cache_dir=blocked), expected)
+    assert [str(w.message) for w in caught] == [
+        f"{blocked}: cannot write the MNIST cache ([Errno 17] File exists: '{blocked}'); loading will parse the "
+        "files every time; set NNEXP_CACHE to a writable directory"]
 
 
 def test_cache_writes_leave_no_temporary_files(tmp_path):
@@ -445,3 +659,86 @@ def test_load_mnist_never_downloads_for_a_directory_without_files(tmp_path, monk
         load_mnist(tmp_path / "empty")
     with raises(tmp_path / "typo", "directory not found"):
         load_mnist(tmp_path / "typo")
+
+
+HINT = "put the four IDX files in a directory and pass data.dir=<dir>"
+
+
+def test_download_into_the_given_directory_without_a_progress_bar(tmp_path, mirror, capsys):
+    """cache_dir is where the files go (not the cache root), and nothing but pooch's log line is printed."""
+    directory = tmp_path / "downloads"
+    assert download_mnist(directory) == directory
+    assert sorted(p.name for p in directory.iterdir()) == sorted(f"{n}.gz" for n in mnist_files.IDX_FILES.values())
+    assert not (tmp_path / "cache").exists()
+    assert "%|" not in capsys.readouterr().err            # tqdm's bar: "100%|██████████| 2.35k/2.35k"
+
+
+def test_download_gives_up_after_the_timeout(tmp_path, monkeypatch):
+    """A server that takes the connection and never answers: the download stops after DOWNLOAD_TIMEOUT
+    seconds. The listening socket is closed after 5 s at the latest (a download without a timeout then
+    fails with another reason instead of waiting forever)."""
+    server = socket.create_server(("127.0.0.1", 0))      # listens, never accepts: no answer ever comes
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/"
+    point_at(monkeypatch, "mnist", url)
+    monkeypatch.setattr(download, "DOWNLOAD_TIMEOUT", 0.2)
+    closer = threading.Timer(5, server.close)
+    closer.start()
+    try:
+        assert message(download_mnist, tmp_path / "downloads") == (
+            f"could not download MNIST from {url}train-images-idx3-ubyte.gz (timed out); {HINT}")
+    finally:
+        closer.cancel()
+        server.close()
+
+
+def test_download_directory_that_cannot_be_made_message_is_exact(tmp_path):
+    directory = write(tmp_path / "file", b"x") / "mnist"
+    assert message(download_mnist, directory) == (f"{directory}: cannot create the MNIST download directory (Not a "
+                                                  "directory); set NNEXP_CACHE to a writable directory")
+
+
+def test_download_wrong_checksum_message_names_both_hashes(tmp_path, mirror, monkeypatch):
+    """pooch's reason on one line: the known hash and the one the file has."""
+    monkeypatch.setitem(download.SOURCES["mnist"].hashes, "train-images-idx3-ubyte.gz", "sha256:" + "0" * 64)
+    url = download.SOURCES["mnist"].url + "train-images-idx3-ubyte.gz"
+    served = hashlib.sha256((tmp_path / "served" / "train-images-idx3-ubyte.gz").read_bytes()).hexdigest()
+    text = message(download_mnist, tmp_path / "downloads")
+    assert text.startswith(f"{url}: downloaded file has the wrong checksum (") and text.endswith(f"); {HINT}")
+    assert f" sha256:{'0' * 64} " in text and served in text and "\n" not in text
+
+
+def test_load_mnist_keeps_the_npy_cache_in_cache_dir(tmp_path, mirror):
+    """Read from a directory or downloaded, the parsed arrays go to cache_dir, not the cache root's mnist-npy."""
+    write_idx_dir(tmp_path / "mnist")
+    load_mnist(tmp_path / "mnist", cache_dir=tmp_path / "npy")
+    assert len(list((tmp_path / "npy").glob("*.npy"))) == 4
+    assert_same(load_mnist(cache_dir=tmp_path / "downloaded-npy"), mirror)
+    assert len(list((tmp_path / "downloaded-npy").glob("*.npy"))) == 4
+    assert not (tmp_path / "cache" / "mnist-npy").exists()
+
+
+def chain(*texts, link="__cause__"):
+    """Exceptions with ``texts``, each the cause (or context) of the one before; returns the first."""
+    errors = [OSError(text) for text in texts]
+    for outer, inner in zip(errors, errors[1:]):
+        setattr(outer, link, inner)
+    return errors[0]
+
+
+@pytest.mark.parametrize("link", ["__cause__", "__context__"])
+def test_short_reason_is_the_innermost_cause_on_one_line(link):
+    assert download._short_reason(chain("outer", "middle", "[Errno 111]\n  Connection refused", link=link)) == \
+        "[Errno 111] Connection refused"
+
+
+def test_short_reason_without_text_is_the_type_name():
+    assert download._short_reason(chain("outer", "")) == "OSError"
+    assert download._short_reason(TimeoutError()) == "TimeoutError"
+
+
+def test_short_reason_follows_at_most_ten_links():
+    """A chain of 12: ten links from the first is the eleventh error; a cycle ends too."""
+    assert download._short_reason(chain(*map(str, range(12)))) == "10"
+    a, b = OSError("a"), OSError("b")
+    a.__cause__, b.__cause__ = b, a
+    assert download._short_reason(a) == "a"
