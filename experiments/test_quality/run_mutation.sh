@@ -5,7 +5,7 @@
 #   experiments/test_quality/run_mutation.sh --changed [REF]     # modules changed since REF (default: main)
 #   experiments/test_quality/run_mutation.sh --again PACKAGE ...  # only the mutants the last run did not kill
 #
-# Runs from the checkout's root, one worker, under nice -n 19 (NICE=0 to run at normal priority), and ends
+# Runs from the checkout's root, one worker (CHILDREN=2: two), under nice -n 19 (NICE=0: normal priority), and ends
 # with the count of each verdict and the survivors' names (experiments/test_quality/summarise.py).
 # Install the tool first: pip install -e ".[mutation]". ./mutants (git-ignored) keeps mutmut's state: a
 # second run re-tests only mutants whose function or tests changed; delete it to start again.
@@ -62,6 +62,6 @@ fi
 echo "mutating: ${globs[*]} (${#names[@]} names or patterns)"
 started=$(date +%s)
 status=0
-nice -n "${NICE:-19}" mutmut run --max-children 1 "${names[@]}" || status=$?
+nice -n "${NICE:-19}" mutmut run --max-children "${CHILDREN:-1}" "${names[@]}" || status=$?
 echo "mutmut run: exit $status, $(( $(date +%s) - started )) s wall clock"
 python experiments/test_quality/summarise.py "${globs[@]}"

@@ -212,12 +212,13 @@ def test_a_csv_that_starts_with_a_byte_order_mark_keeps_its_first_image(tmp_path
     images, got_labels = read_mnist_csv(path)
     np.testing.assert_array_equal(images, x.reshape(5, 784))
     np.testing.assert_array_equal(got_labels, labels)
-    bad = tmp_path / "bad.csv"   # and a bad line is still named by its number in the file
-    lines = csv_text(labels, x, header).splitlines()
-    lines[int(header)] += ",7"
-    bad.write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode() + b"\n")
-    with raises(bad, f"line {1 + header}", "786 fields"):
-        read_mnist_csv(bad)
+    for bad_line in (1, 3):   # and a bad line is still named by its number in the file, the mark not taken for it
+        bad = tmp_path / f"bad{bad_line}.csv"
+        lines = csv_text(labels, x, header).splitlines()
+        lines[bad_line - 1 + header] += ",7"
+        bad.write_bytes(codecs.BOM_UTF8 + "\n".join(lines).encode() + b"\n")
+        with raises(bad, f"line {bad_line + header}", "786 fields"):
+            read_mnist_csv(bad)
 
 
 def bad_csv(tmp_path, line3):
