@@ -743,3 +743,15 @@ def test_short_reason_follows_at_most_ten_links():
     a, b = OSError("a"), OSError("b")
     a.__cause__, b.__cause__ = b, a
     assert download._short_reason(a) == "a"
+
+
+def test_a_label_0_is_good_on_the_slow_scan_for_the_first_bad_line(tmp_path):
+    """An empty field sends the reader to its line-by-line scan (np.loadtxt cannot say where); a line of
+    label 0 before the bad one is good there too (0..9, not 1..9)."""
+    x, _ = mnist_like(3)
+    lines = csv_text(np.array([0, 0, 5]), x, header=False).splitlines()
+    lines[1] = lines[1].replace(",", ",,", 1).rsplit(",", 1)[0]
+    path = tmp_path / "empty_field.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with raises(path, "line 2, column 2", "is not an integer"):
+        read_mnist_csv(path)
