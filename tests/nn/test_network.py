@@ -61,6 +61,38 @@ def test_inverse_undoes_activation(name, rng):
     np.testing.assert_allclose(f.inverse(f.fn(z)), z, rtol=1e-9, atol=1e-9)
 
 
+def test_leaky_relu_values_slope_and_derivative_at_zero_in_float32():
+    """s z below zero, z above; the derivative at z = 0 is the slope s, as backward_into (the kernels') has it.
+    Breaks tried: z >= 0 in backward (1 at zero), a float64 result for float32 inputs."""
+    f = ACTIVATIONS["leaky_relu"]
+    z = np.array([[-2.0, 0.0, 3.0]], dtype=np.float32)
+    g = np.array([[5.0, 7.0, 11.0]], dtype=np.float32)
+    np.testing.assert_array_equal(f.fn(z), np.float32([[-0.02, 0.0, 3.0]]))
+    back = f.backward(z, f.fn(z), g)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, g * np.float32([[0.01, 0.01, 1.0]]))
+    out, t, m = np.empty_like(z), np.empty_like(z), np.empty(z.shape, dtype=bool)
+    f.backward_into(z, f.fn(z), g, out, t, m, np.ones_like(z))
+    np.testing.assert_array_equal(back, out)
+    np.testing.assert_array_equal(f.inverse(np.float32([-0.02, 0.0, 3.0])), np.float32([-2.0, 0.0, 3.0]))
+
+
+def test_softmax_and_its_backward_run_along_the_last_axis():
+    """One sample's vector (1-D) and a stack (2, 2, 3) give, along their last axis, what each row gives alone.
+    Break tried: axis=+1 instead of -1 in the max, the sum or the backward's sum."""
+    f = ACTIVATIONS["softmax"]
+    z = np.array([[[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], [[-1.0, 5.0, 2.0], [4.0, 4.0, -4.0]]])
+    g = np.array([[[1.0, -2.0, 0.5], [3.0, 0.0, 1.0]], [[0.0, 1.0, -1.0], [2.0, 2.0, 2.0]]])
+    for i, j in itertools.product(range(2), range(2)):
+        row = f.fn(z[i, j])
+        np.testing.assert_allclose(row, np.exp(z[i, j]) / np.exp(z[i, j]).sum(), rtol=1e-15)
+        np.testing.assert_array_equal(f.fn(z)[i, j], row)
+        np.testing.assert_array_equal(f.backward(z, f.fn(z), g)[i, j], f.backward(z[i, j], row, g[i, j]))
+        np.testing.assert_allclose(f.backward(z[i, j], row, g[i, j]), row * (g[i, j] - (g[i, j] * row).sum()),
+                                   rtol=1e-15)
+    np.testing.assert_allclose(f.fn(np.array([0.0, np.log(3.0)])), [0.25, 0.75], rtol=1e-15)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("scale", [1.0, 1e3, 1e6])
 def test_softmax_cross_entropy_is_exact_for_logits_of_any_size(dtype, scale):
