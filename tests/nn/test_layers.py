@@ -278,3 +278,116 @@ def test_every_layer_is_a_layer_with_a_readable_repr():
         "DepthwiseConv2D(2, kernel 3x3, stride 1, pad 0x0, dilation 1, no bias)",
         "SeparableConv2D(2 -> 5, kernel 3x3, stride 1, pad 0x0, dilation 1, no bias)",
         "Pool2D(avg, size 3, stride 2)", "Activation(relu)", "Flatten()", "Dropout(0.25)"]
+
+
+def test_flatten_and_dense_inference_forward_keeps_no_cache():
+    """Break tried: Flatten.forward defaulting to train=True."""
+    flatten, dense = Flatten(), make(Dense, 3, 2)
+    np.testing.assert_array_equal(flatten.forward(np.arange(6.0).reshape(1, 2, 3)), [[0, 1, 2, 3, 4, 5]])
+    dense.forward(images((2, 3)))
+    assert not hasattr(flatten, "cache") and not hasattr(dense, "cache")
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("in_out_order", [False, True])
+def test_dense_backward_exact_gradients_with_and_without_bias(in_out_order, batch):
+    """dW = dout^T x, computed as (x^T dout)^T for in_out_order (a transposed, Fortran-ordered result: the
+    nnexp 0.2 order of operations) and C-ordered otherwise; db = sum of dout; dx = dout W; a first layer
+    (input_grad False) returns None. Breaks tried: in_out_order ignored or always taken, dx returned
+    for a first layer."""
+    x = images((batch, 5))
+    dout = images((batch, 4), seed=5)
+    for bias in (True, False):
+        dense = make(Dense, 5, 4, bias=bias, in_out_order=in_out_order)
+        dense.forward(x, train=True)
+        np.testing.assert_array_equal(dense.backward(dout), dout @ dense.W)
+        dw = grads(dense)[0]
+        np.testing.assert_allclose(dw, dout.T @ x, rtol=1e-13)
+        if in_out_order:
+            np.testing.assert_array_equal(dw, (x.T @ dout).T)
+        assert dw.flags.c_contiguous != in_out_order
+        if bias:
+            np.testing.assert_array_equal(grads(dense)[1], dout.sum(axis=0))
+        else:
+            assert len(grads(dense)) == 1
+        dense.input_grad = False
+        dense.forward(x, train=True)
+        assert dense.backward(dout) is None
+        np.testing.assert_array_equal(grads(dense)[0], dw)
+
+
+def test_outer_product_sum_takes_np_dot_for_a_batch_of_one_only(monkeypatch):
+    """The documented fast path (np.dot for an inner dimension of 1, matmul otherwise); both give the same
+    numbers, so only the route tells them apart. Breaks tried: the test inverted, == 2, always / never."""
+    from nnexp.nn import layers
+
+    calls = []
+    dot = np.dot
+    monkeypatch.setattr(np, "dot", lambda *a: calls.append(a[0].shape) or dot(*a))
+    for batch in (1, 2, 3):
+        dout, x = images((batch, 4)), images((batch, 5), seed=3)
+        np.testing.assert_allclose(layers.outer_product_sum(dout, x), dout.T @ x, rtol=1e-13)
+    assert calls == [(4, 1)]
+
+
+class FakeMoves:
+    """Stands in for nnexp.nn.compiled_moves: records which of its relu functions a layer called."""
+
+    MIN_ELEMENTS = 6
+
+    def __init__(self):
+        self.calls = []
+
+    def relu(self, z):
+        self.calls.append("relu")
+        return np.maximum(z, 0)
+
+    def relu_backward(self, z, g):
+        self.calls.append("relu_backward")
+        return g * (z > 0)
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "leaky_relu"])
+def test_only_relu_moves_compiled_and_from_min_elements_on(name):
+    """Relu hands forward and backward to the compiled module from MIN_ELEMENTS entries on (6 here: a (2, 3)
+    batch), not below; the other activations never do. Breaks tried: size > MIN_ELEMENTS, the name test
+    of backward inverted or misspelt."""
+    layer = Activation(name)
+    layer.compiled = FakeMoves()
+    for shape, moved in (((2, 3), name == "relu"), ((1, 5), False)):
+        z, dout = images(shape), images(shape, seed=6)
+        a = layer.forward(z, train=True)
+        np.testing.assert_array_equal(layer.backward(dout), layer.fn.backward(z, a, dout))
+        assert layer.compiled.calls == (["relu", "relu_backward"] if moved else [])
+        layer.compiled.calls.clear()
+
+
+class EdgeRng:
+    """A generator whose uniform draws are all exactly ``u``."""
+
+    def __init__(self, u):
+        self.u = u
+
+    def random(self, shape):
+        return np.full(shape, self.u)
+
+
+def test_dropout_mask_scale_dtype_threshold_and_rate_bounds():
+    """Keep where u < 1 - rate (u = 1 - rate drops), scale by 1 / (1 - rate) in x's dtype; rate 0 is the
+    identity even in training (no rng needed); rate 1 is refused. Breaks tried: u <= keep, a float64 mask
+    or scale, rate == 1.0 as the identity test, 0 < rate, rate <= 1, the rng message."""
+    x = np.float32([[2.0, -4.0], [1.0, 8.0]])
+    drop = Dropout(0.25)
+    kept = drop.forward(x, train=True, rng=EdgeRng(np.nextafter(0.75, 0)))
+    assert kept.dtype == np.float32 and drop.backward(x).dtype == np.float32
+    np.testing.assert_array_equal(kept, x / np.float32(0.75))
+    np.testing.assert_array_equal(drop.backward(x), x / np.float32(0.75))
+    np.testing.assert_array_equal(drop.forward(x, train=True, rng=EdgeRng(0.75)), np.zeros_like(x))
+    real = drop.forward(x, train=True, rng=np.random.default_rng(0))
+    assert real.dtype == np.float32 and set(np.unique(real / x)) <= {0.0, np.float32(1 / 0.75)}
+    with pytest.raises(ValueError, match=r"^dropout in training mode needs rng=np\.random\.Generator$"):
+        drop.forward(x, train=True)
+    off = Dropout(0.0)
+    assert off.forward(x, train=True) is x and off.backward(x) is x
+    with pytest.raises(ConfigError, match=r"in \[0, 1\), got 1\.0$"):
+        Dropout(1.0)
