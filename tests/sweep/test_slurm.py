@@ -236,16 +236,20 @@ def process_status(pid):
         return None
 
 
+def is_stopped(status):
+    return status["State"].strip().startswith("T")
+
+
 def stopped(pid):
     status = process_status(pid)
-    return status is None or status["State"].strip().startswith("T")
+    return status is None or is_stopped(status)
 
 
 def notice_came(pid, signal_number):
     """True once the stopped process ``pid`` has ``signal_number`` waiting for it, or runs again, or has
     ended (Slurm sends a stopped job SIGCONT with its notice)."""
     status = process_status(pid)
-    if status is None or not status["State"].strip().startswith("T"):
+    if status is None or not is_stopped(status):
         return True
     pending = int(status["SigPnd"], 16) | int(status["ShdPnd"], 16)
     return bool(pending & (1 << (signal_number - 1)))
