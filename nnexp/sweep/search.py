@@ -32,11 +32,12 @@ from ..errors import ConfigError, NnexpError
 from ..storage import write_csv, write_json
 from ..training.results import load_result
 from .asha import Record, last_promotion, promotion, rungs
-from .search_report import SETTINGS_FILE, TABLE_FILE
 
 log = logging.getLogger(__name__)
 
 STUDY_FILE = "study.journal"
+TABLE_FILE = "search.csv"
+SETTINGS_FILE = "search.json"
 STUDY_NAME = "nnexp"
 TABLE_COLUMNS = ["job", "trial", "rung", "epochs", "seed", "optuna_trial", "state", "score", "promoted",
                  "epochs_trained", "started_at", "finished_at", "dir"]

@@ -18,11 +18,10 @@ from scipy import stats
 
 from ..figures import search_plots
 from .collect import collect, key_columns, results_frame
+from .search import SETTINGS_FILE, TABLE_FILE
 from .summary import choose, higher_is_better
 from .views import figure
 
-TABLE_FILE = "search.csv"
-SETTINGS_FILE = "search.json"
 CLOSE = 0.003
 """Within this much of a grid's best (0.3 points of accuracy) a search counts as having reached it."""
 
