@@ -32,6 +32,18 @@ def test_the_network_loads_no_framework(module):
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("module, unloaded", [
+    ("nnexp.sweep.sweep_report", ("scipy.stats", "statsmodels.stats")),   # a sweep without replicates needs neither
+    ("nnexp.sweep.search", ("matplotlib", "scipy.stats")),               # a refused search draws nothing
+])
+def test_a_command_loads_the_slow_libraries_only_when_it_uses_them(module, unloaded):
+    """scipy.stats and statsmodels take half a second to import, matplotlib a third: each is imported by
+    the functions that use it, not when its module loads."""
+    code = f"import sys, {module}; print(sorted(set({unloaded!r}) & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
+
+
 def test_no_module_is_long_and_the_top_holds_few():
     lengths = {path.relative_to(ROOT): len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
     assert {path: n for path, n in lengths.items() if n > MAX_LINES} == {}

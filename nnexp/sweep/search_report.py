@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..figures import search_plots
 from .collect import collect, key_columns, results_frame
@@ -96,6 +95,8 @@ def grid_reference(grid_dir):
 def rank_correlation(table):
     """Spearman's rho between the rung-0 score and the full-budget score of the trials that have both
     (NaN with fewer than 3), and how many trials that is."""
+    from scipy import stats  # here: half a second of start-up that only a search's report needs
+
     budget = table["epochs"].max()
     search = table[table["seed"].isna() & table["score"].notna()]
     first = search[search["rung"] == 0].set_index("trial")["score"]

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestIndPower, TTestPower
 
 from .collect import varying
+
+# scipy.stats and statsmodels are imported in the functions that use them: together about half a second of
+# start-up, which a sweep without replicates (and a refused command) never needs.
 
 REPLICATE_KEYS = ("seed",)
 """Keys whose values are replicates of one configuration (``hydra.callbacks.report.replicate_keys``)."""
@@ -44,13 +44,20 @@ def higher_is_better(metric):
     return metric.endswith("_acc")
 
 
+def t_975(df):
+    """t_{0.975, df}, the quantile of Student's t that makes a two-sided 95% interval (``scipy.stats.t.ppf``)."""
+    from scipy import stats
+
+    return stats.t.ppf(0.975, df)
+
+
 def interval(values):
     """n, mean, sd, ci95 (the half-width of the 95% t-interval of the mean), min, max of ``values``
     (NaN left out); sd and ci95 are NaN for fewer than two values."""
     values = pd.Series(values, dtype=float).dropna()
     n = len(values)
     sd = values.std(ddof=1) if n > 1 else float("nan")
-    half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n) if n > 1 else float("nan")
+    half = t_975(n - 1) * sd / np.sqrt(n) if n > 1 else float("nan")
     return {"n": n, "mean": values.mean() if n else float("nan"), "sd": sd, "ci95": half,
             "min": values.min() if n else float("nan"), "max": values.max() if n else float("nan")}
 
@@ -169,18 +176,20 @@ def difference(a, b, a_ids=None, b_ids=None):
            "lo": float("nan"), "hi": float("nan"), "p": float("nan"), "test": ""}
     if out["n_a"] < 2 or out["n_b"] < 2:
         return out
+    from scipy import stats
+
     if paired(a_ids, b_ids):
         a = a.set_axis(list(a_ids)).sort_index()
         b = b.set_axis(list(b_ids)).sort_index()
         d = (b - a).dropna()
-        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        half = t_975(len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
         p = stats.ttest_rel(b, a).pvalue
         out.update(diff=d.mean(), lo=d.mean() - half, hi=d.mean() + half, p=float(p), test="paired")
         return out
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = np.sqrt(va + vb)
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1)) if se > 0 else len(a) + len(b) - 2
-    half = stats.t.ppf(0.975, df) * se
+    half = t_975(df) * se
     p = stats.ttest_ind(b, a, equal_var=False).pvalue
     out.update(lo=out["diff"] - half, hi=out["diff"] + half, p=float(p), test="welch")
     return out
@@ -193,6 +202,8 @@ def holm(pvalues):
     p = pd.Series(pvalues, dtype=float)
     adjusted = pd.Series(np.nan, index=p.index)
     if p.notna().any():
+        from statsmodels.stats.multitest import multipletests
+
         adjusted[p.notna()] = multipletests(p[p.notna()].to_numpy(), alpha=ALPHA, method="holm")[1]
     return adjusted
 
@@ -236,6 +247,8 @@ def seeds_needed(a, b, a_ids=None, b_ids=None, alpha=ALPHA, power=POWER):
     a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
     if len(a) < 2 or len(b) < 2:
         return float("nan")
+    from statsmodels.stats.power import TTestIndPower, TTestPower
+
     if paired(a_ids, b_ids):
         d = b.set_axis(list(b_ids)).sort_index() - a.set_axis(list(a_ids)).sort_index()
         effect, analysis = abs(d.mean()) / d.std(ddof=1), TTestPower()
