@@ -67,20 +67,20 @@ def statistics(inputs, labels, keys, table, scores, replicate_keys=REPLICATE_KEY
     """Per configuration (row of ``table``) and input B, C, ... against A: n on each side; for each of
     ``scores`` the 95% interval of the difference of the means, its p-value ``p_<score>_B-A`` and
     ``p_adj_<score>_B-A``, Holm-adjusted over the configurations (``summary.holm``); the test (paired
-    when both ran the same seeds, else Welch; ``summary.difference``) and ``significant_B-A``:
-    p_adj < ALPHA on the first score (validation when there is one)."""
+    when B and A both ran the same seeds, whatever the other inputs ran, else Welch; ``summary.difference``)
+    and ``significant_B-A``: p_adj < ALPHA on the first score (validation when there is one)."""
     done = [results[results["status"] == "completed"] for results, _, _ in inputs]
     columns = {}
     for index, row in table.iterrows():
         samples = [jobs_of(part, keys, row) for part in done]
-        replicate = next((k for k in replicate_keys if all(k in part for part in samples)), None)
-        ids = [list(part[replicate]) if replicate else None for part in samples]
         columns.setdefault(f"n_{labels[0]}", {})[index] = len(samples[0])
-        for name, sample, sample_ids in zip(labels[1:], samples[1:], ids[1:]):
+        for name, sample in zip(labels[1:], samples[1:]):
             pair = f"{name}-{labels[0]}"
             columns.setdefault(f"n_{name}", {})[index] = len(sample)
+            replicate = next((k for k in replicate_keys if k in samples[0] and k in sample), None)
+            ids = [list(part[replicate]) if replicate else None for part in (samples[0], sample)]
             for score in scores:
-                result = difference(samples[0][score], sample[score], ids[0], sample_ids)
+                result = difference(samples[0][score], sample[score], *ids)
                 for column, value in ((f"{score}_{pair}_lo", result["lo"]), (f"{score}_{pair}_hi", result["hi"]),
                                       (f"p_{score}_{pair}", result["p"]), (f"p_adj_{score}_{pair}", None)):
                     columns.setdefault(column, {})[index] = value
@@ -129,10 +129,12 @@ def comparison(inputs, labels, keys, metrics=METRICS):
 
 
 def line_names(frame, keys):
-    """Legend text of each row: 'lr=0.1, model.hidden=[10]' ('' without keys)."""
+    """Legend text of each row: 'lr=0.1, model.hidden=[10]' ('' without keys), floats as the sweep's figures
+    write them (``style.value_text``: lr=0.57, not 0.5700000000000001)."""
     if not keys:
         return ""
-    return frame[keys].astype(str).apply(lambda row: sweep_plots.group_label(keys, tuple(row)), axis=1)
+    return pd.Series([sweep_plots.group_label(keys, row) for row in frame[keys].itertuples(index=False, name=None)],
+                     index=frame.index)
 
 
 def curves(inputs, sources, keys):
@@ -149,7 +151,8 @@ def curves(inputs, sources, keys):
             chosen = history[history["job"] == done.loc[done["test_acc"].idxmax(), "job"]]
         elif replicates and not chosen.empty:   # the mean over seeds, with its 95% interval
             chosen = with_interval(chosen, [*group, "epoch"], ["test_acc"])
-        parts.append(chosen.assign(source=name, line=line_names(chosen, group)))
+        if not chosen.empty:   # an input without a completed job draws nothing (its empty table has no dtypes)
+            parts.append(chosen.assign(source=name, line=line_names(chosen, group)))
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if not frame.empty and frame["epoch"].max() >= 2:
         return frame, "epoch"
