@@ -53,12 +53,15 @@ def join_keys(inputs, replicate_keys=REPLICATE_KEYS):
 def compared_scores(inputs, labels):
     """(scores, notice): the score the sweeps chose on (validation, ``summary.selection_metric``) and the
     test score beside it; only the test score, and a one-line notice, when an input has no validation
-    split."""
-    chosen = [selection_metric(results) for results, _, _ in inputs]
-    test = "test_acc" if chosen[0].endswith("_acc") else "test_loss"
-    if all(metric == f"val_{test[5:]}" for metric in chosen):
-        return [chosen[0], test], None
-    without = [name for name, metric in zip(labels, chosen) if not metric.startswith("val")]
+    split. An input without a completed job has no scores to tell it by, and is left out of the choice."""
+    results = [part for part, _, _ in inputs]
+    scored = [i for i, part in enumerate(results) if (part["status"] == "completed").any()] or range(len(results))
+    chosen = {labels[i]: selection_metric(results[i]) for i in scored}
+    first = next(iter(chosen.values()))
+    test = "test_acc" if first.endswith("_acc") else "test_loss"
+    if all(metric == f"val_{test[5:]}" for metric in chosen.values()):
+        return [first, test], None
+    without = [name for name, metric in chosen.items() if not metric.startswith("val")]
     return [test], (f"{', '.join(without)} without a validation split (data.val_size=0): significance is judged "
                     f"on {test}, the score such sweeps chose on")
 

@@ -239,6 +239,17 @@ def test_the_scores_compared_are_the_validation_score_then_test_else_test_with_a
     assert scores("acc", "loss")[0] == ["test_acc"] and scores("loss", "acc")[0] == ["test_loss"]   # A's kind
 
 
+def test_an_input_without_a_completed_job_does_not_decide_the_scores_compared():
+    """It has no scores at all, so no split to tell: the others' validation score is compared, without a
+    notice naming it (it said the empty input had no validation split). Inputs all empty: as before."""
+    acc = frame_of(["val_loss", "val_acc", "test_acc"], [(0.3, 0.9, 0.8)])
+    empty = frame_of(["val_loss", "val_acc", "test_acc"], [(None, None, None)], ["failed"])
+    assert compared_scores([(acc, None, []), (empty, None, [])], ["A", "B"]) == (["val_acc", "test_acc"], None)
+    assert compared_scores([(empty, None, []), (acc, None, [])], ["A", "B"]) == (["val_acc", "test_acc"], None)
+    scores, notice = compared_scores([(empty, None, []), (empty, None, [])], ["A", "B"])
+    assert scores == ["test_loss"] and notice.startswith("A, B without a validation split")
+
+
 def test_comparison_is_the_mean_of_each_configuration_per_input_side_by_side_with_its_difference_to_a():
     """Outer join on the keys (a configuration of one input only is a row, empty on the other side; an
     unset key is a value of its own); failed jobs left out; each metric A, B, B - A, C, C - A in turn."""
