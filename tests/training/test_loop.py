@@ -3,16 +3,19 @@ batches it trains, the history and batch log it writes, the hooks around each ep
 
 import logging
 import math
+import time
+import warnings
 
 import numpy as np
 import pytest
 
 from nnexp.data.augment import augmentation_rng, shift_images
 from nnexp.data.datasets import Dataset
-from nnexp.nn.build import mlp
+from nnexp.nn.build import build_network, mlp
 from nnexp.nn.metrics import evaluate
 from nnexp.nn.optim import SGD
 from nnexp.nn.schedules import make_schedule
+from nnexp.training import loop
 from nnexp.training.loop import (
     Diverged,
     Learner,
@@ -127,7 +130,9 @@ def test_summed_gradients_step_as_the_mean_at_batch_size_times_the_rate():
 def test_each_epoch_is_scored_on_every_set_and_recorded_in_history_and_the_log(caplog):
     caplog.set_level(logging.INFO, logger="nnexp.training.loop")
     data, lrn = dataset(), learner()
+    started = time.perf_counter()
     history, batch_log = train(lrn, data, Recipe(epochs=2, batch_size=5, shuffle=True, seed=3))
+    elapsed = time.perf_counter() - started
     assert [list(row) for row in history] == [HISTORY_COLUMNS] * 2
     assert [row["epoch"] for row in history] == [1, 2] and [row["epoch_lr"] for row in history] == [0.5, 0.5]
     last = history[-1]
@@ -136,9 +141,10 @@ def test_each_epoch_is_scored_on_every_set_and_recorded_in_history_and_the_log(c
         (data.x_test, data.y_test, data.labels_test))]
     assert [last[key] for key in HISTORY_COLUMNS[2:8]] == [value for pair in scores for value in pair]
     assert len({last["train_loss"], last["val_loss"], last["test_loss"]}) == 3
+    assert min(last["train_acc"], last["val_acc"], last["test_acc"]) > 0          # labels are used
     for row in history:
         assert 0 < row["train_seconds"] and 0 < row["score_seconds"]
-        assert row["train_seconds"] + row["score_seconds"] <= row["seconds"] < 60
+        assert row["train_seconds"] + row["score_seconds"] <= row["seconds"] <= elapsed
     # 3 batches of 5, 5 and 2 each epoch, one row each: samples counted over both epochs
     assert [(row["epoch"], row["batch"], row["samples"]) for row in batch_log] == [
         (1, 1, 5), (1, 2, 10), (1, 3, 12), (2, 1, 17), (2, 2, 22), (2, 3, 24)]
@@ -160,6 +166,9 @@ def test_the_schedule_sets_each_epochs_rate():
     lrn = learner(lr=0.4, schedule=schedule)
     history, _ = train(lrn, dataset(), Recipe(epochs=3, batch_size=6))
     assert [row["epoch_lr"] for row in history] == [0.4, 0.2, 0.1] and lrn.optimizer.lr == 0.1
+    history, _ = train(learner(lr=0.4, schedule=make_schedule({"name": "cosine"}, 0.4)), dataset(),
+                       Recipe(epochs=3, batch_size=6))
+    assert [row["epoch_lr"] for row in history] == pytest.approx([0.4, 0.2, 0.0])   # over the run's 3 epochs
 
 
 class Hooks:
@@ -172,6 +181,7 @@ class Hooks:
         self.asked.append(epoch)
         if epoch == 1 and self.rows:
             history.extend(self.rows)
+            batch_log.append({"epoch": 2})
             return True
         return False
 
@@ -182,9 +192,10 @@ class Hooks:
 def test_epochs_a_hook_brought_are_not_trained_and_each_trained_one_is_handed_to_the_hook():
     rows = [dict.fromkeys(HISTORY_COLUMNS, 0.0) | {"epoch": e} for e in (1, 2)]
     hooks = Hooks(rows)
-    history, _ = train(learner(), dataset(), Recipe(epochs=4, batch_size=6), hooks=hooks)
+    history, batch_log = train(learner(), dataset(), Recipe(epochs=4, batch_size=6), hooks=hooks)
     assert hooks.asked == [1, 3, 4] and hooks.after == [3, 4]
     assert [row["epoch"] for row in history] == [1, 2, 3, 4] and history[:2] == rows
+    assert [row["epoch"] for row in batch_log] == [2, 3, 3, 4, 4]
     # continuing a history of 2 epochs: only epoch 3 is asked for and trained
     hooks = Hooks([])
     history, batch_log = train(learner(), dataset(), Recipe(epochs=3, batch_size=6), [*rows], [], hooks=hooks)
@@ -218,8 +229,61 @@ def test_batch_size_one_trains_on_the_per_sample_kernel_asked_for(kernel, refere
 def test_a_non_finite_loss_stops_training_with_the_epoch_its_value_and_rate():
     """Epoch 1 ends finite, epoch 2 overflows: the lists keep epoch 1 alone."""
     lrn, hooks = learner(lr=10, activation="identity", output_activation="identity", loss="mse"), Hooks([])
-    with pytest.raises(Diverged) as stopped:
+    with pytest.raises(Diverged) as stopped, warnings.catch_warnings():
+        warnings.simplefilter("error")                # the one line is Diverged's: no NumPy overflow warnings
         train(lrn, dataset(), Recipe(epochs=3, batch_size=4), history := [], batch_log := [], hooks=hooks)
     assert (stopped.value.epoch, stopped.value.lr, stopped.value.value) == (2, 10, np.inf)
     assert [row["epoch"] for row in history] == [1] and {row["epoch"] for row in batch_log} == {1}
     assert hooks.after == [1]
+
+
+def test_a_loss_turned_invalid_stops_training_without_numpys_warnings():
+    lrn = learner(lr=1e300, activation="identity", output_activation="identity", loss="mse")
+    with pytest.raises(Diverged) as stopped, warnings.catch_warnings():
+        warnings.simplefilter("error")                # inf - inf inside the epoch: NumPy would say "invalid value"
+        train(lrn, dataset(), Recipe(epochs=1, batch_size=4))
+    assert stopped.value.epoch == 1
+
+
+class Bar:
+    """tqdm's stand-in: its arguments and the samples counted."""
+
+    made = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.counted = kwargs, 0
+        Bar.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        self.counted += n
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_each_epoch_has_a_progress_bar_of_its_samples_on_a_terminal_only(monkeypatch, batch_size):
+    monkeypatch.setattr(loop, "tqdm", Bar)
+    monkeypatch.setattr(Bar, "made", [])
+    train(learner(), dataset(), Recipe(epochs=2, batch_size=batch_size, kernel="numpy"))
+    assert [bar.kwargs for bar in Bar.made] == [
+        {"total": 12, "desc": f"epoch {e}/2", "unit": "sample", "disable": None, "leave": False} for e in (1, 2)]
+    assert [bar.counted for bar in Bar.made] == [12, 12]
+
+
+def test_dropout_trains_on_the_epochs_own_generator():
+    layers = [{"type": "dense", "units": 5}, {"type": "activation", "name": "relu"}, {"type": "dropout", "rate": 0.5},
+              {"type": "dense", "units": None}]
+    model = {"name": "cnn", "layers": layers, "output_activation": "softmax", "loss": "cross_entropy", "bias": True,
+             "init": "he", "uniform_limit": 0.5}
+
+    def trained(seed):
+        network = build_network(model, (4,), 3, dtype=np.float64, rng=np.random.default_rng(0))
+        train(Learner(network, SGD(network.parameters, 0.5)), dataset(), Recipe(epochs=1, batch_size=4, seed=seed))
+        return network.parameters["W1"].value
+
+    np.testing.assert_array_equal(trained(1), trained(1))
+    assert not np.array_equal(trained(1), trained(2))          # the masks follow the seed
