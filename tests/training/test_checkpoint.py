@@ -4,6 +4,8 @@ import pytest
 from helpers import compose_config, epoch_rows, small_learner
 
 from nnexp.errors import WeightsError
+from nnexp.nn.build import mlp
+from nnexp.nn.optim import SGD
 from nnexp.storage import read_checked_npz, read_npz, write_checked_npz
 from nnexp.training.checkpoint import CheckpointStore, history_table
 from nnexp.training.job import run_job
@@ -203,3 +205,22 @@ def test_a_corrupt_checkpoint_is_deleted_and_the_error_says_so(tmp_path):
     assert str(err.value) == (f"weights file {store.path(1)} is not a readable .npz without pickle: File is not a zip "
                               "file; deleted it, the epoch will be trained again")
     assert not store.path(1).exists()
+
+
+def test_a_checkpoint_that_does_not_fit_the_network_is_named_and_skipped(tmp_path, caplog):
+    store = CheckpointStore(tmp_path)
+    store.save(*small_learner(), *epoch_rows(1))
+    wider = mlp([3, 4], dtype=np.float64)
+    assert store.restore(wider, SGD(wider.parameters, 0.1, momentum=0.5), max_epoch=1) == ([], [])
+    assert caplog.messages == [f"ignoring unusable checkpoint: {store.path(1)} does not fit the configured network: "
+                               "wrong shape W1 (2, 3) (expected (4, 3))"]
+
+
+def test_a_checkpoint_gone_before_it_is_read_or_removed_is_no_error(tmp_path, monkeypatch):
+    """Two runs of one directory (a job started twice): the other one removed the file first."""
+    store = CheckpointStore(tmp_path)
+    with pytest.raises(WeightsError, match="epoch_4.npz does not exist; deleted it, the epoch will be trained again"):
+        store.read(4)
+    monkeypatch.setattr(store, "saved_epochs", lambda: [1, 2])            # epoch_1.npz listed, gone since
+    store.save(*small_learner(), *epoch_rows(2))
+    assert (tmp_path / "epoch_2.npz").is_file()

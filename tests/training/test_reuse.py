@@ -144,20 +144,22 @@ def test_a_stored_epoch_is_loaded_without_a_lock_and_into_the_callers_lists(tmp_
 
 def test_a_job_trains_an_epoch_under_its_lock_and_stores_it_once(tmp_path):
     network, optimizer = small_learner()
-    shared = SharedEpochs(tmp_path / "store")
+    store = tmp_path / "outputs" / "reuse" / "key"                         # made with its parents
+    shared = SharedEpochs(store)
     assert shared.load(network, optimizer, 1, 2, [], []) is False          # nothing stored: train it
-    assert shared.lock[0] == 1 and not lockable(tmp_path / "store" / "epoch_1.lock")
+    assert shared.lock[0] == 1 and not lockable(store / "epoch_1.lock")
     shared.save(network, optimizer, *epoch_rows(1))
-    assert shared.lock is None and lockable(tmp_path / "store" / "epoch_1.lock")   # released
-    stored = read_checked_npz(tmp_path / "store" / "epoch_1.npz")
+    assert shared.lock is None and lockable(store / "epoch_1.lock")        # released
+    stored = read_checked_npz(store / "epoch_1.npz")
     network.parameters["W1"].value[...] = 5.0                               # another job's epoch 1: not stored
-    SharedEpochs(tmp_path / "store").save(network, optimizer, *epoch_rows(1))
-    np.testing.assert_array_equal(read_checked_npz(tmp_path / "store" / "epoch_1.npz")["param/W1"],
-                                  stored["param/W1"])
+    SharedEpochs(store).save(network, optimizer, *epoch_rows(1))
+    np.testing.assert_array_equal(read_checked_npz(store / "epoch_1.npz")["param/W1"], stored["param/W1"])
     assert shared.load(network, optimizer, 2, 2, [], []) is False
     shared.release()
-    assert shared.lock is None and lockable(tmp_path / "store" / "epoch_2.lock")
+    assert shared.lock is None and lockable(store / "epoch_2.lock")
     shared.release()                                                        # nothing held: nothing to do
+    shared.save(network, optimizer, *epoch_rows(2))
+    assert shared.store.saved_epochs() == [1, 2]                            # the store keeps every epoch
 
 
 def test_a_job_waits_for_the_epoch_another_is_training_and_then_loads_it(tmp_path, caplog):
