@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import TINY, compose_config
+from helpers import TINY, compose_config, write_idx_dir
 
 from nnexp.errors import ConfigError, DataError, Interrupted, WeightsError
 from nnexp.nn.build import build_network
@@ -249,3 +249,14 @@ def test_targets_a_softmax_cannot_fit_are_refused_before_training(tmp_path):
     with pytest.raises(ConfigError, match="needs target rows that sum to 1, but a row sums to 1.08"):
         run_job(cfg, tmp_path)
     assert not (tmp_path / "result.json").exists()
+
+
+def test_a_job_on_a_data_directory_shares_its_epochs_only_with_jobs_on_that_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNEXP_CACHE", str(tmp_path / "cache"))
+    write_idx_dir(tmp_path / "mnist", n_train=60, n_test=20)
+    cfg = compose_config(["data=mnist", f"data.dir={tmp_path / 'mnist'}", "model.hidden=[5]",
+                          f"reuse_dir={tmp_path / 'reuse'}"])
+    run_job(cfg, tmp_path / "run")
+    (store,) = (tmp_path / "reuse").iterdir()
+    assert store.name == reuse_key(cfg, "numpy", 1, str(tmp_path / "mnist"))
+    assert store.name != reuse_key(cfg, "numpy", 1, None)
