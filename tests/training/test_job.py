@@ -141,7 +141,7 @@ def test_a_mini_batch_mlp_records_no_kernel_and_its_blas_threads(tmp_path):
 def test_a_job_trains_as_the_loop_does_with_its_configs_recipe(tmp_path):
     """run_job's wiring against train() called by hand: model, seed, dtype, optimizer, schedule, every key of
     the recipe (shuffle, summed gradients, augmentation)."""
-    settings = [*TINY, "epochs=2", "batch_size=7", "shuffle=true", "seed=5", "batch_mean=false", "lr=0.01",
+    settings = [*TINY, "epochs=2", "batch_size=7", "shuffle=true", "seed=5", "batch_mean=true", "lr=0.01",
                 "momentum=0.5", "dtype=float64", "data.augment=1", "schedule=step", "schedule.step_size=1",
                 "schedule.gamma=0.5", "reuse=false"]
     cfg = compose_config(settings)
@@ -150,7 +150,7 @@ def test_a_job_trains_as_the_loop_does_with_its_configs_recipe(tmp_path):
     network = build_network(plain(cfg.model), (data.n_inputs,), data.n_outputs, np.float64, np.random.default_rng(5))
     learner = Learner(network, make_optimizer(plain(cfg.optimizer), network, 0.01),
                       make_schedule(plain(cfg.schedule), 0.01))
-    history, _ = train(learner, data, Recipe(2, 7, True, 5, False, "numpy", 1))
+    history, _ = train(learner, data, Recipe(2, 7, True, 5, True, "numpy", 1))
     weights = read_npz(tmp_path / "weights.npz")
     assert weights["W1"].dtype == np.float64
     for name, array in network.state().items():
@@ -260,3 +260,10 @@ def test_a_job_on_a_data_directory_shares_its_epochs_only_with_jobs_on_that_dire
     (store,) = (tmp_path / "reuse").iterdir()
     assert store.name == reuse_key(cfg, "numpy", 1, str(tmp_path / "mnist"))
     assert store.name != reuse_key(cfg, "numpy", 1, None)
+
+
+def test_a_job_directory_of_another_configuration_is_not_continued(tmp_path):
+    """reuse=false: the job's own checkpoint of epoch 2 (lr=0.3) is not where an lr=0.1 job continues from."""
+    run_job(compose_config([*TINY, "epochs=2", "lr=0.3", "reuse=false"]), tmp_path / "run")
+    other = compose_config([*TINY, "epochs=3", "lr=0.1", "reuse=false"])
+    assert run_job(other, tmp_path / "run")["epochs_trained"] == 3

@@ -2,6 +2,7 @@
 confusion matrix and the errors per label, written from numbers chosen by hand."""
 
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -80,12 +81,15 @@ def test_the_confusion_table_has_a_row_per_true_label_and_a_column_per_predictio
 
 
 def test_errors_per_label_have_their_rate_and_share_of_all_errors():
-    frame = per_label_frame(COUNTS, ("zero", "one", "two"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # a label never seen: its rate is empty, not 0/0
+        frame = per_label_frame(COUNTS, ("zero", "one", "two"))
     assert list(frame.columns) == ["label", "name", "count", "errors", "error_rate", "error_share"]
     assert frame[["label", "name", "count", "errors"]].values.tolist() == [[0, "zero", 6, 1], [1, "one", 4, 2],
                                                                          [2, "two", 0, 0]]
     assert frame["error_rate"].tolist()[:2] == pytest.approx([1 / 6, 0.5]) and math.isnan(frame["error_rate"][2])
     assert frame["error_share"].tolist() == pytest.approx([1 / 3, 2 / 3, 0])
+    assert per_label_frame(np.array([[1, 0], [1, 0]]), ("a", "b"))["error_rate"].tolist() == [0.0, 1.0]
     perfect = per_label_frame(np.diag([3, 4]), ("a", "b"))
     assert perfect["error_share"].tolist() == [0, 0] and perfect["error_rate"].tolist() == [0, 0]
 

@@ -41,6 +41,7 @@ def test_a_run_is_loaded_with_its_activations_and_biases(tmp_path):
     model, _ = load_model(run_dir_of(tmp_path, network.state(), settings))
     x = np.random.default_rng(0).random((5, 4))
     np.testing.assert_array_equal(model.predict(x), network.predict(x))
+    assert model.loss.name == "cross_entropy"
 
 
 def test_biases_of_another_shape_are_named_with_the_file(tmp_path):
@@ -115,3 +116,11 @@ def test_the_gradient_query_keeps_to_the_input_range_of_the_runs_data(tmp_path, 
     elsewhere = tmp_path / "elsewhere.png"
     assert inverse_query(str(run_dir), out=str(elsewhere), method="gradient") == elsewhere
     assert grids[-1][2] == elsewhere and (tmp_path / "elsewhere.npz").is_file()
+
+
+def test_a_run_whose_config_has_no_data_section_takes_the_classic_range_and_digits(tmp_path, grids):
+    settings = {"activation": "relu", "output_activation": "softmax", "loss": "cross_entropy"}
+    network = mlp([4, 6, 3], bias=True, dtype=np.float64, rng=np.random.default_rng(0), **settings)
+    inverse_query(run_dir_of(tmp_path, network.state(), settings))
+    ((images, _, _, _, names),) = grids
+    assert images.min() == 0.01 and names == ("0", "1", "2")
