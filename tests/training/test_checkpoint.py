@@ -224,3 +224,14 @@ def test_a_checkpoint_gone_before_it_is_read_or_removed_is_no_error(tmp_path, mo
     monkeypatch.setattr(store, "saved_epochs", lambda: [1, 2])            # epoch_1.npz listed, gone since
     store.save(*small_learner(), *epoch_rows(2))
     assert (tmp_path / "epoch_2.npz").is_file()
+
+
+def test_a_checkpoint_with_a_history_of_another_version_is_named_in_the_log(tmp_path, caplog):
+    store = CheckpointStore(tmp_path)
+    store.save(*small_learner(), *epoch_rows(1))
+    arrays = read_checked_npz(store.path(1))
+    arrays["history"] = arrays["history"][:, :8]
+    write_checked_npz(store.path(1), arrays)
+    assert store.restore(*small_learner(), max_epoch=1) == ([], [])
+    assert caplog.messages == [
+        f"ignoring unusable checkpoint: {store.path(1)} holds a history of another nnexp version"]
