@@ -267,3 +267,9 @@ def test_a_job_directory_of_another_configuration_is_not_continued(tmp_path):
     run_job(compose_config([*TINY, "epochs=2", "lr=0.3", "reuse=false"]), tmp_path / "run")
     other = compose_config([*TINY, "epochs=3", "lr=0.1", "reuse=false"])
     assert run_job(other, tmp_path / "run")["epochs_trained"] == 3
+
+
+def test_augmenting_data_without_images_is_refused_with_what_to_set(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        run_job(compose_config(["data=xor", "data.augment=2", "reuse=false"]), tmp_path)
+    assert str(err.value) == "data.augment=2 shifts images, and data=xor has none; set data.augment=0"
