@@ -8,6 +8,7 @@ from helpers import TINY, compose_config, write_idx_dir
 
 from nnexp.errors import ConfigError, DataError, Interrupted, WeightsError
 from nnexp.nn.build import build_network
+from nnexp.nn.network import Network
 from nnexp.nn.optim import make_optimizer
 from nnexp.nn.schedules import make_schedule
 from nnexp.storage import read_npz, sha256_file, try_lock, write_npz
@@ -273,3 +274,14 @@ def test_augmenting_data_without_images_is_refused_with_what_to_set(tmp_path):
     with pytest.raises(ConfigError) as err:
         run_job(compose_config(["data=xor", "data.augment=2", "reuse=false"]), tmp_path)
     assert str(err.value) == "data.augment=2 shifts images, and data=xor has none; set data.augment=0"
+
+
+@pytest.mark.parametrize("kernel, enabled", [("numba", True), ("numpy", False)])
+def test_the_numba_kernel_moves_a_networks_data_compiled_on_the_jobs_threads(tmp_path, monkeypatch, kernel, enabled):
+    """A mini-batch job: compiled data movement (a CNN's im2col and pooling) only on kernel=numba, and then
+    result.json names the kernel. The compiling itself is left to tests/nn: recorded here."""
+    asked = []
+    monkeypatch.setattr(Network, "compile_data_movement",
+                        lambda self, on, threads=None: asked.append((on, threads)) or on)
+    result = run_job(compose_config([*ONE_EPOCH, "batch_size=50", "threads=1", f"kernel={kernel}"]), tmp_path)
+    assert asked == [(enabled, 1)] and result["kernel"] == (kernel if enabled else None)
