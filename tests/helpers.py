@@ -14,6 +14,9 @@ from hydra import compose, initialize_config_dir
 from nnexp.config import register_configs
 from nnexp.data import mnist_files
 from nnexp.main import config_dir
+from nnexp.nn.build import mlp
+from nnexp.nn.optim import SGD
+from nnexp.training.run_files import HISTORY_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,3 +117,20 @@ def holm_by_hand(pvalues):
         running = max(running, min(1.0, (len(valid) - i) * p[index]))
         out[index] = running
     return out
+
+
+# Checkpoints and the reuse store without training
+
+def small_learner(momentum=0.5, seed=0):
+    """(network, optimizer) of 3 inputs and 2 outputs (W1 alone), float64, SGD with momentum's velocity."""
+    network = mlp([3, 2], dtype=np.float64, rng=np.random.default_rng(seed))
+    return network, SGD(network.parameters, 0.1, momentum=momentum)
+
+
+def epoch_rows(epochs):
+    """(history, batch_log) of ``epochs`` epochs, two batch rows each, every number distinct."""
+    history = [{c: float(10 * e + i) for i, c in enumerate(HISTORY_COLUMNS)} | {"epoch": e}
+               for e in range(1, epochs + 1)]
+    batches = [{"epoch": e, "batch": b, "samples": 4 * e + b, "train_loss": e + b / 10}
+               for e in range(1, epochs + 1) for b in (1, 2)]
+    return history, batches

@@ -6,12 +6,11 @@ import json
 import numpy as np
 import pytest
 from helpers import compose_config, run_cli
-from hydra.types import RunMode
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from nnexp.storage import read_npz
 from nnexp.training.job import run_job
-from nnexp.training.threads import available_cores, blas_thread_count, in_parallel_sweep
+from nnexp.training.threads import available_cores
 
 SMALL = ["model.hidden=[10]", "data.train_size=300"]
 SWEEP = ["-m", "lr=0.1,0.3", "epochs=1,2", *SMALL, "hydra.callbacks.report.gif_frames=0"]
@@ -80,22 +79,6 @@ def test_slurm_preset_composes_to_the_submitit_slurm_launcher():
 def test_parallel_preset_is_one_job_per_core():
     cfg = compose_config(["hydra/launcher=parallel"], return_hydra_config=True)
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher") and cfg.hydra.launcher.n_jobs == -1
-
-
-def test_jobs_of_the_launchers_that_run_several_at_once_here_are_parallel():
-    """Fails when a preset's launcher class is not recognised (submitit_local's is LocalLauncher)."""
-    for launcher, parallel in [("parallel", True), ("submitit_local", True), ("basic", False), ("slurm", False)]:
-        hydra = compose_config([f"hydra/launcher={launcher}"], return_hydra_config=True).hydra
-        with open_dict(hydra):
-            hydra.mode = RunMode.MULTIRUN
-        assert in_parallel_sweep(hydra) is parallel, launcher
-
-
-def test_blas_threads_auto():
-    assert blas_thread_count("auto", batch_size=1, parallel_sweep=False) == 1
-    assert blas_thread_count("auto", batch_size=64, parallel_sweep=True) == 1
-    assert blas_thread_count("auto", batch_size=64, parallel_sweep=False) == available_cores()
-    assert blas_thread_count(3, batch_size=1, parallel_sweep=False) == 3
 
 
 def test_single_runs_record_the_blas_threads_they_had(tmp_path):

@@ -4,7 +4,7 @@ from helpers import compose_config
 from omegaconf import OmegaConf
 
 from nnexp.config import DType
-from nnexp.training.identity import NOT_IDENTITY, config_hash, plain, plain_value
+from nnexp.training.identity import NOT_IDENTITY, config_hash, plain, plain_value, without_unset
 
 
 def test_plain_resolves_interpolations_and_gives_enums_by_name():
@@ -29,3 +29,16 @@ def test_the_hash_leaves_out_hydra_the_non_identity_keys_and_the_ignored_ones():
     assert config_hash(compose_config(["lr=0.3"])) != config_hash(task)
     assert config_hash(compose_config(["lr=0.3"]), ignore=("lr",)) == config_hash(task, ignore=("lr",))
     assert len(config_hash(task)) == 64
+
+
+def test_a_key_added_later_is_out_of_the_hash_while_null_and_in_it_once_set():
+    """schedule.span came after published results: null (its default) keeps their hash, a value changes it."""
+    cfg = compose_config()
+    assert cfg.schedule.span is None
+    without = OmegaConf.create(plain(cfg))                              # untyped: a key can go
+    del without.schedule["span"]
+    assert config_hash(cfg) == config_hash(without)
+    assert config_hash(compose_config(["schedule.span=5"])) != config_hash(cfg)
+    assert without_unset("schedule", {"name": "step", "span": None, "gamma": None}) == {"name": "step", "gamma": None}
+    assert without_unset("schedule", {"span": 5}) == {"span": 5}
+    assert without_unset("model", {"span": None}) == {"span": None} and without_unset("lr", 0.1) == 0.1

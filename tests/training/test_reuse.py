@@ -1,17 +1,20 @@
 """Epoch-prefix reuse (nnexp/reuse.py): a reused result equals a fresh one, bit for bit."""
 
+import logging
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pandas as pd
-from helpers import ROOT, compose_config
+import pytest
+from helpers import ROOT, compose_config, epoch_rows, small_learner
 
 from nnexp.nn.kernels import resolve_kernel
-from nnexp.storage import read_npz
+from nnexp.storage import WriteError, read_checked_npz, read_npz, try_lock
 from nnexp.training.job import run_job
-from nnexp.training.reuse import reuse_key
+from nnexp.training.reuse import SharedEpochs, reuse_key, shared_epochs
 from nnexp.training.run_files import TIMING_COLUMNS
 
 SETTINGS = ["data.train_size=300", "model.hidden=[12]", "shuffle=true", "momentum=0.5", "lr=0.2"]
@@ -114,3 +117,90 @@ def test_a_damaged_store_entry_is_deleted_and_recomputed(tmp_path, caplog):
     caplog.clear()
     run_job(compose_config(settings), tmp_path / "third")          # the store is whole again: no warning
     assert "corrupt" not in caplog.text
+
+
+# --- the shared store of one configuration, on a network of a few weights (no training) ----------
+
+
+def lockable(path):
+    """Whether the lock of ``path`` is free (flock is per open file: a holder in this process counts)."""
+    with open(path) as file:
+        return try_lock(file)
+
+
+def test_a_stored_epoch_is_loaded_without_a_lock_and_into_the_callers_lists(tmp_path, caplog):
+    caplog.set_level("INFO", logger="nnexp.training.reuse")
+    network, optimizer = small_learner()
+    network.parameters["W1"].value[...] = 2.0
+    SharedEpochs(tmp_path).save(network, optimizer, *epoch_rows(2))
+    other, other_optimizer = small_learner(seed=1)
+    history, batch_log = [], []
+    assert SharedEpochs(tmp_path).load(other, other_optimizer, 1, 3, history, batch_log) is True
+    assert (history, batch_log) == epoch_rows(2) and (other.parameters["W1"].value == 2).all()
+    assert not list(tmp_path.glob("*.lock"))
+    assert caplog.messages == [f"epochs 1-2 taken from the reuse store {tmp_path}"]
+    assert SharedEpochs(tmp_path).restore(other, other_optimizer, 3, 4, history, batch_log) is False
+
+
+def test_a_job_trains_an_epoch_under_its_lock_and_stores_it_once(tmp_path):
+    network, optimizer = small_learner()
+    store = tmp_path / "outputs" / "reuse" / "key"                         # made with its parents
+    shared = SharedEpochs(store)
+    assert shared.load(network, optimizer, 1, 2, [], []) is False          # nothing stored: train it
+    assert shared.lock[0] == 1 and not lockable(store / "epoch_1.lock")
+    shared.save(network, optimizer, *epoch_rows(1))
+    assert shared.lock is None and lockable(store / "epoch_1.lock")        # released
+    stored = read_checked_npz(store / "epoch_1.npz")
+    network.parameters["W1"].value[...] = 5.0                               # another job's epoch 1: not stored
+    SharedEpochs(store).save(network, optimizer, *epoch_rows(1))
+    np.testing.assert_array_equal(read_checked_npz(store / "epoch_1.npz")["param/W1"], stored["param/W1"])
+    assert shared.load(network, optimizer, 2, 2, [], []) is False
+    shared.release()
+    assert shared.lock is None and lockable(store / "epoch_2.lock")
+    shared.release()                                                        # nothing held: nothing to do
+    shared.save(network, optimizer, *epoch_rows(2))
+    assert shared.store.saved_epochs() == [1, 2]                            # the store keeps every epoch
+
+
+def test_a_job_waits_for_the_epoch_another_is_training_and_then_loads_it(tmp_path, caplog):
+    """The lock of an epoch in this process (flock: per open file) stands for the other job's."""
+    caplog.set_level("INFO", logger="nnexp.training.reuse")
+    waiting = threading.Event()
+    handler = logging.Handler()
+    handler.emit = lambda record: record.getMessage().startswith("waiting for epoch") and waiting.set()
+    logging.getLogger("nnexp.training.reuse").addHandler(handler)
+    try:
+        network, optimizer = small_learner()
+        training = SharedEpochs(tmp_path)
+        assert training.load(network, optimizer, 1, 3, [], []) is False
+        other, other_optimizer = small_learner(seed=1)
+        history, loaded = [], []
+        waiter = threading.Thread(target=lambda: loaded.append(
+            SharedEpochs(tmp_path).load(other, other_optimizer, 1, 3, history, [])), daemon=True)
+        waiter.start()
+        assert waiting.wait(timeout=10)
+        training.save(network, optimizer, *epoch_rows(1))
+        waiter.join(timeout=10)
+    finally:
+        logging.getLogger("nnexp.training.reuse").removeHandler(handler)
+        training.release()
+    assert loaded == [True] and history == epoch_rows(1)[0]
+    np.testing.assert_array_equal(other.parameters["W1"].value, network.parameters["W1"].value)
+    assert f"waiting for epoch 1: another job is training it ({tmp_path})" in caplog.messages
+    assert lockable(tmp_path / "epoch_1.lock")                     # the waiter let go of the lock
+
+
+def test_an_unwritable_reuse_dir_says_what_to_do(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(WriteError) as err:
+        SharedEpochs(tmp_path / "file" / "store").load(*small_learner(), 1, 1, [], [])
+    assert str(err.value) == (f"cannot write {tmp_path / 'file' / 'store' / 'epoch_1.lock'}: Not a directory; "
+                              "set reuse_dir to a writable directory, or reuse=false")
+
+
+def test_the_store_of_a_config_is_under_reuse_dir_from_where_the_command_started(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = compose_config(SETTINGS + ["reuse_dir=stores"])
+    shared = shared_epochs(cfg, "numpy", 1, None)
+    assert shared.directory == tmp_path / "stores" / reuse_key(cfg, "numpy", 1)
+    assert shared_epochs(compose_config(SETTINGS + ["reuse=false"]), "numpy", 1, None) is None

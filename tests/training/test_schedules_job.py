@@ -47,7 +47,7 @@ def test_cosine_gives_up_prefix_reuse(tmp_path, caplog):
     caplog.set_level("INFO")
     settings = [*TINY, "schedule=cosine"]
     run_job(compose_config(settings + ["epochs=3"]), tmp_path / "three")
-    assert "epoch reuse off: schedule=cosine depends on the number of epochs" in caplog.text
+    assert "epoch reuse off: schedule=cosine depends on the number of epochs" in caplog.messages
     assert not (tmp_path / "outputs" / "reuse").exists()
     rates = pd.read_csv(tmp_path / "three" / "history.csv")["epoch_lr"].tolist()
     assert rates == pytest.approx([0.1, 0.05, 0.0])
