@@ -220,6 +220,27 @@ def test_a_schedule_changes_the_kernels_rate_between_epochs_as_on_the_reference_
         np.testing.assert_allclose(model.state()[name], array, **TOLERANCE[np.float64], err_msg=name)
 
 
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_a_schedule_changes_adamws_decoupled_decay_on_the_compiled_kernel_as_on_the_reference_path():
+    """AdamW's decay factor 1 - lr lambda follows the schedule's rate from epoch to epoch on the numba kernel,
+    as on the reference path (a kernel keeping the first epoch's factor decays the weights elsewhere)."""
+    from nnexp.nn.schedules import make_schedule
+
+    data = toy_data("softmax", np.float64)
+
+    def run(on):
+        model = mlp([7, 6, 5, 3], activation="tanh", output_activation="softmax", loss="cross_entropy",
+                    init="xavier", bias=True, dtype=np.float64, rng=np.random.default_rng(0))
+        optimizer = Adam.of(model, 0.05, weight_decay=0.5, decoupled=True)
+        schedule = make_schedule({"name": "step", "gamma": 0.1, "step_size": 1}, 0.05)
+        train(Learner(model, optimizer, schedule), data, Recipe(3, batch_size=1, shuffle=True, seed=3, kernel=on))
+        return model
+
+    ref_model, model = run("reference"), run("numba")
+    for name, array in ref_model.state().items():
+        np.testing.assert_allclose(model.state()[name], array, **TOLERANCE[np.float64], err_msg=name)
+
+
 class Counting:
     """A progress bar that adds up what it is told."""
 

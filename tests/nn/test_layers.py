@@ -231,6 +231,32 @@ def test_inference_forward_keeps_no_cache():
     layer = make(Conv2D, 1, 2, kernel_size=3)
     layer.forward(images((1, 1, 5, 5)))
     assert not hasattr(layer, "cache")
+    depthwise, separable = make(DepthwiseConv2D, 2, kernel_size=3), make(SeparableConv2D, 2, 3, kernel_size=3)
+    depthwise.forward(images((1, 2, 5, 5)))
+    separable.forward(images((1, 2, 5, 5)))
+    assert not any(hasattr(part, "cache") for part in (depthwise, *separable.parts))
+
+
+def test_depthwise_and_separable_layers_draw_each_part_as_asked():
+    """A depthwise layer's bias (added per channel), dtype and fans (xavier: r = sqrt(6 / (kh kw + kh kw)));
+    a separable layer's depthwise part drawn with the init, limit and dtype asked (only he becomes normal)."""
+    depthwise = DepthwiseConv2D(3, (2, 3), bias=True, rng=np.random.default_rng(0))
+    assert depthwise.W.dtype == np.float32 and depthwise.b.dtype == np.float32 and depthwise.b.shape == (3,)
+    depthwise.b[...] = [1.0, -2.0, 0.5]
+    out = depthwise.forward(np.zeros((2, 3, 4, 4), np.float32))
+    np.testing.assert_array_equal(out, np.broadcast_to(np.float32([1.0, -2.0, 0.5])[None, :, None, None], (2, 3, 3, 2)))
+    wide = DepthwiseConv2D(500, 3, init="xavier", rng=np.random.default_rng(0))
+    assert np.sqrt(6 / 18) * 0.99 < np.abs(wide.W).max() <= np.sqrt(6 / 18)
+    separable = SeparableConv2D(64, 8, 3, init="uniform", uniform_limit=0.125, dtype=np.float32,
+                                rng=np.random.default_rng(0))
+    for p in separable.parameters:
+        assert p.value.dtype == np.float32, p.name
+    for w in (separable.depthwise.W, separable.pointwise.W):
+        assert 0.12 < np.abs(w).max() <= 0.125
+    again = SeparableConv2D(64, 8, 3, init="uniform", uniform_limit=0.125, dtype=np.float32,
+                            rng=np.random.default_rng(0))
+    for p, q in zip(separable.parameters, again.parameters):   # both parts drawn from the generator given
+        np.testing.assert_array_equal(p.value, q.value)
 
 
 def test_he_init_uses_the_fan_in_of_each_layer():

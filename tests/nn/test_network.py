@@ -54,6 +54,24 @@ def test_activation_backward_matches_finite_differences(name, rng):
     assert relative_error(f.backward(z, f.fn(z), g), numeric) < 1e-6
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_into_forms_write_what_fn_and_backward_return(name, dtype, rng):
+    """fn_into and backward_into (the kernels' forms, one sample's vector) write exactly the values and
+    dtype of fn and backward into buffers that held garbage (NaN, True), whatever their scratch held."""
+    f = ACTIVATIONS[name]
+    z = np.concatenate([rng.normal(size=6), [0.0, -0.0]]).astype(dtype)
+    a, g = f.fn(z), rng.normal(size=8).astype(dtype)
+    into = np.full_like(z, np.nan)
+    f.fn_into(z, into)
+    np.testing.assert_array_equal(into, a)
+    out, t, m = np.full_like(z, np.nan), np.full_like(z, np.nan), np.ones(8, dtype=bool)
+    f.backward_into(z, a, g, out, t, m, np.ones_like(z))
+    expected = f.backward(z, a, g)
+    assert expected.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-15, atol=0)
+
+
 @pytest.mark.parametrize("name", [n for n, f in ACTIVATIONS.items() if f.inverse is not None])
 def test_inverse_undoes_activation(name, rng):
     f = ACTIVATIONS[name]
