@@ -9,7 +9,7 @@ from conv_oracle import conv2d_naive, conv2d_naive_backward
 
 from nnexp.errors import ConfigError
 from nnexp.nn.conv import Conv2D, DepthwiseConv2D, Pool2D, SeparableConv2D
-from nnexp.nn.layers import Activation, Dense, Dropout, Flatten, Layer
+from nnexp.nn.layers import Activation, Dense, Dropout, Flatten, Layer, Parameter, gradient
 
 F64 = np.float64
 
@@ -235,6 +235,15 @@ def test_inference_forward_keeps_no_cache():
     depthwise.forward(images((1, 2, 5, 5)))
     separable.forward(images((1, 2, 5, 5)))
     assert not any(hasattr(part, "cache") for part in (depthwise, *separable.parts))
+    activation = Activation("tanh")
+    activation.forward(images((2, 3)))
+    assert not hasattr(activation, "cache")
+
+
+def test_a_gradient_asked_before_backprop_says_so():
+    with pytest.raises(ValueError) as err:
+        gradient(Parameter(np.zeros(2), "W", True))
+    assert str(err.value) == "parameter W has no gradient: call the network's backprop first"
 
 
 def test_depthwise_and_separable_layers_draw_each_part_as_asked():
