@@ -231,6 +231,9 @@ def test_inference_forward_keeps_no_cache():
     layer = make(Conv2D, 1, 2, kernel_size=3)
     layer.forward(images((1, 1, 5, 5)))
     assert not hasattr(layer, "cache")
+
+
+def test_depthwise_separable_and_activation_layers_keep_no_cache_at_inference():
     depthwise, separable = make(DepthwiseConv2D, 2, kernel_size=3), make(SeparableConv2D, 2, 3, kernel_size=3)
     depthwise.forward(images((1, 2, 5, 5)))
     separable.forward(images((1, 2, 5, 5)))
