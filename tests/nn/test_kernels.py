@@ -340,3 +340,17 @@ def test_each_reason_the_fast_path_is_not_used_is_named(monkeypatch, caplog):
     with pytest.raises(ConfigError) as err:
         resolve_kernel("fastest", 10)
     assert str(err.value) == "kernel=fastest is not known; choose one of auto, numba, numpy, reference"
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_numpy_kernels_work_arrays_are_of_the_networks_dtype(bias):
+    """Every buffer BlasTrainer allocates once is float32 for a float32 network: nothing is cast per sample
+    (a float64 buffer would make each BLAS call copy its vector and compute the step in mixed precision)."""
+    model = mlp([7, 6, 5, 3], dtype=np.float32, bias=bias, rng=np.random.default_rng(0))
+    for optimizer in (SGD(model.parameters, 0.1), SGD(model.parameters, 0.1, momentum=0.9)):
+        trainer = BlasTrainer(model, optimizer)
+        arrays = [trainer.first_deltas, trainer.first_z, trainer.upper, *trainer.zs[1:], *trainer.acts,
+                  *trainer.deltas[1:], *trainer.gs, *trainer.scratch, *trainer.ones, *trainer.lr_delta]
+        assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
+        assert {m.dtype for m in trainer.masks} == {np.dtype(bool)}
+        assert [a.shape for a in trainer.acts] == [(6,), (5,)] and [g.shape for g in trainer.gs] == [(6,), (5,), (3,)]

@@ -57,8 +57,23 @@ def test_conv_backward_matches_finite_differences(case):
     check_layer(layer, images((2, 2, 7, 6)))
 
 
+THIN_CASES = [dict(kernel_size=(2, 1)), dict(kernel_size=(1, 2)), dict(kernel_size=1, pad=(1, 0)),
+              dict(kernel_size=1, pad=(0, 1)), dict(kernel_size=1, stride=2), dict(kernel_size=1)]
+"""Kernels one wide or tall, and 1x1 kernels with padding or a stride: beside the 1x1 shortcut of im2col and col2im."""
+
+
+@pytest.mark.parametrize("case", THIN_CASES)
+def test_thin_and_padded_1x1_convolutions_match_the_naive_one(case):
+    assert_conv_matches_naive(case)
+
+
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv_matches_naive_forward_and_backward(case):
+    assert_conv_matches_naive(case)
+
+
+def assert_conv_matches_naive(case):
+    """Conv2D's forward, dx, dW and db against the naive loop convolution (tests/nn/conv_oracle.py)."""
     layer = make(Conv2D, 3, 4, **case)
     if layer.b is not None:
         layer.b[...] = np.arange(4.0)
