@@ -156,3 +156,10 @@ def test_layer_list_errors_say_what_is_wrong_in_full(layers, n_outputs, model, m
 def test_a_units_value_of_the_last_layer_equal_to_n_outputs_or_without_n_outputs_is_taken():
     assert cnn([{"type": "flatten"}, {"type": "dense", "units": 3}]).n_outputs == 3
     assert cnn([{"type": "flatten"}, {"type": "dense", "units": 4}], n_outputs=None).n_outputs == 4
+
+
+def test_a_pool_spec_with_its_own_stride_keeps_it():
+    layers = [{"type": "pool", "mode": "max", "size": 3, "stride": 1}, {"type": "flatten"}, DENSE]
+    pool = cnn(layers).layers[0]
+    assert (pool.mode, pool.size, pool.stride) == ("max", 3, 1)
+    assert pool.output_shape((2, 8, 8)) == (2, 6, 6)

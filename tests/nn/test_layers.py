@@ -444,3 +444,10 @@ def test_dropout_mask_scale_dtype_threshold_and_rate_bounds():
     assert off.forward(x, train=True) is x and off.backward(x) is x
     with pytest.raises(ConfigError, match=r"in \[0, 1\), got 1\.0$"):
         Dropout(1.0)
+
+
+def test_conv_xavier_init_uses_the_fans_of_every_kernel_offset():
+    """Xavier's range r = sqrt(6 / (fan_in + fan_out)) with fan_in = C kh kw and fan_out = F kh kw."""
+    conv = Conv2D(4, 50, 3, init="xavier", rng=np.random.default_rng(0))
+    r = np.sqrt(6 / (4 * 9 + 50 * 9))
+    assert r * 0.99 < np.abs(conv.W).max() <= r
