@@ -388,3 +388,20 @@ def test_compiled_relu_runs_numbas_loops_on_c_order_and_channel_major_memory_onl
         np.testing.assert_array_equal(compiled_moves.relu(layout), np.maximum(layout, 0))
         np.testing.assert_array_equal(compiled_moves.relu_backward(layout, -layout), -layout * (layout > 0))
     assert calls == ["_relu", "_relu_backward"] * 2
+
+
+@numba_only
+def test_only_max_pooling_moves_compiled(monkeypatch):
+    """A max pooling layer with compiled moves hands its forward to compiled_moves.max_pool; average pooling never."""
+    from nnexp.nn import compiled_moves
+    from nnexp.nn.conv import Pool2D
+
+    monkeypatch.setattr(compiled_moves, "MIN_ELEMENTS", 0)
+    calls, max_pool = [], compiled_moves.max_pool
+    monkeypatch.setattr(compiled_moves, "max_pool", lambda *args: calls.append("max_pool") or max_pool(*args))
+    x = np.random.default_rng(1).standard_normal((2, 3, 6, 6))
+    for mode in ("max", "avg"):
+        layer = Pool2D(mode, 2)
+        layer.compiled = compiled_moves
+        np.testing.assert_array_equal(layer.forward(x), Pool2D(mode, 2).forward(x))
+    assert calls == ["max_pool"]

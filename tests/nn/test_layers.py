@@ -451,3 +451,10 @@ def test_conv_xavier_init_uses_the_fans_of_every_kernel_offset():
     conv = Conv2D(4, 50, 3, init="xavier", rng=np.random.default_rng(0))
     r = np.sqrt(6 / (4 * 9 + 50 * 9))
     assert r * 0.99 < np.abs(conv.W).max() <= r
+
+
+def test_pool_defaults_to_2x2_max_windows_and_keeps_no_cache_at_inference():
+    pool = Pool2D()
+    assert (pool.mode, pool.size, pool.stride) == ("max", 2, 2)
+    pool.forward(images((1, 2, 4, 4)))
+    assert not hasattr(pool, "cache")
