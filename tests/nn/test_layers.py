@@ -458,3 +458,6 @@ def test_pool_defaults_to_2x2_max_windows_and_keeps_no_cache_at_inference():
     assert (pool.mode, pool.size, pool.stride) == ("max", 2, 2)
     pool.forward(images((1, 2, 4, 4)))
     assert not hasattr(pool, "cache")
+    with pytest.raises(ConfigError) as err:
+        Pool2D("median")
+    assert str(err.value) == "unknown pool mode 'median'; choose one of max, avg"
