@@ -272,12 +272,12 @@ def test_load_state_names_every_problem_in_one_message(rng):
     values apart. Nothing is copied when a check fails."""
     net = mlp([4, 3, 2], bias=True, rng=rng)
     before = net.state()
-    found = {"W1": np.zeros((3, 5)), "b1": np.zeros(3, np.int64), "W2": np.zeros((2, 3), np.float32),
-             "Z9": np.zeros(1), "A0": np.zeros(1)}
+    found = {"W1": np.zeros((3, 5), np.int64), "b1": np.zeros(4, np.int32), "Z9": np.zeros(1), "A0": np.zeros(1)}
     with pytest.raises(WeightsError) as err:
         net.load_state(found, source="w.npz")
-    assert str(err.value) == ("w.npz does not fit the configured network: missing b2; unexpected A0, Z9; "
-                              "wrong shape W1 (3, 5) (expected (3, 4)); not floating point b1 int64")
+    assert str(err.value) == ("w.npz does not fit the configured network: missing W2, b2; unexpected A0, Z9; "
+                              "wrong shape W1 (3, 5) (expected (3, 4)), b1 (4,) (expected (3,)); "
+                              "not floating point W1 int64, b1 int32")
     with pytest.raises(WeightsError) as err:
         net.load_state({"W1": np.zeros((3, 4)), "b1": np.zeros(3), "W2": np.full((2, 3), np.inf),
                         "b2": np.array([0.0, np.nan])})
