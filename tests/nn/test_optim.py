@@ -121,6 +121,6 @@ def test_a_cosine_span_fixes_the_run_length_it_decays_over():
     from nnexp.nn.schedules import Cosine
 
     spanned, plain = Cosine(1.0, span=10), Cosine(1.0)
-    assert not spanned.depends_on_length() and plain.depends_on_length()
+    assert not spanned.depends_on_length and plain.depends_on_length
     assert [spanned.rate(k, 4) for k in range(1, 5)] == [plain.rate(k, 10) for k in range(1, 5)]
     assert plain.rate(4, 4) != plain.rate(4, 10)
