@@ -405,3 +405,13 @@ def test_only_max_pooling_moves_compiled(monkeypatch):
         layer.compiled = compiled_moves
         np.testing.assert_array_equal(layer.forward(x), Pool2D(mode, 2).forward(x))
     assert calls == ["max_pool"]
+
+
+@numba_only
+def test_compiled_data_movement_reaches_the_parts_of_a_separable_convolution():
+    from nnexp.nn import compiled_moves
+
+    net = small_net(conv_type="separable")
+    assert net.compile_data_movement(True)
+    assert [net.layers[i].pointwise.compiled for i in (0, 3)] == [compiled_moves, compiled_moves]
+    assert not net.compile_data_movement(False) and net.layers[0].pointwise.compiled is None
