@@ -218,6 +218,7 @@ def test_feature_maps_and_first_conv_filters():
     assert net.first_conv_filters() is values(net)[0]
     sep = build_cnn({"layers": CLASSIC_LAYERS, "conv_type": "separable"}, (1, 28, 28), 10)
     assert sep.first_conv_filters().shape == (8, 1, 5, 5)
+    assert {a.dtype for _, a in sep.feature_maps(np.zeros(784))} == {np.dtype(np.float32)}   # the network's dtype
 
 
 def test_tiny_cnn_overfits_random_images():
@@ -250,6 +251,28 @@ def test_weights_of_nnexp_0_2_load_into_the_same_network(tmp_path):
         np.testing.assert_array_equal(p, q)
 
 
+def test_separable_weights_of_nnexp_0_2_load_and_other_keys_pass_through_unchanged():
+    """0.2 named a separable layer's parts conv1.depthwise.W and conv1.pointwise.W; a key not of 0.2's
+    form, or of a layer the network lacks, is kept as it is (loaded, or named as unexpected)."""
+    net = small_net(conv_type="separable")
+    state = net.state()
+    old = {"conv1.depthwise.W": state["Wd1"], "conv1.pointwise.W": state["Wp1"], "conv1.b": state["b1"],
+           "conv2.depthwise.W": state["Wd2"], "conv2.pointwise.W": state["Wp2"], "conv2.b": state["b2"],
+           "W3": state["W3"], "dense1.b": state["b3"], "dense2.W": state["W4"].T, "dense2.b": state["b4"]}
+    other = small_net(conv_type="separable", init="xavier")
+    other.load_state(old)
+    for key, array in state.items():
+        np.testing.assert_array_equal(other.state()[key], array, err_msg=key)
+    extra = {"conv9.W": np.zeros(2), "notes": np.zeros(1), **old}
+    with pytest.raises(WeightsError) as err:
+        other.load_state(extra, source="old.npz")
+    assert str(err.value) == "old.npz does not fit the configured network: unexpected conv9.W, notes"
+    with pytest.raises(WeightsError) as err:
+        other.load_state({**old, "conv1.depthwise.W": np.zeros((3, 4))}, source="old.npz")
+    assert str(err.value) == ("old.npz does not fit the configured network: wrong shape Wd1 (3, 4) "
+                              "(expected (2, 1, 3, 3))")
+
+
 numba_only = pytest.mark.skipif(importlib.util.find_spec("numba") is None, reason="numba is not installed")
 
 
@@ -267,10 +290,12 @@ def test_compiled_im2col_and_col2im_equal_numpy_bit_for_bit(kernel, stride, pad,
     ho = conv.conv_output_size(9, kernel[0], stride, pad[0], dilation)
     wo = conv.conv_output_size(11, kernel[1], stride, pad[1], dilation)
     reference = conv.im2col(x, kernel, stride, pad, dilation)
-    np.testing.assert_array_equal(compiled_moves.im2col(x, kernel, stride, pad, dilation, ho, wo), reference)
+    cols = compiled_moves.im2col(x, kernel, stride, pad, dilation, ho, wo)
+    np.testing.assert_array_equal(cols, reference)
     dcols = rng.standard_normal(reference.shape).astype(np.float32)
-    np.testing.assert_array_equal(compiled_moves.col2im(dcols, x.shape, kernel, stride, pad, dilation, ho, wo),
-                                  conv.col2im(dcols, x.shape, kernel, stride, pad, dilation))
+    dx = compiled_moves.col2im(dcols, x.shape, kernel, stride, pad, dilation, ho, wo)
+    np.testing.assert_array_equal(dx, conv.col2im(dcols, x.shape, kernel, stride, pad, dilation))
+    assert cols.dtype == dx.dtype == np.float32
 
 
 @numba_only
@@ -287,10 +312,13 @@ def test_compiled_max_pooling_equals_numpy_bit_for_bit_with_ties(size, stride, m
     x = rng.integers(0, 3, (4, 6, 10, 9)).astype(np.float32).transpose(1, 0, 2, 3)   # many ties
     reference, compiled = Pool2D("max", size, stride), Pool2D("max", size, stride)
     compiled.compiled = compiled_moves
-    out = reference.forward(x, train=True)
-    np.testing.assert_array_equal(compiled.forward(x, train=True), out)
+    out, compiled_out = reference.forward(x, train=True), compiled.forward(x, train=True)
+    np.testing.assert_array_equal(compiled_out, out)
+    assert compiled_out.dtype == np.float32
     dout = rng.standard_normal(out.shape).astype(np.float32)
-    np.testing.assert_array_equal(compiled.backward(dout), reference.backward(dout))
+    dx = compiled.backward(dout)
+    np.testing.assert_array_equal(dx, reference.backward(dout))
+    assert dx.dtype == np.float32
 
 
 @numba_only
@@ -336,3 +364,54 @@ def test_compiled_relu_equals_numpy_bit_for_bit_with_nan_and_signed_zeros():
         grad = rng.standard_normal(layout.shape).astype(np.float32)
         grad.flat[4] = np.nan
         assert compiled_moves.relu_backward(layout, grad).tobytes() == (grad * (layout > 0)).tobytes()
+
+
+@numba_only
+def test_compiled_relu_runs_numbas_loops_on_c_order_and_channel_major_memory_only(monkeypatch):
+    """memory_order finds the C-contiguous array behind C-order and channel-major (C, N, H, W) maps, else None
+    (a 2-D array in Fortran order, a strided slice): only those two go through numba's loops."""
+    from nnexp.nn import compiled_moves
+
+    z = np.random.default_rng(0).standard_normal((3, 2, 4, 5))
+    channel_major = np.ascontiguousarray(z.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    memory, axes = compiled_moves.memory_order(z)
+    assert memory is z and axes == (0, 1, 2, 3)
+    memory, axes = compiled_moves.memory_order(channel_major)
+    assert axes == (1, 0, 2, 3) and memory.flags.c_contiguous and memory.shape == (2, 3, 4, 5)
+    assert compiled_moves.memory_order(np.asfortranarray(z[0, 0])) is None
+    assert compiled_moves.memory_order(z[:, :, ::2]) is None
+    calls = []
+    for name in ("_relu", "_relu_backward"):
+        loop = getattr(compiled_moves, name)
+        monkeypatch.setattr(compiled_moves, name, lambda *args, loop=loop, name=name: calls.append(name) or loop(*args))
+    for layout in (z, channel_major, z[:, :, ::2]):
+        np.testing.assert_array_equal(compiled_moves.relu(layout), np.maximum(layout, 0))
+        np.testing.assert_array_equal(compiled_moves.relu_backward(layout, -layout), -layout * (layout > 0))
+    assert calls == ["_relu", "_relu_backward"] * 2
+
+
+@numba_only
+def test_only_max_pooling_moves_compiled(monkeypatch):
+    """A max pooling layer with compiled moves hands its forward to compiled_moves.max_pool; average pooling never."""
+    from nnexp.nn import compiled_moves
+    from nnexp.nn.conv import Pool2D
+
+    monkeypatch.setattr(compiled_moves, "MIN_ELEMENTS", 0)
+    calls, max_pool = [], compiled_moves.max_pool
+    monkeypatch.setattr(compiled_moves, "max_pool", lambda *args: calls.append("max_pool") or max_pool(*args))
+    x = np.random.default_rng(1).standard_normal((2, 3, 6, 6))
+    for mode in ("max", "avg"):
+        layer = Pool2D(mode, 2)
+        layer.compiled = compiled_moves
+        np.testing.assert_array_equal(layer.forward(x), Pool2D(mode, 2).forward(x))
+    assert calls == ["max_pool"]
+
+
+@numba_only
+def test_compiled_data_movement_reaches_the_parts_of_a_separable_convolution():
+    from nnexp.nn import compiled_moves
+
+    net = small_net(conv_type="separable")
+    assert net.compile_data_movement(True)
+    assert [net.layers[i].pointwise.compiled for i in (0, 3)] == [compiled_moves, compiled_moves]
+    assert not net.compile_data_movement(False) and net.layers[0].pointwise.compiled is None

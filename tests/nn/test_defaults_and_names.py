@@ -6,8 +6,9 @@ import pytest
 
 from nnexp.errors import ConfigError
 from nnexp.nn.build import mlp
+from nnexp.nn.conv import Conv2D, DepthwiseConv2D, SeparableConv2D
 from nnexp.nn.initializers import initial_biases, initial_weights
-from nnexp.nn.layers import Parameter
+from nnexp.nn.layers import Dense, Parameter
 from nnexp.nn.optim import SGD, Adam, RMSprop, make_optimizer
 from nnexp.nn.schedules import Cosine, Exponential, Step, make_schedule
 
@@ -75,3 +76,20 @@ def test_optimizer_defaults():
     rms.step()
     np.testing.assert_allclose(rms.parameters[0].value, w - 0.1 * g / (np.sqrt(0.01 * g * g) + 1e-8),
                                rtol=1e-12, atol=1e-15)
+
+
+def test_layer_defaults_are_he_float32_stride_1_no_padding_and_a_uniform_limit_of_a_half():
+    """The constructors' defaults (build_network always passes every setting; direct callers rely on these)."""
+    rng = np.random.default_rng(0)
+    conv, depthwise, separable = Conv2D(64, 8, 3, rng=rng), DepthwiseConv2D(64, 3, rng=rng), SeparableConv2D(64, 8, 3)
+    dense = Dense(300, 200, rng=rng)
+    for layer in (conv, depthwise, separable.depthwise, separable.pointwise):
+        assert (layer.stride, layer.pad, layer.dilation) == (1, (0, 0), 1)
+    assert [layer.b is not None for layer in (conv, depthwise, separable.pointwise, dense)] == [True, False, True, True]
+    assert all(p.value.dtype == np.float32 for layer in (conv, depthwise, separable, dense) for p in layer.parameters)
+    assert abs(conv.W.std() / np.sqrt(2 / (64 * 9)) - 1) < 0.05 and abs(dense.W.std() / np.sqrt(2 / 300) - 1) < 0.05
+    uniform = [Conv2D(64, 8, 3, init="uniform", rng=rng), DepthwiseConv2D(64, 3, init="uniform", rng=rng),
+               SeparableConv2D(64, 8, 3, init="uniform", rng=rng), Dense(300, 200, init="uniform", rng=rng)]
+    for layer in uniform:
+        for p in layer.parameters:
+            assert 0.45 < np.abs(p.value).max() <= 0.5, (layer, p.name)

@@ -220,6 +220,27 @@ def test_a_schedule_changes_the_kernels_rate_between_epochs_as_on_the_reference_
         np.testing.assert_allclose(model.state()[name], array, **TOLERANCE[np.float64], err_msg=name)
 
 
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_a_schedule_changes_adamws_decoupled_decay_on_the_compiled_kernel_as_on_the_reference_path():
+    """AdamW's decay factor 1 - lr lambda follows the schedule's rate from epoch to epoch on the numba kernel,
+    as on the reference path (a kernel keeping the first epoch's factor decays the weights elsewhere)."""
+    from nnexp.nn.schedules import make_schedule
+
+    data = toy_data("softmax", np.float64)
+
+    def run(on):
+        model = mlp([7, 6, 5, 3], activation="tanh", output_activation="softmax", loss="cross_entropy",
+                    init="xavier", bias=True, dtype=np.float64, rng=np.random.default_rng(0))
+        optimizer = Adam.of(model, 0.05, weight_decay=0.5, decoupled=True)
+        schedule = make_schedule({"name": "step", "gamma": 0.1, "step_size": 1}, 0.05)
+        train(Learner(model, optimizer, schedule), data, Recipe(3, batch_size=1, shuffle=True, seed=3, kernel=on))
+        return model
+
+    ref_model, model = run("reference"), run("numba")
+    for name, array in ref_model.state().items():
+        np.testing.assert_allclose(model.state()[name], array, **TOLERANCE[np.float64], err_msg=name)
+
+
 class Counting:
     """A progress bar that adds up what it is told."""
 
@@ -268,3 +289,68 @@ def test_an_optimizer_no_kernel_runs_is_named_when_it_falls_back(caplog):
     caplog.set_level("INFO")
     assert per_sample_trainer(model, Lion(model.parameters, 0.1), np.zeros((5, 4), np.float32), "numpy") is None
     assert "kernel=numpy runs sgd, not Lion" in caplog.text
+
+
+def test_each_reason_the_fast_path_is_not_used_is_named(monkeypatch, caplog):
+    """unsupported() names why a kernel cannot train a case (the log line of the fallback says it whole)."""
+    from nnexp.nn import kernels
+    from nnexp.nn.build import build_network
+    from nnexp.nn.network import named_parameters
+
+    def model(**settings):
+        return mlp([4, 3, 2], dtype=settings.pop("dtype", np.float32), bias=True, rng=np.random.default_rng(0),
+                   **settings)
+
+    x32 = np.zeros((5, 4), np.float32)
+    net = model()
+    assert kernels.unsupported(net, SGD(net.parameters, 0.1), x32) is None
+    assert kernels.unsupported(net, SGD(net.parameters, 0.1, momentum=0.9, weight_decay=0.1), x32) is None
+    assert kernels.unsupported(net, Adam(net.parameters, 0.1), x32) == "kernel=numpy runs sgd, not adam"
+    assert kernels.unsupported(net, SGD(net.parameters, 0.1, momentum=0.5, nesterov=True), x32, "numba") is None
+    flat = build_network({"name": "cnn", "layers": [{"type": "flatten"}, {"type": "dense", "units": None}],
+                          "output_activation": "sigmoid", "loss": "mse", "init": "normal", "bias": False,
+                          "uniform_limit": 0.5}, (4,), 2)
+    assert kernels.unsupported(flat, SGD(flat.parameters, 0.1), x32) == (
+        "the network is not a stack of dense and activation layers")
+    copies = [Parameter(p.value.copy(), p.name, p.decays) for p in net.parameters.values()]
+    assert kernels.unsupported(net, SGD(copies, 0.1), x32) == "the optimizer is not over the network's own parameters"
+    for decay in ([True, True, True, False], [True, False, False, False]):   # W1 b1 W2 b2: b1 decayed; W2 not
+        optimizer = SGD(net.parameters, 0.1, weight_decay=0.1)
+        optimizer.decay = decay
+        assert kernels.unsupported(net, optimizer, x32) == "a decay mask other than every weight matrix and no bias"
+    half = model(dtype=np.float16)
+    assert kernels.unsupported(half, SGD(half.parameters, 0.1), x32.astype(np.float16)) == (
+        "dtype float16 (float32 and float64 only)")
+    assert kernels.unsupported(net, SGD(net.parameters, 0.1), x32.astype(np.float64)) == (
+        "inputs are float64 but the weights are float32")
+    fortran = model()
+    fortran.layers[0].W = np.asfortranarray(fortran.layers[0].W)
+    fortran.layers[0]._keep_params()
+    fortran.parameters = named_parameters(fortran.layers)
+    assert kernels.unsupported(fortran, SGD(fortran.parameters, 0.1), x32) == "parameters that are not C-contiguous"
+    caplog.set_level("INFO")
+    assert per_sample_trainer(net, SGD(copies, 0.1), x32, "numpy") is None
+    assert ("per-sample fast path not used (the optimizer is not over the network's own parameters): training on "
+            "the reference path") in caplog.text
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    assert resolve_kernel("auto", NUMBA_MIN_SAMPLES) == "numpy"
+    with pytest.raises(ConfigError) as err:
+        resolve_kernel("numba", 10)
+    assert str(err.value) == "kernel=numba needs numba: pip install 'nnexp[fast]', or use kernel=numpy"
+    with pytest.raises(ConfigError) as err:
+        resolve_kernel("fastest", 10)
+    assert str(err.value) == "kernel=fastest is not known; choose one of auto, numba, numpy, reference"
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_numpy_kernels_work_arrays_are_of_the_networks_dtype(bias):
+    """Every buffer BlasTrainer allocates once is float32 for a float32 network: nothing is cast per sample
+    (a float64 buffer would make each BLAS call copy its vector and compute the step in mixed precision)."""
+    model = mlp([7, 6, 5, 3], dtype=np.float32, bias=bias, rng=np.random.default_rng(0))
+    for optimizer in (SGD(model.parameters, 0.1), SGD(model.parameters, 0.1, momentum=0.9)):
+        trainer = BlasTrainer(model, optimizer)
+        arrays = [trainer.first_deltas, trainer.first_z, trainer.upper, *trainer.zs[1:], *trainer.acts,
+                  *trainer.deltas[1:], *trainer.gs, *trainer.scratch, *trainer.ones, *trainer.lr_delta]
+        assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
+        assert {m.dtype for m in trainer.masks} == {np.dtype(bool)}
+        assert [a.shape for a in trainer.acts] == [(6,), (5,)] and [g.shape for g in trainer.gs] == [(6,), (5,), (3,)]

@@ -9,7 +9,7 @@ from conv_oracle import conv2d_naive, conv2d_naive_backward
 
 from nnexp.errors import ConfigError
 from nnexp.nn.conv import Conv2D, DepthwiseConv2D, Pool2D, SeparableConv2D
-from nnexp.nn.layers import Activation, Dense, Dropout, Flatten, Layer
+from nnexp.nn.layers import Activation, Dense, Dropout, Flatten, Layer, Parameter, gradient
 
 F64 = np.float64
 
@@ -57,8 +57,23 @@ def test_conv_backward_matches_finite_differences(case):
     check_layer(layer, images((2, 2, 7, 6)))
 
 
+THIN_CASES = [dict(kernel_size=(2, 1)), dict(kernel_size=(1, 2)), dict(kernel_size=1, pad=(1, 0)),
+              dict(kernel_size=1, pad=(0, 1)), dict(kernel_size=1, stride=2), dict(kernel_size=1)]
+"""Kernels one wide or tall, and 1x1 kernels with padding or a stride: beside the 1x1 shortcut of im2col and col2im."""
+
+
+@pytest.mark.parametrize("case", THIN_CASES)
+def test_thin_and_padded_1x1_convolutions_match_the_naive_one(case):
+    assert_conv_matches_naive(case)
+
+
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv_matches_naive_forward_and_backward(case):
+    assert_conv_matches_naive(case)
+
+
+def assert_conv_matches_naive(case):
+    """Conv2D's forward, dx, dW and db against the naive loop convolution (tests/nn/conv_oracle.py)."""
     layer = make(Conv2D, 3, 4, **case)
     if layer.b is not None:
         layer.b[...] = np.arange(4.0)
@@ -233,6 +248,44 @@ def test_inference_forward_keeps_no_cache():
     assert not hasattr(layer, "cache")
 
 
+def test_depthwise_separable_and_activation_layers_keep_no_cache_at_inference():
+    depthwise, separable = make(DepthwiseConv2D, 2, kernel_size=3), make(SeparableConv2D, 2, 3, kernel_size=3)
+    depthwise.forward(images((1, 2, 5, 5)))
+    separable.forward(images((1, 2, 5, 5)))
+    assert not any(hasattr(part, "cache") for part in (depthwise, *separable.parts))
+    activation = Activation("tanh")
+    activation.forward(images((2, 3)))
+    assert not hasattr(activation, "cache")
+
+
+def test_a_gradient_asked_before_backprop_says_so():
+    with pytest.raises(ValueError) as err:
+        gradient(Parameter(np.zeros(2), "W", True))
+    assert str(err.value) == "parameter W has no gradient: call the network's backprop first"
+
+
+def test_depthwise_and_separable_layers_draw_each_part_as_asked():
+    """A depthwise layer's bias (added per channel), dtype and fans (xavier: r = sqrt(6 / (kh kw + kh kw)));
+    a separable layer's depthwise part drawn with the init, limit and dtype asked (only he becomes normal)."""
+    depthwise = DepthwiseConv2D(3, (2, 3), bias=True, rng=np.random.default_rng(0))
+    assert depthwise.W.dtype == np.float32 and depthwise.b.dtype == np.float32 and depthwise.b.shape == (3,)
+    depthwise.b[...] = [1.0, -2.0, 0.5]
+    out = depthwise.forward(np.zeros((2, 3, 4, 4), np.float32))
+    np.testing.assert_array_equal(out, np.broadcast_to(np.float32([1.0, -2.0, 0.5])[None, :, None, None], (2, 3, 3, 2)))
+    wide = DepthwiseConv2D(500, 3, init="xavier", rng=np.random.default_rng(0))
+    assert np.sqrt(6 / 18) * 0.99 < np.abs(wide.W).max() <= np.sqrt(6 / 18)
+    separable = SeparableConv2D(64, 8, 3, init="uniform", uniform_limit=0.125, dtype=np.float32,
+                                rng=np.random.default_rng(0))
+    for p in separable.parameters:
+        assert p.value.dtype == np.float32, p.name
+    for w in (separable.depthwise.W, separable.pointwise.W):
+        assert 0.12 < np.abs(w).max() <= 0.125
+    again = SeparableConv2D(64, 8, 3, init="uniform", uniform_limit=0.125, dtype=np.float32,
+                            rng=np.random.default_rng(0))
+    for p, q in zip(separable.parameters, again.parameters):   # both parts drawn from the generator given
+        np.testing.assert_array_equal(p.value, q.value)
+
+
 def test_he_init_uses_the_fan_in_of_each_layer():
     conv = Conv2D(16, 64, 5, rng=np.random.default_rng(0))
     assert conv.W.dtype == np.float32 and conv.b.dtype == np.float32
@@ -391,3 +444,20 @@ def test_dropout_mask_scale_dtype_threshold_and_rate_bounds():
     assert off.forward(x, train=True) is x and off.backward(x) is x
     with pytest.raises(ConfigError, match=r"in \[0, 1\), got 1\.0$"):
         Dropout(1.0)
+
+
+def test_conv_xavier_init_uses_the_fans_of_every_kernel_offset():
+    """Xavier's range r = sqrt(6 / (fan_in + fan_out)) with fan_in = C kh kw and fan_out = F kh kw."""
+    conv = Conv2D(4, 50, 3, init="xavier", rng=np.random.default_rng(0))
+    r = np.sqrt(6 / (4 * 9 + 50 * 9))
+    assert r * 0.99 < np.abs(conv.W).max() <= r
+
+
+def test_pool_defaults_to_2x2_max_windows_and_keeps_no_cache_at_inference():
+    pool = Pool2D()
+    assert (pool.mode, pool.size, pool.stride) == ("max", 2, 2)
+    pool.forward(images((1, 2, 4, 4)))
+    assert not hasattr(pool, "cache")
+    with pytest.raises(ConfigError) as err:
+        Pool2D("median")
+    assert str(err.value) == "unknown pool mode 'median'; choose one of max, avg"

@@ -6,7 +6,7 @@ import pytest
 from nnexp.errors import ConfigError
 from nnexp.nn.activations import ACTIVATIONS
 from nnexp.nn.losses import make_loss
-from nnexp.nn.metrics import confusion_matrix
+from nnexp.nn.metrics import accuracy, confusion_matrix
 
 SOFTMAX, SIGMOID = ACTIVATIONS["softmax"], ACTIVATIONS["sigmoid"]
 
@@ -42,3 +42,18 @@ def test_confusion_matrix_counts_with_a_class_never_predicted():
     counts = confusion_matrix(np.array([0, 1, 1, 2, 2, 2]), np.array([0, 0, 2, 2, 0, 2]), 3)
     assert counts.dtype == np.int64
     np.testing.assert_array_equal(counts, [[1, 0, 0], [1, 0, 1], [1, 0, 2]])
+
+
+def test_unknown_loss_lists_the_choices():
+    with pytest.raises(ConfigError) as err:
+        make_loss("hinge", SOFTMAX)
+    assert str(err.value) == "unknown loss 'hinge'; choose one of mse, cross_entropy"
+
+
+def test_multilabel_accuracy_is_the_share_of_rows_right_in_every_output_rounded_at_a_half():
+    """An output of exactly 0.5 rounds down; a row counts only when all its outputs are right."""
+    outputs = np.array([[0.9, 0.5], [0.6, 0.2], [0.4, 0.7]])
+    targets = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    assert accuracy(outputs, targets, None, "multilabel") == pytest.approx(2 / 3, rel=1e-15)
+    assert accuracy(np.array([[0.1, 0.8], [0.7, 0.2]]), None, np.array([1, 1]), "classification") == 0.5
+    assert np.isnan(accuracy(outputs, targets, None, "regression"))

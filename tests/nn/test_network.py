@@ -54,6 +54,24 @@ def test_activation_backward_matches_finite_differences(name, rng):
     assert relative_error(f.backward(z, f.fn(z), g), numeric) < 1e-6
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_into_forms_write_what_fn_and_backward_return(name, dtype, rng):
+    """fn_into and backward_into (the kernels' forms, one sample's vector) write exactly the values and
+    dtype of fn and backward into buffers that held garbage (NaN, True), whatever their scratch held."""
+    f = ACTIVATIONS[name]
+    z = np.concatenate([rng.normal(size=6), [0.0, -0.0]]).astype(dtype)
+    a, g = f.fn(z), rng.normal(size=8).astype(dtype)
+    into = np.full_like(z, np.nan)
+    f.fn_into(z, into)
+    np.testing.assert_array_equal(into, a)
+    out, t, m = np.full_like(z, np.nan), np.full_like(z, np.nan), np.ones(8, dtype=bool)
+    f.backward_into(z, a, g, out, t, m, np.ones_like(z))
+    expected = f.backward(z, a, g)
+    assert expected.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-15, atol=0)
+
+
 @pytest.mark.parametrize("name", [n for n, f in ACTIVATIONS.items() if f.inverse is not None])
 def test_inverse_undoes_activation(name, rng):
     f = ACTIVATIONS[name]
@@ -247,3 +265,72 @@ def test_load_state_refuses_wrong_shapes_and_names(rng):
     other = mlp([4, 3, 2], rng=np.random.default_rng(99))
     net.load_state(other.state())
     np.testing.assert_array_equal(net.dense_stack().weights[1], other.dense_stack().weights[1])
+
+
+def test_load_state_names_every_problem_in_one_message(rng):
+    """Missing, unexpected, wrong shape and not floating point, in that order, each list sorted; non-finite
+    values apart. Nothing is copied when a check fails."""
+    net = mlp([4, 3, 2], bias=True, rng=rng)
+    before = net.state()
+    found = {"W1": np.zeros((3, 5), np.int64), "b1": np.zeros(4, np.int32), "Z9": np.zeros(1), "A0": np.zeros(1)}
+    with pytest.raises(WeightsError) as err:
+        net.load_state(found, source="w.npz")
+    assert str(err.value) == ("w.npz does not fit the configured network: missing W2, b2; unexpected A0, Z9; "
+                              "wrong shape W1 (3, 5) (expected (3, 4)), b1 (4,) (expected (3,)); "
+                              "not floating point W1 int64, b1 int32")
+    with pytest.raises(WeightsError) as err:
+        net.load_state({"W1": np.zeros((3, 4)), "b1": np.zeros(3), "W2": np.full((2, 3), np.inf),
+                        "b2": np.array([0.0, np.nan])})
+    assert str(err.value) == "weights holds non-finite values in W2, b2"
+    for key, array in net.state().items():
+        np.testing.assert_array_equal(array, before[key])
+    state = {key: array + 1 for key, array in before.items()}
+    net.load_state(state)
+    for key, array in net.state().items():
+        np.testing.assert_array_equal(array, state[key])
+
+
+def test_inputs_take_flat_or_shaped_rows_in_the_networks_dtype(rng):
+    net = mlp([6, 3, 2], rng=rng)
+    assert net.inputs(np.zeros((4, 6), np.float64)).dtype == np.float32
+    assert net.inputs([[1, 2, 3, 4, 5, 6]]).shape == (1, 6)
+    with pytest.raises(ValueError) as err:
+        net.inputs(np.zeros((2, 5)))
+    assert str(err.value) == "inputs of shape (2, 5) do not fit input_shape (6,): expected (N, 6)"
+    with pytest.raises(ValueError) as err:
+        net.inputs(np.zeros(6))
+    assert str(err.value) == "inputs of shape (6,) do not fit input_shape (6,): expected (N, 6)"
+    empty = net.predict(np.zeros((0, 6)))
+    assert empty.shape == (0, 2) and empty.dtype == np.float32
+
+
+def test_predict_rows_fill_the_element_budget_by_the_largest_sample(rng):
+    from nnexp.nn.network import PREDICT_ELEMENTS
+
+    assert mlp([784, 100, 10], rng=rng).predict_rows == 4096
+    assert mlp([10, 784 * 8, 10], rng=rng).predict_rows == PREDICT_ELEMENTS // (784 * 8)   # a hidden layer's width
+    assert mlp([PREDICT_ELEMENTS + 1, 1], rng=rng).predict_rows == 1
+    net = mlp([5, 4, 3], rng=rng)
+    assert net.layers[0].input_grad is False and net.layers[2].input_grad is True
+    assert net.first_conv_filters() is None
+
+
+def test_dense_stack_only_of_alternating_dense_and_activation_layers_all_with_or_without_biases(rng):
+    from nnexp.nn.build import build_network
+
+    stack = mlp([5, 4, 3], bias=True, rng=rng).dense_stack()
+    assert stack.sizes == [5, 4, 3] and len(stack.biases) == 2 and [f.name for f in stack.activations] == [
+        "sigmoid", "sigmoid"]
+    model = {"name": "cnn", "output_activation": "sigmoid", "loss": "mse", "init": "normal", "bias": False,
+             "uniform_limit": 0.5}
+    half = [{"type": "dense", "units": 4, "bias": True}, {"type": "activation", "name": "tanh"},
+            {"type": "dense", "units": None}]
+    assert build_network({**model, "layers": half}, (5,), 3).dense_stack() is None
+    two = [{"type": "dense", "units": 4}, {"type": "dense", "units": None}]
+    assert build_network({**model, "layers": two}, (5,), 3).dense_stack() is None
+    after = [{"type": "dense", "units": 4}, {"type": "activation", "name": "tanh"}, {"type": "dense", "units": 3},
+             {"type": "activation", "name": "tanh"}]
+    with pytest.raises(ConfigError):
+        build_network({**model, "layers": after}, (5,), 3)
+    images = [{"type": "flatten"}, {"type": "dense", "units": None}]
+    assert build_network({**model, "layers": images}, (1, 2, 2), 3).dense_stack() is None

@@ -114,3 +114,13 @@ def test_schedule_rates():
     warm = [Cosine(1.0, warmup=2).rate(k, 5) for k in range(1, 6)]
     np.testing.assert_allclose(warm, [0.5, 1.0, 1.0, 0.5, 0.0], atol=1e-12)
     assert Cosine(1.0).depends_on_length and not Step(1.0).depends_on_length
+
+
+def test_a_cosine_span_fixes_the_run_length_it_decays_over():
+    """With ``span`` set, step k's rate is that of a run of span steps, whatever the run's own length."""
+    from nnexp.nn.schedules import Cosine
+
+    spanned, plain = Cosine(1.0, span=10), Cosine(1.0)
+    assert not spanned.depends_on_length and plain.depends_on_length
+    assert [spanned.rate(k, 4) for k in range(1, 5)] == [plain.rate(k, 10) for k in range(1, 5)]
+    assert plain.rate(4, 4) != plain.rate(4, 10)
