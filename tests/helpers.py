@@ -1,11 +1,18 @@
 """Shared by the tests: composing the project's config and running the command line."""
 
+import contextlib
 import gzip
 import hashlib
+import io
+import logging
 import os
+import runpy
+import signal
 import subprocess
 import sys
 import tempfile
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +51,82 @@ def run_cli(*args, cwd=None, timeout=300, module="nnexp", env=None):
     """
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd or tempfile.mkdtemp(prefix="nnexp-cli-"),
                           env=cli_env(env), capture_output=True, text=True, timeout=timeout)
+
+
+def run_refused(*args, cwd=None, module="nnexp", env=None):
+    """``run_cli`` for a command that is refused before any job trains (a bad value, a bad file, a
+    bad search setting), run inside this process: the same code path from ``python -m <module>`` on,
+    without half a second of imports per case. Returns a CompletedProcess as run_cli does: the exit
+    code (Python's: that of SystemExit, 1 for an uncaught exception, whose traceback goes to stderr),
+    and what went to stdout and stderr, including warnings, shown as a fresh interpreter shows them.
+
+    What such a command changes in the process is put back afterwards: the working directory, the
+    environment, sys.argv, Hydra's singletons (its global config, the job's HydraConfig), the logging
+    configuration Hydra installs for the run, and the signal handlers. Anything that trains runs as a
+    real process, through run_cli."""
+    from hydra.core.singleton import Singleton
+
+    saved = (os.getcwd(), dict(os.environ), sys.argv, Singleton.get_state(), logging_state(),
+             {number: signal.getsignal(number) for number in HANDLED_SIGNALS})
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    os.environ.update({"HYDRA_FULL_ERROR": "0", **(env or {})})   # as cli_env, which also sets the child's path
+    os.chdir(cwd or tempfile.mkdtemp(prefix="nnexp-cli-"))
+    sys.argv = [module, *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.resetwarnings()   # a fresh interpreter's filters, and its printing to stderr
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.simplefilter("ignore", category)
+            warnings.filterwarnings("ignore", "'nnexp[.a-z_]*' found in sys.modules", RuntimeWarning)   # runpy's:
+            warnings.showwarning = print_warning   # the module was imported by this process, not by the command
+            try:
+                runpy.run_module(module, run_name="__main__", alter_sys=False)
+            except SystemExit as stop:
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+                if stop.code is not None and not isinstance(stop.code, int):
+                    print(stop.code, file=sys.stderr)
+            except Exception:  # noqa: BLE001 - reported as the interpreter would: traceback, exit 1
+                traceback.print_exc()
+                code = 1
+    finally:
+        cwd_before, environ, sys.argv, hydra_state, logging_before, handlers = saved
+        os.chdir(cwd_before)
+        os.environ.clear()
+        os.environ.update(environ)
+        Singleton.set_state(hydra_state)
+        restore_logging(logging_before)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
+
+
+def print_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+"""The signals a run handles (nnexp.training.signals): run_refused puts their handlers back."""
+
+
+def logging_state():
+    """{logger: (handlers, level, disabled, propagate)} of the root logger and every named one."""
+    loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger))]
+    return {logger: (list(logger.handlers), logger.level, logger.disabled, logger.propagate) for logger in loggers}
+
+
+def restore_logging(before):
+    """Undo a run's logging configuration: each logger as in ``before`` (loggers made since: no handlers,
+    level NOTSET), and every handler the run added (its main.log, its console) closed."""
+    kept = {handler for handlers, *_ in before.values() for handler in handlers}
+    for logger, (handlers, level, disabled, propagate) in {**{logger: ([], logging.NOTSET, False, True)
+                                                              for logger in logging_state()}, **before}.items():
+        for handler in logger.handlers:
+            if handler not in kept:
+                handler.close()
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.disabled, logger.propagate = disabled, propagate
 
 
 def cli_env(extra=None):

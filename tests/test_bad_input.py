@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from helpers import TINY, csv_text, mnist_like, run_cli, tree_digest, write_idx_dir
+from helpers import TINY, csv_text, mnist_like, run_cli, run_refused, tree_digest, write_idx_dir
 
 from nnexp.storage import write_npz
 
@@ -126,8 +126,8 @@ def test_bad_input_is_one_line_and_leaves_results_alone(case, finished_sweep, tm
     before = tree_digest(finished_sweep)
     run_dir = tmp_path / "run"
     tiny = [o for o in TINY if "model=cnn" not in overrides or not o.startswith("model.hidden")]
-    done = run_cli(*tiny, *overrides, f"hydra.run.dir={run_dir}",
-                   env={"NNEXP_CACHE": str(tmp_path / "cache")})
+    done = run_refused(*tiny, *overrides, f"hydra.run.dir={run_dir}",
+                       env={"NNEXP_CACHE": str(tmp_path / "cache")})
     assert done.returncode == 1
     recorded = json.loads((run_dir / "result.json").read_text())["error"]
     if isinstance(message, re.Pattern):
@@ -158,15 +158,39 @@ def test_bad_input_is_one_line_and_leaves_results_alone(case, finished_sweep, tm
 ])
 def test_hydra_rejects_a_wrong_type_or_key_before_anything_is_written(override, line, tmp_path):
     """Hydra's composition errors, one line naming the override, exit code 1, nothing written."""
-    done = run_cli(override, f"hydra.run.dir={tmp_path}/run")
+    done = run_refused(override, f"hydra.run.dir={tmp_path}/run")
     assert done.returncode == 1
     assert done.stderr.strip() == f"nnexp: error: {line}"
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("args", [["lr=-1"], ["lr=abc"], ["model=cnn", "data=xor"],
+                                  ["-m", "hydra/sweeper=search", "lr=0.1,0.2", "hydra.sweeper.n_trials=0"]])
+def test_a_command_refused_in_process_is_refused_as_by_a_real_process(args, tmp_path):
+    """The tests of refusals run them in the test's process (helpers.run_refused): the same exit code,
+    stdout, stderr and files as ``python -m nnexp`` in a process of its own, and the test's process as
+    it was before (working directory, environment, logging, Hydra's state)."""
+    import logging
+    import os
+
+    from hydra.core.hydra_config import HydraConfig
+
+    runs = {}
+    for name, run in (("process", run_cli), ("in-process", run_refused)):
+        out = tmp_path / name
+        before = (os.getcwd(), dict(os.environ), logging.getLogger().handlers[:], logging.getLogger().level)
+        done = run(*args, *TINY, f"hydra.run.dir={out}", f"hydra.sweep.dir={out}")
+        assert (os.getcwd(), dict(os.environ), logging.getLogger().handlers, logging.getLogger().level) == before
+        assert not HydraConfig.initialized()
+        files = sorted(str(path.relative_to(out)) for path in out.rglob("*")) if out.exists() else []
+        runs[name] = done.returncode, done.stdout, done.stderr.replace(str(out), "DIR"), files
+    assert runs["in-process"] == runs["process"]
+    assert runs["process"][0] == 1 and runs["process"][2].startswith("nnexp: error: ")
+
+
 def test_hydra_full_error_keeps_hydra_report(tmp_path):
     """HYDRA_FULL_ERROR=1 is the user asking for Hydra's own report (with its traceback)."""
-    done = run_cli("lr=abc", f"hydra.run.dir={tmp_path}/run", env={"HYDRA_FULL_ERROR": "1"})
+    done = run_refused("lr=abc", f"hydra.run.dir={tmp_path}/run", env={"HYDRA_FULL_ERROR": "1"})
     assert done.returncode == 1 and "Traceback" in done.stderr and "nnexp: error" not in done.stderr
 
 
@@ -197,7 +221,7 @@ def test_weights_files_are_refused_naming_each_wrong_array(tmp_path):
 def test_report_of_an_empty_directory_is_one_line_and_writes_nothing(tmp_path):
     empty = tmp_path / "sweep"
     empty.mkdir()
-    done = run_cli(str(empty), module="nnexp.report")
+    done = run_refused(str(empty), module="nnexp.report")
     assert done.returncode == 1
     assert done.stderr == (f"nnexp.report: error: {empty} holds no jobs: no multirun.yaml grid and no job "
                            "directories (.hydra/overrides.yaml); give the directory of a sweep or of a run\n")
@@ -211,7 +235,7 @@ def test_inverse_of_a_run_without_weights_is_one_line_and_changes_nothing(finish
     run_dir = shutil.copytree(finished_sweep / "0", tmp_path / "run")
     (run_dir / "weights.npz").unlink()
     before = tree_digest(run_dir)
-    done = run_cli(str(run_dir), module="nnexp.inverse")
+    done = run_refused(str(run_dir), module="nnexp.inverse")
     assert done.returncode == 1
     assert done.stderr == (f"nnexp.inverse: error: {run_dir} has no weights.npz (not a run directory, or the run "
                            "failed or diverged); give the directory of a completed run\n")

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
-from helpers import TINY, compose_config, run_cli
+from helpers import TINY, compose_config, run_cli, run_refused
 from omegaconf import OmegaConf
 from PIL import Image
 
@@ -73,7 +73,7 @@ def test_a_preset_runs_its_finder_as_one_run(tmp_path):
 
 
 def test_a_bad_range_is_one_line(tmp_path):
-    done = run_cli(f"hydra.run.dir={tmp_path}", "lr_find.start=1", "lr_find.end=0.1", module="nnexp.lr_find")
+    done = run_refused(f"hydra.run.dir={tmp_path}", "lr_find.start=1", "lr_find.end=0.1", module="nnexp.lr_find")
     assert done.returncode == 1
     assert done.stderr.strip() == ("nnexp.lr_find: error: lr_find.start=1.0 and lr_find.end=0.1 must satisfy "
                                    "0 < start < end")

@@ -3,7 +3,7 @@
 import json
 
 import pandas as pd
-from helpers import run_cli, write_idx_dir
+from helpers import run_cli, run_refused, write_idx_dir
 
 
 def test_default_command_writes_a_run_directory(tmp_path):
@@ -18,14 +18,14 @@ def test_default_command_writes_a_run_directory(tmp_path):
 
 
 def test_bad_value_is_one_line_and_nonzero_exit(tmp_path):
-    done = run_cli(f"hydra.run.dir={tmp_path}", "lr=-1")
+    done = run_refused(f"hydra.run.dir={tmp_path}", "lr=-1")
     assert done.returncode != 0
     assert done.stderr.strip() == "nnexp: error: lr=-1.0 must be greater than 0"
     assert json.loads((tmp_path / "result.json").read_text())["status"] == "failed"
 
 
 def test_wrong_weights_file_is_named(tmp_path):
-    done = run_cli(f"hydra.run.dir={tmp_path}", f"init_from={tmp_path}/missing.npz")
+    done = run_refused(f"hydra.run.dir={tmp_path}", f"init_from={tmp_path}/missing.npz")
     assert done.returncode != 0
     assert done.stderr.strip() == f"nnexp: error: weights file {tmp_path}/missing.npz does not exist"
 

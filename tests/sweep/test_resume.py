@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ROOT, TINY, TINY_SWEEP, compose_config, run_cli, tree_digest
+from helpers import ROOT, TINY, TINY_SWEEP, compose_config, run_cli, run_refused, tree_digest
 from omegaconf import OmegaConf, open_dict
 
 from nnexp import __version__
@@ -243,7 +243,7 @@ def test_rerun_skips_finished_jobs_and_recomputes_a_corrupt_one(finished_sweep, 
 
 def test_another_grid_in_a_finished_sweep_dir_is_refused_and_changes_nothing(finished_sweep):
     before = tree_digest(finished_sweep)
-    done = run_cli("-m", *TINY, "epochs=1", "lr=0.1,0.5", f"hydra.sweep.dir={finished_sweep}")
+    done = run_refused("-m", *TINY, "epochs=1", "lr=0.1,0.5", f"hydra.sweep.dir={finished_sweep}")
     assert done.returncode == 1
     assert done.stderr == (
         f"nnexp: error: {finished_sweep} holds another sweep: its overrides lr=0.1,0.3 differ from lr=0.1,0.5 "
@@ -258,7 +258,7 @@ def test_another_grid_in_a_finished_sweep_dir_is_refused_and_changes_nothing(fin
 ])
 def test_a_wrong_value_swept_into_a_finished_sweep_changes_nothing(finished_sweep, lr, first_line):
     before = tree_digest(finished_sweep)
-    done = run_cli("-m", *TINY, "epochs=1", f"lr={lr}", f"hydra.sweep.dir={finished_sweep}")
+    done = run_refused("-m", *TINY, "epochs=1", f"lr={lr}", f"hydra.sweep.dir={finished_sweep}")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert first_line in done.stderr.split("\n")[0]
     assert tree_digest(finished_sweep) == before

@@ -14,7 +14,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from helpers import cli_env, run_cli, tree_digest
+from helpers import cli_env, run_cli, run_refused, tree_digest
 
 from nnexp.sweep.mlflow_export import export
 from nnexp.sweep.search import STUDY_FILE, STUDY_NAME
@@ -228,8 +228,8 @@ BAD = [
 
 @pytest.mark.parametrize("args, message", BAD, ids=[message for _, message in BAD])
 def test_bad_input_is_one_line_before_any_job_runs(tmp_path, args, message):
-    done = run_cli("-m", "hydra/sweeper=search", "epochs=9", *args, f"hydra.sweep.dir={tmp_path / 'sweep'}",
-                   cwd=tmp_path)
+    done = run_refused("-m", "hydra/sweeper=search", "epochs=9", *args, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                       cwd=tmp_path)
     assert done.returncode != 0 and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert not list((tmp_path / "sweep").glob("*/.hydra"))
 
@@ -240,8 +240,8 @@ def test_a_rerun_with_other_search_settings_is_refused_and_writes_nothing(search
     sweep_dir = tmp_path / "sweep"
     shutil.copytree(searched[0], sweep_dir)
     before = tree_digest(sweep_dir)
-    done = run_cli(*SEARCH, "hydra.sweeper.replicates=1", "hydra.sweeper.replicate_seeds=[0,1]",
-                   "hydra.sweeper.seed=7", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
+    done = run_refused(*SEARCH, "hydra.sweeper.replicates=1", "hydra.sweeper.replicate_seeds=[0,1]",
+                       "hydra.sweeper.seed=7", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path)
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert "holds a search with other settings (seed=0 now 7)" in done.stderr
     after = tree_digest(sweep_dir)
@@ -302,5 +302,5 @@ def test_the_trace_beside_a_grid_draws_the_grids_best_and_its_epochs(searched, f
     done = run_cli(str(sweep_dir), "--vs", str(finished_sweep), module="nnexp.report")
     assert done.returncode == 0, done.stderr
     assert (sweep_dir / "search_trace.png").read_bytes() != alone
-    missing = run_cli(str(sweep_dir), "--vs", str(tmp_path / "nothing"), module="nnexp.report")
+    missing = run_refused(str(sweep_dir), "--vs", str(tmp_path / "nothing"), module="nnexp.report")
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1 and "is not a directory" in missing.stderr

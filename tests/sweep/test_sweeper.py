@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
-
-from tests.helpers import TINY, cli_env, run_cli
+from helpers import TINY, cli_env, run_refused
 
 COUNTING_RUN = """
 import atexit, runpy, sys
@@ -46,7 +45,7 @@ def test_each_job_is_composed_once_and_the_results_are_those_of_hydras_sweeper(t
 
 def test_a_bad_value_in_the_grid_stops_the_sweep_before_any_job_runs(tmp_path):
     """Validation still composes every job first: the third job's bad lr is refused with no job run."""
-    done = run_cli("-m", *TINY, "epochs=1", "lr=0.1,0.3,fast", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
+    done = run_refused("-m", *TINY, "epochs=1", "lr=0.1,0.3,fast", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path)
     assert done.returncode != 0 and "lr" in done.stderr
     assert not list((tmp_path / "s").glob("*/result.json"))
 

@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 import pytest
-from helpers import compose_config, run_cli
+from helpers import compose_config, run_cli, run_refused
 
 from nnexp.errors import ConfigError
 from nnexp.storage import read_npz
@@ -80,6 +80,6 @@ def test_cnn_config_errors_are_one_line(tmp_path, name):
 
 
 def test_an_unknown_conv_type_is_refused_by_the_schema_in_one_line():
-    done = run_cli(*TINY_CNN, "model.conv_type=deformable")
+    done = run_refused(*TINY_CNN, "model.conv_type=deformable")
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert "Invalid value 'deformable', expected one of [standard, dilated, separable]" in done.stderr
