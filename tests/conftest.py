@@ -53,8 +53,10 @@ def xdist_group(item):
     return next((name for name in SHARED_SESSION_FIXTURES if name in names), None)
 
 
-QUICK_LAST = ("tests/nn/", "tests/data/", "tests/figures/", "_properties.py")
-"""Tests of seconds or less, in process: run last, they fill the workers' gaps at the end."""
+QUICK_LAST = ("tests/nn/", "tests/data/", "tests/figures/", "_properties.py", "tests/test_goldens.py")
+"""Tests of seconds or less, in process: run last, they fill the workers' gaps at the end (and those that
+train with numba, the goldens among them, load it from the cache tests/numba_warmup.py has filled by then,
+where in a fresh clone they would compile it again beside the warm-up)."""
 
 
 def start_order(item):

@@ -147,13 +147,21 @@ def test_a_write_over_the_file_size_limit_is_one_line_naming_the_file(tmp_path, 
     assert not list(run_dir.rglob("*.tmp"))                       # no half-written temporary left
 
 
+@pytest.fixture(scope="module")
+def straight_weights(tmp_path_factory):
+    """The weights of the stopped runs' command run without a stop (reference for both signals)."""
+    run_dir = tmp_path_factory.mktemp("straight") / "run"
+    assert run_cli(*STEADY, f"epochs={STOPPED_EPOCHS}", f"hydra.run.dir={run_dir}").returncode == 0
+    return read_npz(run_dir / "weights.npz")
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_sigterm_and_ctrl_c_end_a_run_cleanly_and_the_rerun_continues(tmp_path, signum, code):
+def test_sigterm_and_ctrl_c_end_a_run_cleanly_and_the_rerun_continues(tmp_path, signum, code, straight_weights):
     """SIGTERM (what Slurm sends before it stops a job) and Ctrl-C: one line, exit 128 + signal, the
     finished epochs checkpointed and recorded; the same command then continues and ends bit for bit as
     a run never stopped. Break tried: without the SIGTERM handler the process dies with -15 and writes
     no result.json."""
-    run_dir, straight_dir = tmp_path / "run", tmp_path / "straight"
+    run_dir = tmp_path / "run"
     stopped = [*STEADY, f"epochs={STOPPED_EPOCHS}"]
     process = start([*stopped, f"hydra.run.dir={run_dir}"], tmp_path)
     wait_for_checkpoint(process, run_dir)
@@ -172,6 +180,7 @@ def test_sigterm_and_ctrl_c_end_a_run_cleanly_and_the_rerun_continues(tmp_path, 
     log = (run_dir / "main.log").read_text()
     assert "running again: the previous attempt ended as interrupted" in log
     assert f"resuming from the checkpoint of epoch {result['epochs_completed']} of {STOPPED_EPOCHS}" in log
-    assert run_cli(*stopped, f"hydra.run.dir={straight_dir}").returncode == 0
-    for name_, array in read_npz(straight_dir / "weights.npz").items():
-        np.testing.assert_array_equal(read_npz(run_dir / "weights.npz")[name_], array)
+    resumed = read_npz(run_dir / "weights.npz")
+    assert resumed.keys() == straight_weights.keys()
+    for name_, array in straight_weights.items():
+        np.testing.assert_array_equal(resumed[name_], array)

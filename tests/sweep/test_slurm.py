@@ -74,23 +74,23 @@ def result(job_dir):
 
 
 def test_a_slurm_sweep_equals_the_basic_launchers_and_reports_failed_jobs_alike(slurm, tmp_path):
-    """Six jobs as a Slurm job array, two of them failing (lr=-1), beside the same sweep on the basic
+    """Four jobs as a Slurm job array, two of them failing (lr=-1), beside the same sweep on the basic
     launcher: the same results.csv and history.csv digit for digit, the same weights, the same one
-    line for the failed jobs; the jobs shared their epochs through the reuse store (2 + 2 epochs
-    trained, not 1 + 2 + 1 + 2); each job's Slurm log is under .submitit/; no sacct warnings."""
-    sweep = ["-m", "lr=0.1,0.3,-1", "epochs=1,2", *SMALL, NO_GIF]
+    line for the failed jobs; the jobs shared their epochs through the reuse store (1 + 1 epochs
+    trained, not 1 + 2); each job's Slurm log is under .submitit/; no sacct warnings."""
+    sweep = ["-m", "lr=0.1,-1", "epochs=1,2", *SMALL, NO_GIF]
     basic = start_sweep([*sweep, f"hydra.sweep.dir={tmp_path / 'basic'}"], tmp_path / "basic-cwd")
     done = run_cli(*sweep, *SLURM, f"hydra.sweep.dir={tmp_path / 'slurm'}", env=slurm.env, timeout=300)
     code, _, basic_err = finish(basic)
     assert done.returncode == code == 1, done.stderr
     assert done.stderr.replace(str(tmp_path / "slurm"), "DIR") == basic_err.replace(str(tmp_path / "basic"), "DIR")
-    assert re.fullmatch(r"nnexp: error: 2 of 6 jobs in DIR did not finish \(first: 4: lr=-1.0 must be greater "
+    assert re.fullmatch(r"nnexp: error: 2 of 4 jobs in DIR did not finish \(first: 2: lr=-1.0 must be greater "
                         r"than 0\); .*\n", basic_err.replace(str(tmp_path / "basic"), "DIR"))
     assert_same_sweep(tmp_path / "slurm", tmp_path / "basic")
-    jobs = [result(tmp_path / "slurm" / str(job)) for job in range(6)]
-    assert [job["status"] for job in jobs] == ["completed"] * 4 + ["failed"] * 2
-    assert sum(job["epochs_trained"] for job in jobs[:4]) == 4
-    assert len(list((tmp_path / "slurm" / ".submitit").glob("*_[0-5]/*_0_log.out"))) == 6
+    jobs = [result(tmp_path / "slurm" / str(job)) for job in range(4)]
+    assert [job["status"] for job in jobs] == ["completed"] * 2 + ["failed"] * 2
+    assert sum(job["epochs_trained"] for job in jobs[:2]) == 2
+    assert len(list((tmp_path / "slurm" / ".submitit").glob("*_[0-3]/*_0_log.out"))) == 4
     console = done.stdout + done.stderr
     assert "Bypassing sacct" not in console and console.count("sacct") == 1   # one line says it does not answer
 
