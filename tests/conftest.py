@@ -32,8 +32,9 @@ def numerical_gradient(f, array, eps=1e-6):
     return grad
 
 
-SHARED_SESSION_FIXTURES = ("tiny_sweep", "finished_sweep")
-"""Session fixtures that run a sweep: the tests that use one run on one worker, which makes it once."""
+SHARED_SESSION_FIXTURES = ("tiny_sweep", "finished_sweep", "straight_weights")
+"""Session fixtures that run a command (a sweep; test_faults.py's run never stopped): the tests that use
+one run on one worker, which makes it once."""
 
 
 def xdist_group(item):

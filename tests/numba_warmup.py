@@ -7,8 +7,9 @@ functions at once (about 30 s of CPU each time: 100 s of the suite's CPU on 2 co
 starts this script in the background when the run starts; what it has compiled, the others load.
 
 It trains through the code users run: the per-sample kernel (``kernel=numba``) for each dtype, update
-rule, bias on and off, and the loss computed from logits or not; and a small CNN's compiled data
-movement. It writes nothing but numba's cache. A machine without numba skips it.
+rule, bias on and off, and the loss computed from logits or not, on writable arrays (the in-process tests')
+and on read-only ones (a run's data set); and a small CNN's compiled data movement. It writes nothing
+but numba's cache. A machine without numba skips it.
 
     python tests/numba_warmup.py
 """
@@ -40,11 +41,14 @@ NETWORKS = [
 """A loss from logits (softmax cross-entropy) and one from outputs."""
 
 
-def toy_data(dtype, n=40, seed=0):
+def toy_data(dtype, n=40, seed=0, read_only=False):
+    """A small data set; ``read_only`` as a run's data set is (numba compiles for read-only arrays apart)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n + 8, 7)).astype(dtype)
     labels = rng.integers(0, 3, n + 8)
     y = np.eye(3, dtype=dtype)[labels]
+    for array in (x, y):
+        array.setflags(write=not read_only)
     return Dataset("toy", "classification", x[:n], y[:n], x[n:], y[n:], labels[:n], labels[n:])
 
 
@@ -56,6 +60,14 @@ def compile_per_sample_kernels():
                 for make_optimizer in OPTIMIZERS:
                     model = mlp([7, 6, 3], dtype=dtype, rng=np.random.default_rng(0), bias=bias, **network)
                     train(Learner(model, make_optimizer(model.parameters)), data, Recipe(1, kernel="numba"))
+
+
+def compile_for_a_runs_data():
+    """The kernel for a run's data set, which is read-only (``python -m nnexp kernel=numba``, the goldens):
+    the default dtype's; the in-process tests above train on writable arrays."""
+    data = toy_data(np.float32, read_only=True)
+    model = mlp([7, 6, 3], dtype=np.float32, rng=np.random.default_rng(0), **NETWORKS[0])
+    train(Learner(model, OPTIMIZERS[0](model.parameters)), data, Recipe(1, kernel="numba"))
 
 
 def compile_data_movement():
@@ -75,4 +87,5 @@ def compile_data_movement():
 if __name__ == "__main__":
     if numba_available():
         compile_per_sample_kernels()
+        compile_for_a_runs_data()
         compile_data_movement()

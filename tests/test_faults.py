@@ -147,9 +147,10 @@ def test_a_write_over_the_file_size_limit_is_one_line_naming_the_file(tmp_path, 
     assert not list(run_dir.rglob("*.tmp"))                       # no half-written temporary left
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def straight_weights(tmp_path_factory):
-    """The weights of the stopped runs' command run without a stop (reference for both signals)."""
+    """The weights of the stopped runs' command run without a stop (reference for both signals; a
+    session fixture of tests/conftest.py's SHARED_SESSION_FIXTURES, made once)."""
     run_dir = tmp_path_factory.mktemp("straight") / "run"
     assert run_cli(*STEADY, f"epochs={STOPPED_EPOCHS}", f"hydra.run.dir={run_dir}").returncode == 0
     return read_npz(run_dir / "weights.npz")
