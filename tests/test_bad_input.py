@@ -169,7 +169,7 @@ def test_hydra_rejects_a_wrong_type_or_key_before_anything_is_written(override, 
 def test_a_command_refused_in_process_is_refused_as_by_a_real_process(args, tmp_path):
     """The tests of refusals run them in the test's process (helpers.run_refused): the same exit code,
     stdout, stderr and files as ``python -m nnexp`` in a process of its own, and the test's process as
-    it was before (working directory, environment, logging, Hydra's state)."""
+    it was before (working directory, environment, logging, Hydra's state, open files)."""
     import logging
     import os
 
@@ -178,9 +178,11 @@ def test_a_command_refused_in_process_is_refused_as_by_a_real_process(args, tmp_
     runs = {}
     for name, run in (("process", run_cli), ("in-process", run_refused)):
         out = tmp_path / name
-        before = (os.getcwd(), dict(os.environ), logging.getLogger().handlers[:], logging.getLogger().level)
+        before = (os.getcwd(), dict(os.environ), logging.getLogger().handlers[:], logging.getLogger().level,
+                  sorted(os.listdir("/proc/self/fd")))
         done = run(*args, *TINY, f"hydra.run.dir={out}", f"hydra.sweep.dir={out}")
-        assert (os.getcwd(), dict(os.environ), logging.getLogger().handlers, logging.getLogger().level) == before
+        assert (os.getcwd(), dict(os.environ), logging.getLogger().handlers, logging.getLogger().level,
+                sorted(os.listdir("/proc/self/fd"))) == before   # no file left open (a lock, a log)
         assert not HydraConfig.initialized()
         files = sorted(str(path.relative_to(out)) for path in out.rglob("*")) if out.exists() else []
         runs[name] = done.returncode, done.stdout, done.stderr.replace(str(out), "DIR"), files

@@ -119,6 +119,12 @@ class ComposeOnceSweeper(BasicSweeper):
         if getattr(self.launcher, "joblib", None) is not None and slots > 1:   # jobs side by side on this machine
             self.launcher = EpochOrderedLauncher(self.launcher, slots, bool(config.get("reuse", True)))
 
+    def sweep(self, arguments):
+        from nnexp.sweep.callbacks import released_if_it_fails
+
+        with released_if_it_fails(self.config.hydra.sweep.dir):
+            return super().sweep(arguments)
+
     def validate_batch_is_legal(self, batch):
         """Compose every job of the batch (a bad override stops the sweep before any job runs)."""
         self.composed.forget()

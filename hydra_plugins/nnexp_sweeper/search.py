@@ -94,6 +94,12 @@ class SearchSweeper(Sweeper):
                                                                 task_function=task_function)
 
     def sweep(self, arguments: List[str]) -> Any:
+        from nnexp.sweep.callbacks import released_if_it_fails
+
+        with released_if_it_fails(self.config.hydra.sweep.dir):
+            return self.run_search(arguments)
+
+    def run_search(self, arguments):
         from nnexp.errors import NnexpError, exit_with_error
 
         try:

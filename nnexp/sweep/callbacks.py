@@ -13,6 +13,7 @@
 
 import logging
 import shlex
+from contextlib import contextmanager
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -164,6 +165,7 @@ class ResultGuard(Callback):
             for job in job_dirs(sweep_dir):
                 check_not_held(job)
         except DirectoryBusy as err:
+            self.release(sweep_dir)   # as the exit would: Hydra may run inside a process that goes on
             exit_with_error(str(err))
         if replace:
             log.warning("overwrite=true: deleting the earlier sweep in %s", sweep_dir)
@@ -187,3 +189,15 @@ class SlurmStates(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         watch_result_files(str(config.hydra.launcher.get("_target_", "")))
+
+
+@contextmanager
+def released_if_it_fails(sweep_dir):
+    """A sweeper's ``sweep`` in this context releases the sweep directory's lock (ResultGuard holds it from
+    on_multirun_start to on_multirun_end) when it stops with an error or a refusal: Hydra then calls no
+    callback, and a process that goes on (Hydra run inside another program, a test) would keep it."""
+    try:
+        yield
+    except BaseException:
+        ResultGuard.release(sweep_dir)
+        raise

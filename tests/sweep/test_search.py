@@ -263,7 +263,7 @@ def test_a_second_command_into_a_running_search_is_refused_at_once(tmp_path):
     try:
         while first.poll() is None and not (tmp_path / "sweep" / "search.csv").is_file():
             time.sleep(0.01)
-        second = run_cli(*args, cwd=tmp_path / "cwd")
+        second = run_refused(*args, cwd=tmp_path / "cwd")
         assert second.returncode == 1 and second.stderr.count("\n") == 1
         assert f"{tmp_path / 'sweep'} is in use by a sweep (pid {first.pid}" in second.stderr
     finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from helpers import cli_env, run_cli
+from helpers import cli_env, run_cli, run_refused
 
 from nnexp.storage import read_npz
 from nnexp.training.checkpoint import CheckpointStore
@@ -201,7 +201,7 @@ def test_a_sweep_whose_command_is_stopped_goes_on_and_the_same_command_collects_
     code, _, err = finish(waiting)
     assert code == 130 and err == ("nnexp: error: interrupted (Ctrl-C); rerun the same command to continue (the jobs "
                                    "of a Slurm sweep go on: rerun it once they have ended)\n")
-    refused = run_cli(*sweep, cwd=cwd, env=slurm.env)
+    refused = run_refused(*sweep, cwd=cwd, env=slurm.env)
     assert refused.returncode == 1 and refused.stderr.startswith(f"nnexp: error: {job_dir} is in use by a sweep's job")
     assert not (job_dir / "result.json").exists()
     slurm.run("scontrol", "resume", job)
