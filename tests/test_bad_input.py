@@ -164,7 +164,7 @@ def test_hydra_rejects_a_wrong_type_or_key_before_anything_is_written(override, 
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("args", [["lr=-1"], ["lr=abc"], ["model=cnn", "data=xor"],
+@pytest.mark.parametrize("args", [["lr=-1"], ["lr=abc"], ["model=cnn", "data=xor"], ["-m", "lr=0.1,fast"],
                                   ["-m", "hydra/sweeper=search", "lr=0.1,0.2", "hydra.sweeper.n_trials=0"]])
 def test_a_command_refused_in_process_is_refused_as_by_a_real_process(args, tmp_path):
     """The tests of refusals run them in the test's process (helpers.run_refused): the same exit code,
