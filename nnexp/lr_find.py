@@ -32,6 +32,7 @@ from .main import config_dir, hydra_command
 from .nn.optim import make_optimizer
 from .nn.schedules import Exponential
 from .storage import write_csv, write_json
+from .sweep.callbacks import released_if_it_fails
 from .training.identity import plain
 from .training.job import build_model, load_data
 from .training.loop import epoch_order, epoch_rng
@@ -128,7 +129,8 @@ def main(cfg):
     """Run the range test; a user error is one line on stderr and a non-zero exit."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        summary = find(cfg, run_dir)
+        with released_if_it_fails(HydraConfig.get().runtime.output_dir):
+            summary = find(cfg, run_dir)
     except NnexpError as err:
         exit_with_error(err, "nnexp.lr_find")
     print(f"suggested lr {summary['suggested_lr']:.4g} (lowest loss at lr {summary['min_loss_lr']:.4g}); "

@@ -15,6 +15,7 @@ from omegaconf.errors import OmegaConfBaseException
 from .config import register_configs, validate
 from .errors import DIVERGED_EXIT_CODE, Interrupted, NnexpError, error_line, exit_with_error
 from .storage import write_json
+from .sweep.callbacks import released_if_it_fails
 from .training.results import finished_result
 from .training.signals import end_interrupted_job, restore_handlers, stop_on_signals, submitit_signal
 from .training.threads import in_parallel_sweep
@@ -97,7 +98,8 @@ def main(cfg):
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     replaced = stop_on_signals()
     try:
-        return run_once(cfg, run_dir, replaced)
+        with released_if_it_fails(HydraConfig.get().runtime.output_dir):
+            return run_once(cfg, run_dir, replaced)
     finally:   # a signal after the run goes where it went before it (submitit's handlers, in a Slurm job)
         restore_handlers(replaced)
 

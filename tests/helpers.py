@@ -100,6 +100,13 @@ def run_refused(*args, cwd=None, module="nnexp", env=None):
     return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
 
 
+def open_files():
+    """The paths of the files this process holds open (a refused command run by run_refused must leave none
+    of its own: its directory's lock, its log)."""
+    fds = "/proc/self/fd"
+    return [os.path.realpath(os.path.join(fds, fd)) for fd in os.listdir(fds)]
+
+
 def print_warning(message, category, filename, lineno, file=None, line=None):
     sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 

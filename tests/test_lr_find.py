@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pandas as pd
-from helpers import TINY, compose_config, run_cli, run_refused
+from helpers import TINY, compose_config, open_files, run_cli, run_refused
 from omegaconf import OmegaConf
 from PIL import Image
 
@@ -77,3 +77,4 @@ def test_a_bad_range_is_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip() == ("nnexp.lr_find: error: lr_find.start=1.0 and lr_find.end=0.1 must satisfy "
                                    "0 < start < end")
+    assert [path for path in open_files() if path.startswith(str(tmp_path))] == []   # its lock is released

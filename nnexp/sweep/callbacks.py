@@ -192,12 +192,14 @@ class SlurmStates(Callback):
 
 
 @contextmanager
-def released_if_it_fails(sweep_dir):
-    """A sweeper's ``sweep`` in this context releases the sweep directory's lock (ResultGuard holds it from
-    on_multirun_start to on_multirun_end) when it stops with an error or a refusal: Hydra then calls no
-    callback, and a process that goes on (Hydra run inside another program, a test) would keep it."""
+def released_if_it_fails(directory):
+    """Release ``directory``'s lock, which ResultGuard holds (a sweep's from on_multirun_start to
+    on_multirun_end, a job's from on_job_start to on_job_end), when the code in this context (a sweeper's
+    ``sweep``, a task function) stops with an error or exits: Hydra then calls no closing callback, and a
+    process that goes on (Hydra run inside another program, a test) would keep the directory busy.
+    Releasing twice is harmless."""
     try:
         yield
     except BaseException:
-        ResultGuard.release(sweep_dir)
+        ResultGuard.release(directory)
         raise
