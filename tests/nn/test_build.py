@@ -74,6 +74,20 @@ def test_build_without_a_generator_draws_from_seed_0_and_in_float32():
     np.testing.assert_array_equal(net.layers[1].W, seeded.layers[1].W)
 
 
+def test_weights_come_from_the_generator_given_and_mlp_without_one_draws_anew_each_call():
+    """build_network draws from the generator it is given (seed 0 without one); mlp, like the MLP class before it,
+    draws from fresh entropy when given none, so two unseeded networks differ."""
+    model = {**MODEL, "layers": [{"type": "flatten"}, DENSE]}
+    drawn, again, seed_0 = (build_network(model, (4,), 3, np.float32, rng).layers[1].W
+                            for rng in (np.random.default_rng(7), np.random.default_rng(7), None))
+    np.testing.assert_array_equal(drawn, again)
+    assert not np.array_equal(drawn, seed_0)
+    first, second = (mlp([4, 3]).layers[0].W for _ in range(2))
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(mlp([4, 3], rng=np.random.default_rng(7)).layers[0].W,
+                                  mlp([4, 3], rng=np.random.default_rng(7)).layers[0].W)
+
+
 def test_mlp_defaults_are_the_classic_network():
     """sigmoid hidden and output layers, the quadratic cost, normal init, no biases, float32."""
     net = mlp([4, 3, 2], rng=np.random.default_rng(0))

@@ -91,6 +91,7 @@ def test_kernel_choice_and_fallbacks():
     optimizer = SGD(model.parameters, lr=0.1)
     x32 = np.zeros((5, 4), np.float32)
     assert isinstance(per_sample_trainer(model, optimizer, x32, "numpy"), BlasTrainer)
+    assert isinstance(per_sample_trainer(model, optimizer, x32), BlasTrainer)      # kernel=auto, a small set: numpy
     assert per_sample_trainer(model, optimizer, x32, "reference") is None
     assert per_sample_trainer(model, optimizer, x32.astype(np.float64), "numpy") is None  # other dtype
     other = SGD([Parameter(p.value.copy(), p.name, p.decays) for p in model.parameters.values()], lr=0.1)
@@ -126,8 +127,9 @@ def test_a_slow_first_call_of_the_compiled_kernel_says_it_is_compiling_once(monk
         for _ in range(2):
             trained("numba", data, "sigmoid", "sigmoid", "mse", True, np.float64)
             time.sleep(0.05)     # the notice comes from a timer thread
-    notices = [r for r in caplog.records if "numba is compiling" in r.getMessage()]
-    assert len(notices) == 1 and "float64" in notices[0].getMessage()
+    notices = [r.getMessage() for r in caplog.records if "numba is compiling" in r.getMessage()]
+    assert notices == ["numba is compiling the per-sample kernel for float64: once per install (about 10-30 s), "
+                       "then loaded from numba's cache"]
 
 
 @pytest.mark.skipif(not numba_available(), reason="numba is not installed")
@@ -285,10 +287,16 @@ def test_an_optimizer_no_kernel_runs_is_named_when_it_falls_back(caplog):
     class Lion(SGD):
         """Not one of the kernels' rules."""
 
+    from nnexp.nn import kernels
+
     model = mlp([4, 3, 2], dtype=np.float32, rng=np.random.default_rng(0))
+    x32 = np.zeros((5, 4), np.float32)
     caplog.set_level("INFO")
-    assert per_sample_trainer(model, Lion(model.parameters, 0.1), np.zeros((5, 4), np.float32), "numpy") is None
-    assert "kernel=numpy runs sgd, not Lion" in caplog.text
+    assert per_sample_trainer(model, Lion(model.parameters, 0.1), x32, "numpy") is None
+    assert [r.getMessage() for r in caplog.records if r.name == kernels.__name__] == [
+        "per-sample fast path not used (kernel=numpy runs sgd, not Lion): training on the reference path"]
+    assert kernels.unsupported(model, Lion(model.parameters, 0.1), x32, "numba") == (
+        "kernel=numba runs sgd, nesterov, adam, adamw, rmsprop, not Lion")
 
 
 def test_each_reason_the_fast_path_is_not_used_is_named(monkeypatch, caplog):
@@ -354,3 +362,39 @@ def test_the_numpy_kernels_work_arrays_are_of_the_networks_dtype(bias):
         assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
         assert {m.dtype for m in trainer.masks} == {np.dtype(bool)}
         assert [a.shape for a in trainer.acts] == [(6,), (5,)] and [g.shape for g in trainer.gs] == [(6,), (5,), (3,)]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_float32_networks_per_sample_losses_are_float32_numbers_as_on_the_reference_path(kernel):
+    """Each sample's output is kept and scored in the network's dtype, as the reference path's backprop scores it:
+    an epoch's losses (float64) are float32 numbers, not float64 work on float32 outputs."""
+    data = toy_data("sigmoid", np.float32)
+    model = mlp([7, 6, 5, 3], dtype=np.float32, bias=True, rng=np.random.default_rng(0))
+    assert model.backprop(data.x_train[:1], data.y_train[:1]).dtype == np.float32
+    trainer = per_sample_trainer(model, SGD(model.parameters, 0.05), data.x_train, kernel)
+    losses = trainer.epoch(data.x_train, data.y_train, np.arange(len(data.x_train)), Counting())
+    assert losses.dtype == np.float64 and len(losses) == 60
+    np.testing.assert_array_equal(losses, losses.astype(np.float32))
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_the_numba_kernels_arrays_are_of_the_networks_dtype_with_one_signature_per_dtype():
+    """Every array NumbaTrainer hands the compiled epoch, stand-ins for absent biases and buffers included, is of the
+    network's dtype: no float64 work in a float32 run, one compiled signature per dtype (each 10-30 s to compile)."""
+    import numba
+
+    from nnexp.nn.kernels.compiled import NumbaTrainer
+
+    for dtype in (np.float32, np.float64):
+        signatures = set()
+        for bias in (True, False):
+            model = mlp([7, 6, 5, 3], dtype=dtype, bias=bias, rng=np.random.default_rng(0))
+            for optimizer in (SGD(model.parameters, 0.1), SGD(model.parameters, 0.1, momentum=0.9),
+                              Adam(model.parameters, 0.01), RMSprop(model.parameters, 0.01)):
+                trainer = NumbaTrainer(model, optimizer)
+                lists = [*trainer.arrays[:-1], *trainer.buffers[:4]]
+                arrays = [a for arrays in lists for a in arrays] + list(trainer.buffers[4:])
+                assert {a.dtype for a in arrays} == {np.dtype(dtype)}
+                assert trainer.arrays.codes.dtype == np.int64
+                signatures.add(numba.typeof((trainer.arrays, trainer.buffers, trainer.rule)))
+        assert len(signatures) == 1, signatures

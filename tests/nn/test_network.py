@@ -7,11 +7,15 @@ from conftest import numerical_gradient, relative_error
 
 from nnexp.errors import ConfigError, WeightsError
 from nnexp.nn.activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, get_activation
-from nnexp.nn.build import mlp
-from nnexp.nn.layers import Parameter
+from nnexp.nn.build import build_network, mlp
+from nnexp.nn.kernels import numba_available
+from nnexp.nn.layers import Parameter, gradient
 from nnexp.nn.losses import make_loss
 from nnexp.nn.optim import SGD
 
+CNN = {"name": "cnn", "output_activation": "sigmoid", "loss": "mse", "init": "normal", "bias": False,
+       "uniform_limit": 0.5}
+"""A layer list's model section (its layers added by each test)."""
 OUTPUTS = ("sigmoid", "softmax", "tanh", "relu", "leaky_relu", "identity")
 COMBINATIONS = [(h, o, loss, bias)
                 for h, o, loss, bias in itertools.product(HIDDEN_ACTIVATIONS, OUTPUTS, ("mse", "cross_entropy"),
@@ -184,9 +188,16 @@ def test_cross_entropy_needs_a_probability_output():
         make_loss("cross_entropy", get_activation("relu"))
 
 
-def test_softmax_is_not_a_hidden_activation():
-    with pytest.raises(ConfigError, match="hidden activation 'softmax'"):
+def test_an_unknown_activation_is_named_with_its_place_and_the_choices_there():
+    """softmax is not a hidden activation; the message says which place refused it and lists that place's choices."""
+    with pytest.raises(ConfigError) as err:
         mlp([2, 2, 2], activation="softmax")
+    assert str(err.value) == ("unknown hidden activation 'softmax'; "
+                              "choose one of sigmoid, tanh, relu, leaky_relu, identity")
+    with pytest.raises(ConfigError) as err:
+        mlp([2, 2, 2], output_activation="gelu")
+    assert str(err.value) == ("unknown output activation 'gelu'; "
+                              "choose one of sigmoid, tanh, relu, leaky_relu, identity, softmax")
 
 
 @pytest.mark.parametrize("init,expected_std", [("normal", 100 ** -0.5), ("unit_normal", 1.0), ("he", (2 / 100) ** 0.5)])
@@ -302,6 +313,10 @@ def test_inputs_take_flat_or_shaped_rows_in_the_networks_dtype(rng):
     assert str(err.value) == "inputs of shape (6,) do not fit input_shape (6,): expected (N, 6)"
     empty = net.predict(np.zeros((0, 6)))
     assert empty.shape == (0, 2) and empty.dtype == np.float32
+    images = build_network({**CNN, "layers": [{"type": "flatten"}, {"type": "dense", "units": None}]}, (1, 2, 2), 3)
+    shaped = rng.random((5, 1, 2, 2))             # already (N, C, H, W): taken as it is
+    assert images.inputs(shaped).shape == (5, 1, 2, 2)
+    np.testing.assert_array_equal(images.predict(shaped), images.predict(shaped.reshape(5, 4)))
 
 
 def test_predict_rows_fill_the_element_budget_by_the_largest_sample(rng):
@@ -316,21 +331,52 @@ def test_predict_rows_fill_the_element_budget_by_the_largest_sample(rng):
 
 
 def test_dense_stack_only_of_alternating_dense_and_activation_layers_all_with_or_without_biases(rng):
-    from nnexp.nn.build import build_network
-
     stack = mlp([5, 4, 3], bias=True, rng=rng).dense_stack()
     assert stack.sizes == [5, 4, 3] and len(stack.biases) == 2 and [f.name for f in stack.activations] == [
         "sigmoid", "sigmoid"]
-    model = {"name": "cnn", "output_activation": "sigmoid", "loss": "mse", "init": "normal", "bias": False,
-             "uniform_limit": 0.5}
     half = [{"type": "dense", "units": 4, "bias": True}, {"type": "activation", "name": "tanh"},
             {"type": "dense", "units": None}]
-    assert build_network({**model, "layers": half}, (5,), 3).dense_stack() is None
+    assert build_network({**CNN, "layers": half}, (5,), 3).dense_stack() is None
     two = [{"type": "dense", "units": 4}, {"type": "dense", "units": None}]
-    assert build_network({**model, "layers": two}, (5,), 3).dense_stack() is None
+    assert build_network({**CNN, "layers": two}, (5,), 3).dense_stack() is None
+    dropout = [{"type": "dense", "units": 4}, {"type": "dropout", "rate": 0.5}, {"type": "dense", "units": None}]
+    assert build_network({**CNN, "layers": dropout}, (5,), 3).dense_stack() is None   # a kernel would drop it
     after = [{"type": "dense", "units": 4}, {"type": "activation", "name": "tanh"}, {"type": "dense", "units": 3},
              {"type": "activation", "name": "tanh"}]
     with pytest.raises(ConfigError):
-        build_network({**model, "layers": after}, (5,), 3)
+        build_network({**CNN, "layers": after}, (5,), 3)
     images = [{"type": "flatten"}, {"type": "dense", "units": None}]
-    assert build_network({**model, "layers": images}, (1, 2, 2), 3).dense_stack() is None
+    assert build_network({**CNN, "layers": images}, (1, 2, 2), 3).dense_stack() is None
+
+
+def test_backprop_averages_a_batch_of_two_or_more_in_the_networks_dtype(rng):
+    """The mean loss (the default) divides the output error by N for every N > 1, so its gradients are half those
+    of the summed loss for N = 2; targets of another dtype are taken in the network's, and losses and gradients
+    stay float32 in a float32 network."""
+    net = mlp([4, 3, 2], bias=True, rng=rng)
+    x, y = rng.random((2, 4)).astype(np.float32), rng.random((2, 2))
+    losses = net.backprop(x, y)
+    mean = [gradient(p).copy() for p in net.parameters.values()]
+    summed_losses, summed = net.loss_and_grads(x, y.astype(np.float32), mean=False)
+    np.testing.assert_array_equal(losses, summed_losses)
+    assert losses.dtype == np.float32 and {g.dtype for g in mean} == {np.dtype(np.float32)}
+    for g, s in zip(mean, summed):
+        np.testing.assert_array_equal(g, s / 2)
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_compiled_data_movement_runs_on_the_threads_asked():
+    """A job's ``threads`` reaches numba's loops of a CNN (compile_data_movement sets numba's count in this thread)."""
+    import numba
+
+    net = build_network({**CNN, "layers": [{"type": "conv", "filters": 1, "kernel": 1}, {"type": "flatten"},
+                                           {"type": "dense", "units": None}]}, (1, 2, 2), 3)
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: numba's only count is 1")
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        assert net.compile_data_movement(True, threads=1)
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nnexp.nn.layers import Parameter
-from nnexp.nn.optim import SGD, Adam, RMSprop
+from nnexp.nn.optim import SGD, Adam, Optimizer, RMSprop
 from nnexp.nn.schedules import Constant, Cosine, Exponential, Step
 
 W0 = np.array([[0.5, -1.0], [2.0, 0.25]])
@@ -69,6 +69,39 @@ def test_rmsprop_by_hand():
         s = alpha * s + (1 - alpha) * g ** 2
         w = w - lr * g / (np.sqrt(s) + eps)
     np.testing.assert_allclose(run(RMSprop)[0], w, rtol=1e-12)
+
+
+def test_a_plain_sgd_step_allocates_no_array_the_size_of_its_weights():
+    """lr g goes into a work array kept between steps (Optimizer.scratch): a per-sample step of 784 x 100 weights
+    spent as long allocating a temporary as computing it."""
+    import tracemalloc
+
+    w = np.zeros((500, 500))
+    optimizer = SGD([Parameter(w, "W", True, np.ones_like(w))], 0.1)
+    optimizer.step()                          # the work array is allocated here, once
+    tracemalloc.start()
+    try:
+        optimizer.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < w.nbytes / 10
+    np.testing.assert_array_equal(w, -0.2)
+
+
+def test_an_optimizer_of_ones_own_decays_nothing_unless_asked():
+    """A new optimizer is a subclass with a ``step`` (module docstring): without a weight_decay it decays nothing."""
+
+    class SignSGD(Optimizer):
+        def step(self):
+            for i, p in enumerate(self.parameters):
+                p.value -= self.lr * np.sign(self.decayed(i, p.value, p.grad))
+
+    w = W0.copy()
+    optimizer = SignSGD([Parameter(w, "W", True)], 0.1)
+    assert optimizer.weight_decay == 0.0 and optimizer.decay == [False]
+    take_steps(optimizer, GRADS[:1])
+    np.testing.assert_allclose(w, W0 - 0.1 * np.sign(GRADS[0]))
 
 
 @pytest.mark.parametrize("optimizer_class, settings", [(SGD, {"momentum": 0.9, "nesterov": True}), (Adam, {}),
