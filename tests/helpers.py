@@ -115,19 +115,24 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2
 """The signals a run handles (nnexp.training.signals): run_refused puts their handlers back."""
 
 
+def all_loggers():
+    """The root logger and every named one."""
+    return [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
+                                   if isinstance(logger, logging.Logger))]
+
+
 def logging_state():
-    """{logger: (handlers, level, disabled, propagate)} of the root logger and every named one."""
-    loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
-                                      if isinstance(logger, logging.Logger))]
-    return {logger: (list(logger.handlers), logger.level, logger.disabled, logger.propagate) for logger in loggers}
+    """{logger: (handlers, level, disabled, propagate)} of every logger."""
+    return {logger: (list(logger.handlers), logger.level, logger.disabled, logger.propagate)
+            for logger in all_loggers()}
 
 
 def restore_logging(before):
     """Undo a run's logging configuration: each logger as in ``before`` (loggers made since: no handlers,
     level NOTSET), and every handler the run added (its main.log, its console) closed."""
     kept = {handler for handlers, *_ in before.values() for handler in handlers}
-    for logger, (handlers, level, disabled, propagate) in {**{logger: ([], logging.NOTSET, False, True)
-                                                              for logger in logging_state()}, **before}.items():
+    for logger in all_loggers():
+        handlers, level, disabled, propagate = before.get(logger, ([], logging.NOTSET, False, True))
         for handler in logger.handlers:
             if handler not in kept:
                 handler.close()

@@ -52,22 +52,25 @@ def toy_data(dtype, n=40, seed=0, read_only=False):
     return Dataset("toy", "classification", x[:n], y[:n], x[n:], y[n:], labels[:n], labels[n:])
 
 
+def train_an_epoch(data, network, bias, make_optimizer):
+    """One epoch of the per-sample numba kernel on ``data`` (its dtype) for a 7-6-3 network."""
+    model = mlp([7, 6, 3], dtype=data.x_train.dtype, rng=np.random.default_rng(0), bias=bias, **network)
+    train(Learner(model, make_optimizer(model.parameters)), data, Recipe(1, kernel="numba"))
+
+
 def compile_per_sample_kernels():
     for dtype in (np.float32, np.float64):
         data = toy_data(dtype)
         for network in NETWORKS:
             for bias in (True, False):
                 for make_optimizer in OPTIMIZERS:
-                    model = mlp([7, 6, 3], dtype=dtype, rng=np.random.default_rng(0), bias=bias, **network)
-                    train(Learner(model, make_optimizer(model.parameters)), data, Recipe(1, kernel="numba"))
+                    train_an_epoch(data, network, bias, make_optimizer)
 
 
 def compile_for_a_runs_data():
     """The kernel for a run's data set, which is read-only (``python -m nnexp kernel=numba``, the goldens):
     the default dtype's; the in-process tests above train on writable arrays."""
-    data = toy_data(np.float32, read_only=True)
-    model = mlp([7, 6, 3], dtype=np.float32, rng=np.random.default_rng(0), **NETWORKS[0])
-    train(Learner(model, OPTIMIZERS[0](model.parameters)), data, Recipe(1, kernel="numba"))
+    train_an_epoch(toy_data(np.float32, read_only=True), NETWORKS[0], False, OPTIMIZERS[0])
 
 
 def compile_data_movement():

@@ -24,6 +24,8 @@ LONG = [*STEADY, "epochs=40"]
 """A run of a few seconds with a checkpoint after every epoch (fractions of a second each)."""
 STOPPED_EPOCHS = 12
 """A run stopped after its first checkpoint: a second or more still to go."""
+STOPPED = [*STEADY, f"epochs={STOPPED_EPOCHS}"]
+"""The command of the runs the signal tests stop, and of their reference run never stopped."""
 
 
 def as_in_a_terminal():
@@ -152,7 +154,7 @@ def straight_weights(tmp_path_factory):
     """The weights of the stopped runs' command run without a stop (reference for both signals; a
     session fixture of tests/conftest.py's SHARED_SESSION_FIXTURES, made once)."""
     run_dir = tmp_path_factory.mktemp("straight") / "run"
-    assert run_cli(*STEADY, f"epochs={STOPPED_EPOCHS}", f"hydra.run.dir={run_dir}").returncode == 0
+    assert run_cli(*STOPPED, f"hydra.run.dir={run_dir}").returncode == 0
     return read_npz(run_dir / "weights.npz")
 
 
@@ -163,8 +165,7 @@ def test_sigterm_and_ctrl_c_end_a_run_cleanly_and_the_rerun_continues(tmp_path, 
     a run never stopped. Break tried: without the SIGTERM handler the process dies with -15 and writes
     no result.json."""
     run_dir = tmp_path / "run"
-    stopped = [*STEADY, f"epochs={STOPPED_EPOCHS}"]
-    process = start([*stopped, f"hydra.run.dir={run_dir}"], tmp_path)
+    process = start([*STOPPED, f"hydra.run.dir={run_dir}"], tmp_path)
     wait_for_checkpoint(process, run_dir)
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
@@ -176,7 +177,7 @@ def test_sigterm_and_ctrl_c_end_a_run_cleanly_and_the_rerun_continues(tmp_path, 
     assert result["status"] == "interrupted" and result["epochs_completed"] >= 1
     assert f"interrupted by {name} after epoch {result['epochs_completed']} of {STOPPED_EPOCHS}" in result["error"]
     assert not (run_dir / "weights.npz").exists()
-    rerun = run_cli(*stopped, f"hydra.run.dir={run_dir}")
+    rerun = run_cli(*STOPPED, f"hydra.run.dir={run_dir}")
     assert rerun.returncode == 0, rerun.stderr
     log = (run_dir / "main.log").read_text()
     assert "running again: the previous attempt ended as interrupted" in log
